@@ -1,0 +1,6 @@
+//! The ATS sync function's Lambda entry point.
+
+#[tokio::main]
+async fn main() -> Result<(), textbridge_lambda::LambdaError> {
+    textbridge_lambda::run_schedule(ats_sync::run).await
+}

@@ -1,0 +1,238 @@
+//! `textbridge`: the whole product in one process on the embedded backend, and the
+//! operator commands that go with it.
+
+use std::{net::IpAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+
+use axum::Router;
+use clap::{Args, Parser, Subcommand};
+use textbridge_app::{
+    App, Config,
+    auth::{Authenticator, Claims, DevKey},
+    health, http,
+    worker::{self, VISIBILITY},
+};
+use textbridge_domain::{Error, Region, Role};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "textbridge", version, about = "Texting integration for staffing platforms")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves every route, runs the archiver worker and the ATS sync timer.
+    Serve(ServeArgs),
+    /// Prints a development token that only this installation's server accepts.
+    Token(TokenArgs),
+    /// Lists or replays dead letters.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Folder of the database, secrets key and token key.
+    #[arg(long, env = "TEXTBRIDGE_DATA_DIR", default_value = ".textbridge")]
+    data_dir: PathBuf,
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    Region::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    port: u16,
+    /// Region for national phone numbers (SAM parameter DefaultCountry).
+    #[arg(long, env = "DEFAULT_COUNTRY", default_value = "US", value_parser = parse_region)]
+    default_country: Region,
+    /// Log level (SAM parameter LogLevel).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info",
+          value_parser = ["trace", "debug", "info", "warn", "error"])]
+    log_level: String,
+    /// Minutes between ATS sync runs.
+    #[arg(long, env = "SYNC_INTERVAL_MINUTES", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
+    sync_interval_minutes: u64,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Tenant id.
+    #[arg(long)]
+    tenant: String,
+    /// Role: user, reporter, manager, customer_admin, staff.
+    #[arg(long, default_value = "customer_admin")]
+    role: Role,
+    /// User id.
+    #[arg(long, default_value = "local-admin")]
+    user_id: String,
+    /// Username.
+    #[arg(long, default_value = "admin@localhost")]
+    username: String,
+    /// Permission group.
+    #[arg(long, default_value = "Default")]
+    group: String,
+    /// Hours until the token expires.
+    #[arg(long, default_value_t = 12)]
+    ttl_hours: u64,
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Prints dead letters, one JSON object per line.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        max: u32,
+    },
+    /// Moves dead letters back to the intake queue (all, or those named).
+    Replay {
+        #[command(flatten)]
+        data: DataDir,
+        /// Dead letter ids; none means all.
+        #[arg(long = "id")]
+        ids: Vec<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Token(args) => token(args),
+        Command::Dlq { command } => dlq(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dev_key(data: &DataDir) -> Result<DevKey, Error> {
+    DevKey::load_or_create(&data.data_dir.join("dev-token.key"))
+}
+
+fn token(args: TokenArgs) -> Result<(), Error> {
+    let claims = Claims {
+        tenant: args.tenant,
+        sub: args.user_id,
+        username: args.username,
+        role: args.role.as_str().to_owned(),
+        group: args.group,
+    };
+    claims.clone().into_identity()?;
+    println!("{}", dev_key(&args.data)?.sign(&claims, args.ttl_hours * 3600)?);
+    Ok(())
+}
+
+async fn open(data: &DataDir) -> Result<textbridge_embedded::Embedded, Error> {
+    Ok(textbridge_embedded::open(&data.data_dir).await?)
+}
+
+/// Every router of the product, merged, with the finishing layers.
+fn router(app: &Arc<App>) -> Router {
+    http::finish(
+        Router::new()
+            .merge(credentials::router(app.clone()))
+            .merge(webhooks::router(app.clone()))
+            .merge(users::router(app.clone()))
+            .merge(health::routes("/health").with_state(app.clone())),
+    )
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Error> {
+    textbridge_app::telemetry::init(&args.log_level);
+    let embedded = open(&args.data).await?;
+    let auth = Authenticator::DevToken(dev_key(&args.data)?);
+    let app = App::new(embedded.backend(), auth, Config { default_region: args.default_country });
+
+    let listener = tokio::net::TcpListener::bind((args.bind, args.port))
+        .await
+        .map_err(|e| Error::invalid("PORT", format!("cannot listen on {}:{}: {e}", args.bind, args.port)))?;
+    let addr = listener.local_addr().map_err(Error::unexpected)?;
+    tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
+
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(worker::run(
+        app.backend.queue.clone(),
+        archiver::handler(app.clone()),
+        VISIBILITY,
+        stopped.clone(),
+    ));
+    let timer = tokio::spawn(sync_timer(app.clone(), Duration::from_secs(args.sync_interval_minutes * 60), stopped));
+
+    axum::serve(listener, router(&app)).with_graceful_shutdown(shutdown_signal()).await.map_err(Error::unexpected)?;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    let _ = tokio::join!(worker, timer);
+    Ok(())
+}
+
+async fn sync_timer(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(e) = ats_sync::run(app.clone()).await {
+                    tracing::error!(error = %e, "ats sync failed");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn dlq(command: DlqCommand) -> Result<(), Error> {
+    match command {
+        DlqCommand::List { data, max } => {
+            let queue = open(&data).await?.backend().queue;
+            for letter in queue.dead_letters(max).await? {
+                println!("{}", serde_json::json!({ "id": letter.id, "body": letter.body }));
+            }
+        }
+        DlqCommand::Replay { data, ids } => {
+            let queue = open(&data).await?.backend().queue;
+            let moved = queue.replay((!ids.is_empty()).then_some(ids.as_slice())).await?;
+            println!("replayed {moved} dead letter(s)");
+        }
+    }
+    Ok(())
+}

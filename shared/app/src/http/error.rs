@@ -1,0 +1,112 @@
+//! The one JSON error shape every route answers with.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use textbridge_domain::Error;
+
+use super::request_id;
+
+/// A domain error on its way out as an HTTP response:
+/// `{ "error": { "code", "message", "field" } }`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for the caller.
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable explanation (never internals or secrets).
+    pub message: String,
+    /// The field at fault, when there is one.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// The status and body this error maps to.
+    pub fn parts(&self) -> (StatusCode, ErrorDetail) {
+        let detail = |code, message: String, field: Option<String>| ErrorDetail { code, message, field };
+        match &self.0 {
+            Error::Malformed { field, reason } => {
+                (StatusCode::BAD_REQUEST, detail("malformed", reason.clone(), field.clone()))
+            }
+            Error::Invalid { field, reason } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                detail("invalid", format!("{field}: {reason}"), Some(field.clone())),
+            ),
+            Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, detail("unauthenticated", m.clone(), None)),
+            Error::Forbidden(m) => (StatusCode::FORBIDDEN, detail("forbidden", m.clone(), None)),
+            Error::NotFound(m) => (StatusCode::NOT_FOUND, detail("not_found", m.clone(), None)),
+            Error::Conflict { field, message } => {
+                (StatusCode::CONFLICT, detail("conflict", message.clone(), field.clone()))
+            }
+            e @ Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, detail("too_large", e.to_string(), None)),
+            Error::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                detail(
+                    "unavailable",
+                    format!("a backing service is unavailable; retry later (request id {})", request_id::current()),
+                    None,
+                ),
+            ),
+            Error::Unexpected(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                detail("internal", format!("internal error (request id {})", request_id::current()), None),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, status = status.as_u16(), "request failed");
+        } else {
+            tracing::info!(code = detail.code, status = status.as_u16(), "request refused");
+        }
+        (status, Json(ErrorBody { error: detail })).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let cases = [
+            (Error::malformed("x"), 400),
+            (Error::invalid("email", "bad"), 422),
+            (Error::Unauthenticated("x".into()), 401),
+            (Error::Forbidden("x".into()), 403),
+            (Error::NotFound("x".into()), 404),
+            (Error::conflict("x"), 409),
+            (Error::TooLarge { limit: 10 }, 413),
+            (Error::Unavailable("db down".into()), 503),
+            (Error::unexpected("secret detail"), 500),
+        ];
+        for (err, status) in cases {
+            let (got, detail) = ApiError(err).parts();
+            assert_eq!(got.as_u16(), status);
+            assert!(!detail.message.contains("secret detail") && !detail.message.contains("db down"));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// An e-mail address, checked by the `email_address` crate and lowercased (addresses
+/// are used as usernames, which must not differ by case alone).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    /// Parses an address; surrounding whitespace is ignored.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let trimmed = input.trim();
+        if email_address::EmailAddress::is_valid(trimmed) && !trimmed.contains(['"', ' ']) {
+            Ok(Self(trimmed.to_lowercase()))
+        } else {
+            Err(Error::invalid("email", format!("{trimmed:?} is not an e-mail address")))
+        }
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Email {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let cases = [
+            ("Jane.Doe@Example.com", Some("jane.doe@example.com")),
+            ("  ops@acme.io ", Some("ops@acme.io")),
+            ("jane", None),
+            ("jane@", None),
+            ("@example.com", None),
+            ("", None),
+            ("a b@example.com", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Email::parse(input).ok().as_ref().map(Email::as_str), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn error_names_field_and_value() {
+        let err = Email::parse("nope").unwrap_err();
+        assert_eq!(err.to_string(), "email: \"nope\" is not an e-mail address");
+    }
+}

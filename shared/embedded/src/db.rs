@@ -1,0 +1,229 @@
+//! The shared connection: opening, schema, error mapping, and running blocking
+//! database work off the async runtime.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chacha20poly1305::ChaCha20Poly1305;
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use tempfile::TempDir;
+use textbridge_app::ports::{PortError, PortResult};
+
+use crate::{BUSY_TIMEOUT, DB_FILE, KEY_FILE, SCHEMA_VERSION, keyfile};
+
+/// Schema version 1. Every statement is idempotent.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk      TEXT NOT NULL,
+    sk      TEXT NOT NULL,
+    gsi1pk  TEXT,
+    gsi1sk  TEXT,
+    attrs   TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk);
+
+CREATE TABLE IF NOT EXISTS messages (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             TEXT NOT NULL UNIQUE,
+    queue          TEXT NOT NULL CHECK (queue IN ('intake', 'dead')),
+    body           TEXT NOT NULL,
+    receive_count  INTEGER NOT NULL DEFAULT 0,
+    visible_at_ms  INTEGER NOT NULL,
+    receipt        TEXT,
+    sent_at_ms     INTEGER NOT NULL,
+    dead_at_ms     INTEGER
+);
+CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS secrets (
+    name           TEXT PRIMARY KEY NOT NULL,
+    nonce          BLOB NOT NULL,
+    ciphertext     BLOB NOT NULL,
+    version        INTEGER NOT NULL,
+    created_at_ms  INTEGER NOT NULL,
+    updated_at_ms  INTEGER NOT NULL
+);
+";
+
+/// The open database, the secret cipher, and (for temporary backends) the directory
+/// guard. Fields drop in order: the connection closes before the directory goes.
+pub(crate) struct Db {
+    conn: Mutex<Connection>,
+    cipher: ChaCha20Poly1305,
+    data_dir: PathBuf,
+    _temp: Option<TempDir>,
+}
+
+impl Db {
+    /// Opens the backend in `data_dir`; see [`crate::Embedded::open_blocking`].
+    pub(crate) fn open(data_dir: &Path, temp: Option<TempDir>) -> PortResult<Self> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| {
+                PortError::Unexpected(format!(
+                    "cannot create the data directory {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
+        let cipher = keyfile::load_or_create(&data_dir.join(KEY_FILE))?;
+        let conn = open_connection(&data_dir.join(DB_FILE))?;
+        tracing::debug!(data_dir = %data_dir.display(), "opened the embedded backend");
+        Ok(Self {
+            conn: Mutex::new(conn),
+            cipher,
+            data_dir: data_dir.to_path_buf(),
+            _temp: temp,
+        })
+    }
+
+    /// The data directory.
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The cipher of secret values.
+    pub(crate) fn cipher(&self) -> &ChaCha20Poly1305 {
+        &self.cipher
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    pub(crate) async fn run<T, F>(self: &Arc<Self>, f: F) -> PortResult<T>
+    where
+        F: FnOnce(&mut Connection) -> PortResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            // A panic inside `f` rolls its transaction back while unwinding (the
+            // transaction guard's drop), so the connection is still sound.
+            let mut conn = db.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK").db()?;
+            }
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| PortError::Unexpected(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`) on a blocking thread and
+    /// commits if it returns `Ok`; on `Err` nothing is written.
+    pub(crate) async fn write<T, F>(self: &Arc<Self>, f: F) -> PortResult<T>
+    where
+        F: FnOnce(&Transaction<'_>) -> PortResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            let out = f(&tx)?;
+            tx.commit().db()?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Opens the database file, sets it up for concurrent, durable use, and brings its
+/// schema up to date.
+fn open_connection(path: &Path) -> PortResult<Connection> {
+    // Create the file ourselves so that it (and the -wal/-shm files SQLite gives the
+    // same permissions) is private to the owner.
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            PortError::Unexpected(format!(
+                "cannot create the database {}: {e}",
+                path.display()
+            ))
+        })?;
+    let mut conn = Connection::open(path).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    // Switching to WAL and the first schema transaction can meet another process
+    // doing the same; SQLite then reports "busy" at once rather than waiting.
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match set_up(&mut conn, path) {
+            Err(PortError::Retryable(why)) if started.elapsed() < BUSY_TIMEOUT => {
+                tracing::debug!(%why, "the database is busy while opening; trying again");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+            Ok(()) => return Ok(conn),
+        }
+    }
+}
+
+/// Sets the journal mode and durability, and brings the schema up to date.
+fn set_up(conn: &mut Connection, path: &Path) -> PortResult<()> {
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).db()?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).db()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(PortError::Unexpected(format!(
+                "the database {} cannot use write-ahead logging (journal mode is {mode})",
+                path.display()
+            )));
+        }
+    }
+    conn.pragma_update(None, "synchronous", "FULL").db()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0)).db()?;
+    if version > SCHEMA_VERSION {
+        return Err(PortError::Unexpected(format!(
+            "the database {} has schema version {version}, newer than this program's {SCHEMA_VERSION}",
+            path.display()
+        )));
+    }
+    tx.execute_batch(SCHEMA).db()?;
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).db()?;
+    }
+    tx.commit().db()
+}
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Maps SQLite errors to port errors.
+pub(crate) trait DbResult<T> {
+    /// The result with a [`PortError`]: busy or locked → retryable, a constraint →
+    /// condition failed, anything else → unexpected.
+    fn db(self) -> PortResult<T>;
+}
+
+impl<T> DbResult<T> for rusqlite::Result<T> {
+    fn db(self) -> PortResult<T> {
+        self.map_err(map_error)
+    }
+}
+
+/// See [`DbResult::db`].
+pub(crate) fn map_error(e: rusqlite::Error) -> PortError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            PortError::Retryable(format!("the database is busy: {e}"))
+        }
+        Some(ErrorCode::ConstraintViolation) => PortError::ConditionFailed,
+        _ => PortError::Unexpected(format!("database error: {e}")),
+    }
+}

@@ -1,0 +1,123 @@
+//! Textbridge's embedded backend: the item store, the intake queue (with its
+//! dead-letter queue) and the secret store on one SQLite file, so that every function
+//! can run as one local process without AWS.
+//!
+//! Everything lives in a data directory:
+//!
+//! - `textbridge.db` — the SQLite database (with its `-wal` and `-shm` files), in WAL
+//!   mode with `synchronous=FULL`: a call that returned has been committed and flushed
+//!   to disk, so an accepted message survives a killed process and a power loss.
+//!   Another process (the CLI) may open the same directory at the same time; writers
+//!   wait up to [`BUSY_TIMEOUT`] for each other.
+//! - `secrets.key` — the 32-byte key that encrypts secret values (ChaCha20-Poly1305),
+//!   created on first open with mode `0600`; a key file that group or others may read
+//!   is refused.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), textbridge_app::ports::PortError> {
+//! let embedded = textbridge_embedded::open(std::path::Path::new(".textbridge")).await?;
+//! let backend = embedded.backend();
+//! backend.queue.send("hello").await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod db;
+mod keyfile;
+mod queue;
+mod secrets;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use textbridge_app::Backend;
+use textbridge_app::ports::{PortError, PortResult};
+
+use crate::db::Db;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "textbridge.db";
+
+/// The secret key file's name inside the data directory.
+pub const KEY_FILE: &str = "secrets.key";
+
+/// The database schema version (`PRAGMA user_version`) this build reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a write waits for another connection (another process) to finish its own
+/// before the call fails with [`PortError::Retryable`].
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open embedded backend. Cheap to clone; every clone and every [`Backend`] made
+/// from it share one database connection.
+#[derive(Clone)]
+pub struct Embedded {
+    db: Arc<Db>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("data_dir", &self.db.data_dir())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Embedded {
+    /// Opens (creating if needed) the backend in `data_dir`, blocking the calling
+    /// thread; from async code use [`open`].
+    ///
+    /// Creates `data_dir` (mode `0700`) if missing, the key file on first use, and the
+    /// database schema if the database is new.
+    pub fn open_blocking(data_dir: &Path) -> PortResult<Self> {
+        Ok(Self {
+            db: Arc::new(Db::open(data_dir, None)?),
+        })
+    }
+
+    /// A fresh backend in a new temporary directory that is removed when the last
+    /// handle to it (this value, its clones and their backends) is dropped. For tests
+    /// and demonstrations.
+    pub fn open_temporary() -> PortResult<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("textbridge-")
+            .tempdir()
+            .map_err(|e| {
+                PortError::Unexpected(format!("cannot create a temporary directory: {e}"))
+            })?;
+        let path = dir.path().to_path_buf();
+        Ok(Self {
+            db: Arc::new(Db::open(&path, Some(dir))?),
+        })
+    }
+
+    /// The three ports of this backend.
+    pub fn backend(&self) -> Backend {
+        Backend {
+            store: Arc::new(store::SqliteStore::new(Arc::clone(&self.db))),
+            queue: Arc::new(queue::SqliteQueue::new(Arc::clone(&self.db))),
+            secrets: Arc::new(secrets::SqliteSecrets::new(Arc::clone(&self.db))),
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.db.data_dir()
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.db.data_dir().join(DB_FILE)
+    }
+}
+
+/// Opens (creating if needed) the backend in `data_dir` without blocking the async
+/// runtime; see [`Embedded::open_blocking`].
+pub async fn open(data_dir: &Path) -> PortResult<Embedded> {
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || Embedded::open_blocking(&data_dir))
+        .await
+        .map_err(|e| PortError::Unexpected(format!("opening the embedded backend failed: {e}")))?
+}
