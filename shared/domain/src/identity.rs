@@ -24,31 +24,9 @@ macro_rules! key_text {
                 }
                 Ok(Self(s.to_owned()))
             }
-
-            /// The value as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = Error;
-            fn try_from(s: String) -> Result<Self, Error> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        text_newtype!($name);
     };
 }
 
@@ -118,11 +96,8 @@ impl FromStr for Role {
     type Err = Error;
     /// Accepts the snake_case name and the spaced, any-case form (`Customer Admin`).
     fn from_str(s: &str) -> Result<Self, Error> {
-        let norm: String = s
-            .trim()
-            .chars()
-            .map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_lowercase() })
-            .collect();
+        let norm: String =
+            s.trim().chars().map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_lowercase() }).collect();
         Self::ALL.into_iter().find(|r| r.as_str() == norm).ok_or_else(|| {
             Error::invalid("role", format!("{s:?} is not one of user, reporter, manager, customer_admin, staff"))
         })
@@ -153,11 +128,7 @@ pub struct Identity {
 impl Identity {
     /// Fails with 403 unless the caller is a tenant admin.
     pub fn require_admin(&self) -> Result<(), Error> {
-        if self.role.is_admin() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("this needs a customer admin".into()))
-        }
+        if self.role.is_admin() { Ok(()) } else { Err(Error::Forbidden("this needs a customer admin".into())) }
     }
 
     /// Fails with 403 unless the caller manages users.

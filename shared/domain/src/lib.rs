@@ -4,9 +4,52 @@
 //! only way in ("parse, don't validate"): once a function holds a [`TenantId`] or an
 //! [`E164`], it never needs to check it again.
 
+/// The conversions every text newtype has: `as_str`, `Display`, `From<T> for String`
+/// and, through the type's own `parse(&str)`, `FromStr` and `TryFrom<String>` (which
+/// serde uses, so deserialising goes through the same check).
+macro_rules! text_newtype {
+    ($name:ident) => {
+        text_newtype!($name, |s: &str| $name::parse(s));
+    };
+    ($name:ident, $parse:expr) => {
+        impl $name {
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::Error;
+            fn from_str(s: &str) -> Result<Self, $crate::Error> {
+                ($parse)(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::Error;
+            fn try_from(s: String) -> Result<Self, $crate::Error> {
+                ($parse)(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+mod email;
 mod error;
 mod identity;
-mod email;
 mod phone;
 mod provider;
 mod tenant;

@@ -1,4 +1,4 @@
-use std::{fmt, str::FromStr};
+use std::str::FromStr;
 
 use phonenumber::{Mode, country};
 use serde::{Deserialize, Serialize};
@@ -55,34 +55,17 @@ impl E164 {
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
 
-    /// The number as `+` and digits.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for E164 {
-    type Error = Error;
-    /// Accepts only numbers already in international form.
-    fn try_from(s: String) -> Result<Self, Error> {
-        if !s.starts_with('+') {
-            return Err(Error::invalid("phone", format!("{s:?} is not in E.164 form")));
-        }
-        Self::parse(&s, Region::US)
+/// Text (`FromStr`, `TryFrom<String>`, serde) must already be in international form.
+fn parse_international(s: &str) -> Result<E164, Error> {
+    if !s.starts_with('+') {
+        return Err(Error::invalid("phone", format!("{s:?} is not in E.164 form")));
     }
+    E164::parse(s, Region::US)
 }
 
-impl From<E164> for String {
-    fn from(n: E164) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for E164 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_newtype!(E164, parse_international);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,3 @@
-use std::{fmt, str::FromStr};
-
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -21,44 +19,13 @@ impl TenantId {
         if ok_len && ok_chars && ok_start {
             Ok(Self(input.to_owned()))
         } else {
-            Err(Error::invalid(
-                "tenant",
-                "must be 1-63 lowercase letters, digits or '-', not starting with '-'",
-            ))
+            Err(Error::invalid("tenant", "must be 1-63 lowercase letters, digits or '-', not starting with '-'"))
         }
     }
 
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl FromStr for TenantId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for TenantId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<TenantId> for String {
-    fn from(t: TenantId) -> String {
-        t.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_newtype!(TenantId);
 
 #[cfg(test)]
 mod tests {
