@@ -123,12 +123,8 @@ fn bad_settings_stop_start_up_naming_the_setting() {
         ("PORT", "eighty", "--port"),
         ("SYNC_INTERVAL_MINUTES", "0", "--sync-interval-minutes"),
     ] {
-        let out = Command::new(BIN)
-            .args(["serve", "--data-dir"])
-            .arg(dir.path())
-            .env(var, value)
-            .output()
-            .expect("run");
+        let out =
+            Command::new(BIN).args(["serve", "--data-dir"]).arg(dir.path()).env(var, value).output().expect("run");
         assert!(!out.status.success(), "{var}={value} was accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(needle) && stderr.contains(value), "{var}: {stderr}");

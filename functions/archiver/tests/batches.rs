@@ -58,7 +58,8 @@ async fn the_archiver_fails_what_it_cannot_read_instead_of_dropping_it() {
     let app = App::new(embedded.backend(), Authenticator::ApiGatewayJwt, Config::default());
     let handler = archiver::handler(app);
     let unknown = json!({"tenant": "acme", "kind": "from-the-future", "payload": {}}).to_string();
-    let event = sqs_event(&[("m1", "not json"), ("m2", &unknown), ("m3", r#"{"tenant":"T#x","kind":"m","payload":1}"#)]);
+    let event =
+        sqs_event(&[("m1", "not json"), ("m2", &unknown), ("m3", r#"{"tenant":"T#x","kind":"m","payload":1}"#)]);
     let response = textbridge_lambda::sqs_batch(handler.as_ref(), &event).await;
     assert_eq!(response.batch_item_failures.len(), 3);
 }

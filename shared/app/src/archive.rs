@@ -38,8 +38,8 @@ impl Archiver {
 #[async_trait]
 impl MessageHandler for Archiver {
     async fn handle(&self, body: &str) -> Result<(), Error> {
-        let envelope: Envelope =
-            serde_json::from_str(body).map_err(|e| Error::malformed(format!("queued message is not an envelope: {e}")))?;
+        let envelope: Envelope = serde_json::from_str(body)
+            .map_err(|e| Error::malformed(format!("queued message is not an envelope: {e}")))?;
         Err(Error::invalid("kind", format!("no handler for message kind {:?} in this build", envelope.kind)))
     }
 }

@@ -33,12 +33,15 @@ pub struct Claims {
 impl Claims {
     fn from_map(claims: &HashMap<String, String>) -> Result<Self, Error> {
         let get = |name: &str| {
-            claims
-                .get(name)
-                .cloned()
-                .ok_or_else(|| Error::Unauthenticated(format!("the token has no {name:?} claim")))
+            claims.get(name).cloned().ok_or_else(|| Error::Unauthenticated(format!("the token has no {name:?} claim")))
         };
-        Ok(Self { tenant: get("tenant")?, sub: get("sub")?, username: get("username")?, role: get("role")?, group: get("group")? })
+        Ok(Self {
+            tenant: get("tenant")?,
+            sub: get("sub")?,
+            username: get("username")?,
+            role: get("role")?,
+            group: get("group")?,
+        })
     }
 
     /// Checks every claim and builds the identity; a bad claim is a 401.
@@ -153,12 +156,9 @@ impl Authenticator {
 fn jwt_claims(parts: &Parts) -> Result<&HashMap<String, String>, Error> {
     let none = || Error::Unauthenticated("no verified JWT claims on the request".into());
     match parts.extensions.get::<lambda_http::request::RequestContext>().ok_or_else(none)? {
-        lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|jwt| &jwt.claims)
-            .ok_or_else(none),
+        lambda_http::request::RequestContext::ApiGatewayV2(ctx) => {
+            ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims).ok_or_else(none)
+        }
         #[allow(unreachable_patterns)]
         _ => Err(none()),
     }
@@ -210,7 +210,10 @@ mod tests {
         assert_eq!(id.role, textbridge_domain::Role::Manager);
 
         let other = Authenticator::DevToken(DevKey::from_bytes(&[8; 32]));
-        assert!(matches!(other.identify(&parts_with(Some(&format!("Bearer {token}")))), Err(Error::Unauthenticated(_))));
+        assert!(matches!(
+            other.identify(&parts_with(Some(&format!("Bearer {token}")))),
+            Err(Error::Unauthenticated(_))
+        ));
         assert!(matches!(auth.identify(&parts_with(None)), Err(Error::Unauthenticated(_))));
         assert!(matches!(auth.identify(&parts_with(Some(&token))), Err(Error::Unauthenticated(_))));
         let mut tampered = token.clone();

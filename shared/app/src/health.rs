@@ -53,7 +53,8 @@ pub async fn check(backend: &Backend) -> Health {
         }
     };
     let (store, queue, secrets) = tokio::join!(store, queue, secrets);
-    let checks = Checks { store: verdict("store", store), queue: verdict("queue", queue), secrets: verdict("secrets", secrets) };
+    let checks =
+        Checks { store: verdict("store", store), queue: verdict("queue", queue), secrets: verdict("secrets", secrets) };
     let all_ok = [checks.store, checks.queue, checks.secrets].iter().all(|c| *c == "ok");
     Health { status: if all_ok { "ok" } else { "degraded" }, checks }
 }

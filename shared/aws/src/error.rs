@@ -272,10 +272,12 @@ mod tests {
     #[test]
     fn cancellation_without_typed_reasons_reads_the_message() {
         let msg = "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]";
-        let got = classify("TransactWriteItems", Some("TransactionCanceledException"), Some(msg), Some(400), Detail::Full);
+        let got =
+            classify("TransactWriteItems", Some("TransactionCanceledException"), Some(msg), Some(400), Detail::Full);
         assert_eq!(got, PortError::ConditionFailed);
         let msg = "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]";
-        let got = classify("TransactWriteItems", Some("TransactionCanceledException"), Some(msg), Some(400), Detail::Full);
+        let got =
+            classify("TransactWriteItems", Some("TransactionCanceledException"), Some(msg), Some(400), Detail::Full);
         assert!(matches!(got, PortError::Retryable(_)));
     }
 }

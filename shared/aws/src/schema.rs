@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn redrive_policy_names_the_dlq_and_limit() {
-        let policy: serde_json::Value = serde_json::from_str(&redrive_policy("arn:aws:sqs:us-east-1:1:q-dlq")).expect("json");
+        let policy: serde_json::Value =
+            serde_json::from_str(&redrive_policy("arn:aws:sqs:us-east-1:1:q-dlq")).expect("json");
         assert_eq!(policy["deadLetterTargetArn"], "arn:aws:sqs:us-east-1:1:q-dlq");
         assert_eq!(policy["maxReceiveCount"], MAX_RECEIVES);
     }

@@ -71,13 +71,7 @@ impl Secrets for SecretsManagerStore {
         let full = self.full_name(name);
         let mut delay = Duration::from_millis(250);
         for attempt in 1..=CREATE_ATTEMPTS {
-            let result = self
-                .client
-                .create_secret()
-                .name(&full)
-                .secret_string(value.expose_secret())
-                .send()
-                .await;
+            let result = self.client.create_secret().name(&full).secret_string(value.expose_secret()).send().await;
             match result {
                 Ok(_) => return Ok(()),
                 Err(e) if e.code() == Some("InvalidRequestException") && attempt < CREATE_ATTEMPTS => {
@@ -154,7 +148,10 @@ mod tests {
 
     fn service(code: &str) -> SdkError<GetSecretValueError, HttpResponse> {
         let meta = ErrorMetadata::builder().code(code).message("value was s3cr3t").build();
-        SdkError::service_error(GetSecretValueError::generic(meta), HttpResponse::new(400.try_into().expect("status"), "".into()))
+        SdkError::service_error(
+            GetSecretValueError::generic(meta),
+            HttpResponse::new(400.try_into().expect("status"), "".into()),
+        )
     }
 
     fn name() -> SecretName {

@@ -170,12 +170,10 @@ impl SqsQueue {
             .map_err(map_err("SendMessageBatch"))?;
         let mut ids = Vec::with_capacity(out.successful.len());
         for entry in &out.successful {
-            let index = entry
-                .id
-                .parse::<usize>()
-                .ok()
-                .filter(|i| *i < bodies.len())
-                .ok_or_else(|| PortError::Unexpected(format!("SendMessageBatch: unknown entry id {:?}", entry.id)))?;
+            let index =
+                entry.id.parse::<usize>().ok().filter(|i| *i < bodies.len()).ok_or_else(|| {
+                    PortError::Unexpected(format!("SendMessageBatch: unknown entry id {:?}", entry.id))
+                })?;
             ids.push((index, entry.message_id.clone()));
         }
         ids.sort_by_key(|(i, _)| *i);
@@ -346,7 +344,8 @@ impl SqsQueue {
         let mut entries = Vec::new();
         for (i, t) in chosen.into_iter().enumerate() {
             if sent_indexes.contains(&i) {
-                let entry = DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(&t.receipt).build();
+                let entry =
+                    DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(&t.receipt).build();
                 match entry {
                     Ok(entry) => entries.push(entry),
                     Err(e) => tracing::warn!(error = %e, "a replayed dead letter is not deleted"),

@@ -18,7 +18,6 @@ impl Email {
             Err(Error::invalid("email", format!("{trimmed:?} is not an e-mail address")))
         }
     }
-
 }
 
 text_newtype!(Email);

@@ -54,7 +54,6 @@ impl E164 {
         }
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
-
 }
 
 /// Text (`FromStr`, `TryFrom<String>`, serde) must already be in international form.

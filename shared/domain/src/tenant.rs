@@ -22,7 +22,6 @@ impl TenantId {
             Err(Error::invalid("tenant", "must be 1-63 lowercase letters, digits or '-', not starting with '-'"))
         }
     }
-
 }
 
 text_newtype!(TenantId);

@@ -4,11 +4,11 @@
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::ChaCha20Poly1305;
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use tempfile::TempDir;
 use textbridge_app::ports::{PortError, PortResult};
 
@@ -50,10 +50,35 @@ CREATE TABLE IF NOT EXISTS secrets (
 );
 ";
 
+/// How far a commit goes before the call returns (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// `FULL`: the write-ahead log is flushed to disk at every commit, so a returned
+    /// call survives a killed process and a power loss.
+    Full,
+    /// `NORMAL`: a returned call survives a killed process, not a power loss. For
+    /// throwaway databases.
+    Normal,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
 /// The open database, the secret cipher, and (for temporary backends) the directory
-/// guard. Fields drop in order: the connection closes before the directory goes.
+/// guard. Fields drop in order: the connections close before the directory goes.
+///
+/// Writes go through one connection, one at a time; reads through another, so that a
+/// read never waits for a write's flush to disk (in WAL mode readers see the last
+/// commit and do not block the writer).
 pub(crate) struct Db {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
     cipher: ChaCha20Poly1305,
     data_dir: PathBuf,
     _temp: Option<TempDir>,
@@ -61,22 +86,18 @@ pub(crate) struct Db {
 
 impl Db {
     /// Opens the backend in `data_dir`; see [`crate::Embedded::open_blocking`].
-    pub(crate) fn open(data_dir: &Path, temp: Option<TempDir>) -> PortResult<Self> {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data_dir)
-            .map_err(|e| {
-                PortError::Unexpected(format!(
-                    "cannot create the data directory {}: {e}",
-                    data_dir.display()
-                ))
-            })?;
+    pub(crate) fn open(data_dir: &Path, durability: Durability, temp: Option<TempDir>) -> PortResult<Self> {
+        DirBuilder::new().recursive(true).mode(0o700).create(data_dir).map_err(|e| {
+            PortError::Unexpected(format!("cannot create the data directory {}: {e}", data_dir.display()))
+        })?;
         let cipher = keyfile::load_or_create(&data_dir.join(KEY_FILE))?;
-        let conn = open_connection(&data_dir.join(DB_FILE))?;
-        tracing::debug!(data_dir = %data_dir.display(), "opened the embedded backend");
+        let path = data_dir.join(DB_FILE);
+        let writer = open_writer(&path, durability)?;
+        let reader = open_reader(&path)?;
+        tracing::debug!(data_dir = %data_dir.display(), ?durability, "opened the embedded backend");
         Ok(Self {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
             cipher,
             data_dir: data_dir.to_path_buf(),
             _temp: temp,
@@ -93,24 +114,19 @@ impl Db {
         &self.cipher
     }
 
-    /// Runs `f` on the connection on a blocking thread.
-    pub(crate) async fn run<T, F>(self: &Arc<Self>, f: F) -> PortResult<T>
+    /// Runs `f` on the read connection on a blocking thread. Each statement sees
+    /// every write committed before it started.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, f: F) -> PortResult<T>
     where
-        F: FnOnce(&mut Connection) -> PortResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> PortResult<T> + Send + 'static,
         T: Send + 'static,
     {
         let db = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            // A panic inside `f` rolls its transaction back while unwinding (the
-            // transaction guard's drop), so the connection is still sound.
-            let mut conn = db.conn.lock().unwrap_or_else(PoisonError::into_inner);
-            if !conn.is_autocommit() {
-                conn.execute_batch("ROLLBACK").db()?;
-            }
-            f(&mut conn)
+        blocking(move || {
+            let conn = lock(&db.reader)?;
+            f(&conn)
         })
         .await
-        .map_err(|e| PortError::Unexpected(format!("database task failed: {e}")))?
     }
 
     /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`) on a blocking thread and
@@ -120,10 +136,10 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> PortResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .db()?;
+        let db = Arc::clone(self);
+        blocking(move || {
+            let mut conn = lock(&db.writer)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
             let out = f(&tx)?;
             tx.commit().db()?;
             Ok(out)
@@ -132,9 +148,25 @@ impl Db {
     }
 }
 
-/// Opens the database file, sets it up for concurrent, durable use, and brings its
-/// schema up to date.
-fn open_connection(path: &Path) -> PortResult<Connection> {
+/// Runs `f` on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> PortResult<T> + Send + 'static) -> PortResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PortError::Unexpected(format!("database task failed: {e}")))?
+}
+
+/// Locks a connection, outside any transaction.
+fn lock(conn: &Mutex<Connection>) -> PortResult<MutexGuard<'_, Connection>> {
+    // A panic while the lock was held rolled its transaction back while unwinding
+    // (the transaction guard's drop), so the connection is still sound.
+    let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK").db()?;
+    }
+    Ok(conn)
+}
+
+/// Opens the write connection: creates the database file, sets it up for concurrent,
+/// durable use, and brings its schema up to date.
+fn open_writer(path: &Path, durability: Durability) -> PortResult<Connection> {
     // Create the file ourselves so that it (and the -wal/-shm files SQLite gives the
     // same permissions) is private to the owner.
     OpenOptions::new()
@@ -143,12 +175,7 @@ fn open_connection(path: &Path) -> PortResult<Connection> {
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(|e| {
-            PortError::Unexpected(format!(
-                "cannot create the database {}: {e}",
-                path.display()
-            ))
-        })?;
+        .map_err(|e| PortError::Unexpected(format!("cannot create the database {}: {e}", path.display())))?;
     let mut conn = Connection::open(path).db()?;
     conn.busy_timeout(BUSY_TIMEOUT).db()?;
     // Switching to WAL and the first schema transaction can meet another process
@@ -156,7 +183,7 @@ fn open_connection(path: &Path) -> PortResult<Connection> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        match set_up(&mut conn, path) {
+        match set_up(&mut conn, path, durability) {
             Err(PortError::Retryable(why)) if started.elapsed() < BUSY_TIMEOUT => {
                 tracing::debug!(%why, "the database is busy while opening; trying again");
                 std::thread::sleep(pause);
@@ -169,7 +196,7 @@ fn open_connection(path: &Path) -> PortResult<Connection> {
 }
 
 /// Sets the journal mode and durability, and brings the schema up to date.
-fn set_up(conn: &mut Connection, path: &Path) -> PortResult<()> {
+fn set_up(conn: &mut Connection, path: &Path, durability: Durability) -> PortResult<()> {
     let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).db()?;
     if !mode.eq_ignore_ascii_case("wal") {
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).db()?;
@@ -180,7 +207,7 @@ fn set_up(conn: &mut Connection, path: &Path) -> PortResult<()> {
             )));
         }
     }
-    conn.pragma_update(None, "synchronous", "FULL").db()?;
+    conn.pragma_update(None, "synchronous", durability.pragma()).db()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0)).db()?;
     if version > SCHEMA_VERSION {
@@ -196,12 +223,18 @@ fn set_up(conn: &mut Connection, path: &Path) -> PortResult<()> {
     tx.commit().db()
 }
 
+/// Opens the read connection (after the writer has set the database up).
+fn open_reader(path: &Path) -> PortResult<Connection> {
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.pragma_update(None, "query_only", true).db()?;
+    Ok(conn)
+}
+
 /// Milliseconds since the Unix epoch, from the system clock.
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 /// Maps SQLite errors to port errors.

@@ -46,10 +46,7 @@ enum ReadError {
 /// Reads the key file, refusing one that group or others may access.
 fn read(path: &Path) -> Result<ChaCha20Poly1305, ReadError> {
     let unreadable = |e: std::io::Error| {
-        ReadError::Port(PortError::Unexpected(format!(
-            "cannot read the secret key file {}: {e}",
-            path.display()
-        )))
+        ReadError::Port(PortError::Unexpected(format!("cannot read the secret key file {}: {e}", path.display())))
     };
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
@@ -71,11 +68,7 @@ fn read(path: &Path) -> Result<ChaCha20Poly1305, ReadError> {
         ))));
     }
     let mut bytes = fs::read(path).map_err(unreadable)?;
-    let cipher = if bytes.len() == KEY_LEN {
-        ChaCha20Poly1305::new_from_slice(&bytes).ok()
-    } else {
-        None
-    };
+    let cipher = if bytes.len() == KEY_LEN { ChaCha20Poly1305::new_from_slice(&bytes).ok() } else { None };
     let len = bytes.len();
     bytes.zeroize();
     cipher.ok_or_else(|| {
@@ -89,22 +82,14 @@ fn read(path: &Path) -> Result<ChaCha20Poly1305, ReadError> {
 /// Creates the key file with a new random key unless it exists already.
 fn create(path: &Path) -> PortResult<()> {
     let failed = |what: &str, e: std::io::Error| {
-        PortError::Unexpected(format!(
-            "cannot create the secret key file {}: {what}: {e}",
-            path.display()
-        ))
+        PortError::Unexpected(format!("cannot create the secret key file {}: {what}: {e}", path.display()))
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
 
     let mut key = [0u8; KEY_LEN];
-    OsRng
-        .try_fill_bytes(&mut key)
-        .map_err(|e| PortError::Unexpected(format!("cannot draw a random key: {e}")))?;
+    OsRng.try_fill_bytes(&mut key).map_err(|e| PortError::Unexpected(format!("cannot draw a random key: {e}")))?;
     let written = write_new(&temp, &key);
     key.zeroize();
     if let Err(e) = written {
@@ -130,11 +115,7 @@ fn create(path: &Path) -> PortResult<()> {
 
 /// Writes `bytes` to a new file private to its owner, flushed to disk.
 fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

@@ -8,7 +8,8 @@
 //!   mode with `synchronous=FULL`: a call that returned has been committed and flushed
 //!   to disk, so an accepted message survives a killed process and a power loss.
 //!   Another process (the CLI) may open the same directory at the same time; writers
-//!   wait up to [`BUSY_TIMEOUT`] for each other.
+//!   wait up to [`BUSY_TIMEOUT`] for each other. Within a process, writes take turns
+//!   on one connection while reads use another and never wait for a write.
 //! - `secrets.key` — the 32-byte key that encrypts secret values (ChaCha20-Poly1305),
 //!   created on first open with mode `0600`; a key file that group or others may read
 //!   is refused.
@@ -35,7 +36,7 @@ use std::time::Duration;
 use textbridge_app::Backend;
 use textbridge_app::ports::{PortError, PortResult};
 
-use crate::db::Db;
+use crate::db::{Db, Durability};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "textbridge.db";
@@ -59,9 +60,7 @@ pub struct Embedded {
 
 impl std::fmt::Debug for Embedded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedded")
-            .field("data_dir", &self.db.data_dir())
-            .finish_non_exhaustive()
+        f.debug_struct("Embedded").field("data_dir", &self.db.data_dir()).finish_non_exhaustive()
     }
 }
 
@@ -72,25 +71,23 @@ impl Embedded {
     /// Creates `data_dir` (mode `0700`) if missing, the key file on first use, and the
     /// database schema if the database is new.
     pub fn open_blocking(data_dir: &Path) -> PortResult<Self> {
-        Ok(Self {
-            db: Arc::new(Db::open(data_dir, None)?),
-        })
+        Ok(Self { db: Arc::new(Db::open(data_dir, Durability::Full, None)?) })
     }
 
     /// A fresh backend in a new temporary directory that is removed when the last
     /// handle to it (this value, its clones and their backends) is dropped. For tests
     /// and demonstrations.
+    ///
+    /// Its commits are not flushed to disk (`synchronous=NORMAL`: they survive a killed
+    /// process, not a power loss), which is much faster and loses nothing that
+    /// matters for a directory that goes away anyway.
     pub fn open_temporary() -> PortResult<Self> {
         let dir = tempfile::Builder::new()
             .prefix("textbridge-")
             .tempdir()
-            .map_err(|e| {
-                PortError::Unexpected(format!("cannot create a temporary directory: {e}"))
-            })?;
+            .map_err(|e| PortError::Unexpected(format!("cannot create a temporary directory: {e}")))?;
         let path = dir.path().to_path_buf();
-        Ok(Self {
-            db: Arc::new(Db::open(&path, Some(dir))?),
-        })
+        Ok(Self { db: Arc::new(Db::open(&path, Durability::Normal, Some(dir))?) })
     }
 
     /// The three ports of this backend.

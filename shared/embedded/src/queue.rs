@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Transaction, params};
-use textbridge_app::ports::{
-    DeadLetter, MAX_RECEIVES, PortError, PortResult, Queue, QueueDepth, Received,
-};
+use textbridge_app::ports::{DeadLetter, MAX_RECEIVES, PortError, PortResult, Queue, QueueDepth, Received};
 
 use crate::db::{Db, DbResult, now_ms};
 
@@ -62,20 +60,14 @@ impl Queue for SqliteQueue {
 
     async fn receive(&self, max: u32, visibility: Duration) -> PortResult<Vec<Received>> {
         if !(1..=MAX_BATCH).contains(&max) {
-            return Err(PortError::Invalid(format!(
-                "a receive takes 1 to {MAX_BATCH} messages, not {max}"
-            )));
+            return Err(PortError::Invalid(format!("a receive takes 1 to {MAX_BATCH} messages, not {max}")));
         }
         if visibility > MAX_VISIBILITY {
-            return Err(PortError::Invalid(
-                "the visibility timeout is longer than 12 hours".to_owned(),
-            ));
+            return Err(PortError::Invalid("the visibility timeout is longer than 12 hours".to_owned()));
         }
         let visibility_ms = i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX);
         let max = usize::try_from(max).unwrap_or(1);
-        self.db
-            .write(move |tx| receive(tx, max, visibility_ms))
-            .await
+        self.db.write(move |tx| receive(tx, max, visibility_ms)).await
     }
 
     async fn delete(&self, receipt: &str) -> PortResult<()> {
@@ -92,18 +84,12 @@ impl Queue for SqliteQueue {
 
     async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>> {
         self.db
-            .run(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq LIMIT ?2",
-                    )
-                    .db()?;
+            .read(move |conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq LIMIT ?2").db()?;
                 let rows = stmt
                     .query_map(params![DEAD, i64::from(max)], |row| {
-                        Ok(DeadLetter {
-                            id: row.get(0)?,
-                            body: row.get(1)?,
-                        })
+                        Ok(DeadLetter { id: row.get(0)?, body: row.get(1)? })
                     })
                     .db()?;
                 rows.map(DbResult::db).collect()
@@ -118,7 +104,8 @@ impl Queue for SqliteQueue {
                 // The dead letters to move, oldest first.
                 let mut seqs: Vec<i64> = match &ids {
                     None => {
-                        let mut stmt = tx.prepare_cached("SELECT seq FROM messages WHERE queue = ?1 ORDER BY seq").db()?;
+                        let mut stmt =
+                            tx.prepare_cached("SELECT seq FROM messages WHERE queue = ?1 ORDER BY seq").db()?;
                         let rows = stmt.query_map(params![DEAD], |row| row.get(0)).db()?;
                         rows.map(DbResult::db).collect::<PortResult<_>>()?
                     }
@@ -143,7 +130,9 @@ impl Queue for SqliteQueue {
                     // A new row, so that the message joins the back of the queue.
                     let (id, body, sent_at): (String, String, i64) = tx
                         .prepare_cached("DELETE FROM messages WHERE seq = ?1 RETURNING id, body, sent_at_ms")
-                        .and_then(|mut stmt| stmt.query_row(params![seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))))
+                        .and_then(|mut stmt| {
+                            stmt.query_row(params![seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                        })
                         .db()?;
                     tx.prepare_cached(
                         "INSERT INTO messages (id, queue, body, receive_count, visible_at_ms, sent_at_ms)
@@ -160,7 +149,7 @@ impl Queue for SqliteQueue {
 
     async fn depth(&self) -> PortResult<QueueDepth> {
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let now = now_ms();
                 let (visible, in_flight, dead): (i64, i64, i64) = conn
                     .prepare_cached(
@@ -171,17 +160,11 @@ impl Queue for SqliteQueue {
                          FROM messages",
                     )
                     .and_then(|mut stmt| {
-                        stmt.query_row(params![INTAKE, DEAD, now], |row| {
-                            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                        })
+                        stmt.query_row(params![INTAKE, DEAD, now], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                     })
                     .db()?;
                 let count = |n: i64| u64::try_from(n).unwrap_or(0);
-                Ok(QueueDepth {
-                    visible: count(visible),
-                    in_flight: count(in_flight),
-                    dead: count(dead),
-                })
+                Ok(QueueDepth { visible: count(visible), in_flight: count(in_flight), dead: count(dead) })
             })
             .await
     }
@@ -191,20 +174,15 @@ impl Queue for SqliteQueue {
 /// outside XML's.
 fn check_body(body: &str) -> PortResult<()> {
     if body.is_empty() {
-        return Err(PortError::Invalid(
-            "a message body cannot be empty".to_owned(),
-        ));
+        return Err(PortError::Invalid("a message body cannot be empty".to_owned()));
     }
     if body.len() > MAX_BODY_BYTES {
-        return Err(PortError::Invalid(format!(
-            "a message body is at most {MAX_BODY_BYTES} bytes"
-        )));
+        return Err(PortError::Invalid(format!("a message body is at most {MAX_BODY_BYTES} bytes")));
     }
-    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    let allowed =
+        |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
     if !body.chars().all(allowed) {
-        return Err(PortError::Invalid(
-            "a message body contains a character SQS does not accept".to_owned(),
-        ));
+        return Err(PortError::Invalid("a message body contains a character SQS does not accept".to_owned()));
     }
     Ok(())
 }
@@ -260,15 +238,12 @@ fn receive(tx: &Transaction<'_>, max: usize, visibility_ms: i64) -> PortResult<V
             }
             let receipt = uuid::Uuid::new_v4().simple().to_string();
             let count = count.saturating_add(1);
-            tx.prepare_cached("UPDATE messages SET receive_count = ?1, receipt = ?2, visible_at_ms = ?3 WHERE seq = ?4")
-                .and_then(|mut stmt| stmt.execute(params![count, receipt, visible_at, seq]))
-                .db()?;
-            received.push(Received {
-                id,
-                receipt,
-                body,
-                receive_count: count,
-            });
+            tx.prepare_cached(
+                "UPDATE messages SET receive_count = ?1, receipt = ?2, visible_at_ms = ?3 WHERE seq = ?4",
+            )
+            .and_then(|mut stmt| stmt.execute(params![count, receipt, visible_at, seq]))
+            .db()?;
+            received.push(Received { id, receipt, body, receive_count: count });
             if received.len() >= max {
                 break 'scan;
             }

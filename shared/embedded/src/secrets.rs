@@ -37,26 +37,15 @@ impl SqliteSecrets {
     fn seal(&self, name: &SecretName, value: &SecretString) -> PortResult<Sealed> {
         let plaintext = value.expose_secret().as_bytes();
         if plaintext.len() > MAX_VALUE_BYTES {
-            return Err(PortError::Invalid(format!(
-                "a secret value is at most {MAX_VALUE_BYTES} bytes"
-            )));
+            return Err(PortError::Invalid(format!("a secret value is at most {MAX_VALUE_BYTES} bytes")));
         }
         let nonce = chacha20poly1305::ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self
             .db
             .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: name.as_str().as_bytes(),
-                },
-            )
+            .encrypt(&nonce, Payload { msg: plaintext, aad: name.as_str().as_bytes() })
             .map_err(|_| PortError::Unexpected(format!("cannot encrypt secret {name}")))?;
-        Ok(Sealed {
-            nonce: nonce.to_vec(),
-            ciphertext,
-        })
+        Ok(Sealed { nonce: nonce.to_vec(), ciphertext })
     }
 
     /// Decrypts a sealed value of `name`.
@@ -74,10 +63,7 @@ impl SqliteSecrets {
             .cipher()
             .decrypt(
                 Nonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: name.as_str().as_bytes(),
-                },
+                Payload { msg: &sealed.ciphertext, aad: name.as_str().as_bytes() },
             )
             .map_err(|_| damaged())?;
         match String::from_utf8(plaintext) {
@@ -116,16 +102,11 @@ impl Secrets for SqliteSecrets {
         let key = name.as_str().to_owned();
         let sealed = self
             .db
-            .run(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached("SELECT nonce, ciphertext FROM secrets WHERE name = ?1")
                     .and_then(|mut stmt| {
-                        stmt.query_row(params![key], |row| {
-                            Ok(Sealed {
-                                nonce: row.get(0)?,
-                                ciphertext: row.get(1)?,
-                            })
-                        })
-                        .optional()
+                        stmt.query_row(params![key], |row| Ok(Sealed { nonce: row.get(0)?, ciphertext: row.get(1)? }))
+                            .optional()
                     })
                     .db()
             })
@@ -150,11 +131,7 @@ impl Secrets for SqliteSecrets {
                 .db()
             })
             .await?;
-        if replaced == 0 {
-            Err(PortError::NotFound(name.to_string()))
-        } else {
-            Ok(())
-        }
+        if replaced == 0 { Err(PortError::NotFound(name.to_string())) } else { Ok(()) }
     }
 
     async fn delete(&self, name: &SecretName) -> PortResult<()> {
@@ -167,10 +144,6 @@ impl Secrets for SqliteSecrets {
                     .db()
             })
             .await?;
-        if deleted == 0 {
-            Err(PortError::NotFound(name.to_string()))
-        } else {
-            Ok(())
-        }
+        if deleted == 0 { Err(PortError::NotFound(name.to_string())) } else { Ok(()) }
     }
 }

@@ -11,8 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::{Map, Value};
 use textbridge_app::ports::{
-    Condition, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, PortError, PortResult,
-    Query, Update, Write,
+    Condition, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, PortError, PortResult, Query, Update, Write,
 };
 
 use crate::db::{Db, DbResult};
@@ -44,50 +43,34 @@ impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> PortResult<Option<Item>> {
         check_key(key, "key")?;
         let key = key.clone();
-        self.db.run(move |conn| load(conn, &key)).await
+        self.db.read(move |conn| load(conn, &key)).await
     }
 
     async fn put(&self, item: &Item, condition: Option<&Condition>) -> PortResult<()> {
-        let write = Write::Put {
-            item: item.clone(),
-            condition: condition.cloned(),
-        };
+        let write = Write::Put { item: item.clone(), condition: condition.cloned() };
         check_write(&write)?;
         self.db.write(move |tx| apply(tx, &write).map(drop)).await
     }
 
-    async fn update(
-        &self,
-        key: &Key,
-        update: &Update,
-        condition: Option<&Condition>,
-    ) -> PortResult<Item> {
-        let write = Write::Update {
-            key: key.clone(),
-            update: update.clone(),
-            condition: condition.cloned(),
-        };
+    async fn update(&self, key: &Key, update: &Update, condition: Option<&Condition>) -> PortResult<Item> {
+        let write = Write::Update { key: key.clone(), update: update.clone(), condition: condition.cloned() };
         check_write(&write)?;
         self.db
             .write(move |tx| {
-                apply(tx, &write)?
-                    .ok_or_else(|| PortError::Unexpected("the update produced no item".to_owned()))
+                apply(tx, &write)?.ok_or_else(|| PortError::Unexpected("the update produced no item".to_owned()))
             })
             .await
     }
 
     async fn delete(&self, key: &Key, condition: Option<&Condition>) -> PortResult<()> {
-        let write = Write::Delete {
-            key: key.clone(),
-            condition: condition.cloned(),
-        };
+        let write = Write::Delete { key: key.clone(), condition: condition.cloned() };
         check_write(&write)?;
         self.db.write(move |tx| apply(tx, &write).map(drop)).await
     }
 
     async fn query(&self, query: &Query) -> PortResult<Page> {
         let plan = Plan::new(query)?;
-        self.db.run(move |conn| plan.run(conn)).await
+        self.db.read(move |conn| plan.run(conn)).await
     }
 
     async fn transact(&self, writes: &[Write]) -> PortResult<()> {
@@ -175,27 +158,21 @@ fn apply_update(item: &mut Item, update: &Update) -> PortResult<()> {
             None => Value::from(*delta),
             Some(Value::Number(n)) => {
                 if let Some(current) = n.as_i64() {
-                    let sum = current.checked_add(*delta).ok_or_else(|| {
-                        PortError::Invalid(format!("adding {delta} to attribute {name} overflows"))
-                    })?;
+                    let sum = current
+                        .checked_add(*delta)
+                        .ok_or_else(|| PortError::Invalid(format!("adding {delta} to attribute {name} overflows")))?;
                     Value::from(sum)
                 } else {
                     // A fraction or a very large number: add as DynamoDB would, by value.
                     #[allow(clippy::cast_precision_loss)]
                     let sum = n.as_f64().unwrap_or(f64::NAN) + *delta as f64;
-                    serde_json::Number::from_f64(sum)
-                        .map(Value::Number)
-                        .ok_or_else(|| {
-                            PortError::Invalid(format!(
-                                "adding {delta} to attribute {name} gives no number"
-                            ))
-                        })?
+                    serde_json::Number::from_f64(sum).map(Value::Number).ok_or_else(|| {
+                        PortError::Invalid(format!("adding {delta} to attribute {name} gives no number"))
+                    })?
                 }
             }
             Some(_) => {
-                return Err(PortError::Invalid(format!(
-                    "cannot add to attribute {name}: it is not a number"
-                )));
+                return Err(PortError::Invalid(format!("cannot add to attribute {name}: it is not a number")));
             }
         };
         item.attrs.insert(name.clone(), sum);
@@ -211,12 +188,12 @@ fn holds(condition: &Condition, current: Option<&Item>) -> bool {
     match condition {
         Condition::NotExists => current.is_none(),
         Condition::Exists => current.is_some(),
-        Condition::Equals(name, expected) => current
-            .and_then(|item| attribute(item, name))
-            .is_some_and(|actual| same(&actual, expected)),
-        Condition::AtLeast(name, min) => current
-            .and_then(|item| attribute(item, name))
-            .is_some_and(|actual| at_least(&actual, *min)),
+        Condition::Equals(name, expected) => {
+            current.and_then(|item| attribute(item, name)).is_some_and(|actual| same(&actual, expected))
+        }
+        Condition::AtLeast(name, min) => {
+            current.and_then(|item| attribute(item, name)).is_some_and(|actual| at_least(&actual, *min))
+        }
     }
 }
 
@@ -235,16 +212,12 @@ fn attribute<'a>(item: &'a Item, name: &str) -> Option<Cow<'a, Value>> {
 /// Equality as DynamoDB compares: numbers by value, everything else structurally.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(a), Value::Number(b)) => {
-            match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
-                (Some(a), Some(b), _, _) => a == b,
-                (_, _, Some(a), Some(b)) => a == b,
-                _ => a.as_f64() == b.as_f64(),
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
-        }
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
+            (Some(a), Some(b), _, _) => a == b,
+            (_, _, Some(a), Some(b)) => a == b,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b)),
         (Value::Object(a), Value::Object(b)) => {
             a.len() == b.len() && a.iter().all(|(k, a)| b.get(k).is_some_and(|b| same(a, b)))
         }
@@ -274,9 +247,7 @@ fn check_write(write: &Write) -> PortResult<()> {
     if let Some(Condition::Equals(name, _) | Condition::AtLeast(name, _)) = condition_of(write)
         && name.is_empty()
     {
-        return Err(PortError::Invalid(
-            "a condition names an empty attribute".to_owned(),
-        ));
+        return Err(PortError::Invalid("a condition names an empty attribute".to_owned()));
     }
     match write {
         Write::Put { item, .. } => {
@@ -290,18 +261,12 @@ fn check_write(write: &Write) -> PortResult<()> {
         }
         Write::Update { update, .. } => {
             let mut seen = HashSet::new();
-            let names = update
-                .set
-                .iter()
-                .map(|(n, _)| n)
-                .chain(update.add.iter().map(|(n, _)| n))
-                .chain(update.remove.iter());
+            let names =
+                update.set.iter().map(|(n, _)| n).chain(update.add.iter().map(|(n, _)| n)).chain(update.remove.iter());
             for name in names {
                 check_name(name)?;
                 if !seen.insert(name) {
-                    return Err(PortError::Invalid(format!(
-                        "an update changes attribute {name} twice"
-                    )));
+                    return Err(PortError::Invalid(format!("an update changes attribute {name} twice")));
                 }
             }
             Ok(())
@@ -312,18 +277,16 @@ fn check_write(write: &Write) -> PortResult<()> {
 
 fn condition_of(write: &Write) -> Option<&Condition> {
     match write {
-        Write::Put { condition, .. }
-        | Write::Update { condition, .. }
-        | Write::Delete { condition, .. } => condition.as_ref(),
+        Write::Put { condition, .. } | Write::Update { condition, .. } | Write::Delete { condition, .. } => {
+            condition.as_ref()
+        }
         Write::Check { condition, .. } => Some(condition),
     }
 }
 
 fn check_key(key: &Key, what: &str) -> PortResult<()> {
     if key.pk.is_empty() || key.sk.is_empty() {
-        return Err(PortError::Invalid(format!(
-            "the {what}'s parts cannot be empty"
-        )));
+        return Err(PortError::Invalid(format!("the {what}'s parts cannot be empty")));
     }
     if key.pk.len() > MAX_PK_BYTES || key.sk.len() > MAX_SK_BYTES {
         return Err(PortError::Invalid(format!("the {what} is too long")));
@@ -333,14 +296,10 @@ fn check_key(key: &Key, what: &str) -> PortResult<()> {
 
 fn check_name(name: &str) -> PortResult<()> {
     if name.is_empty() {
-        return Err(PortError::Invalid(
-            "attribute names cannot be empty".to_owned(),
-        ));
+        return Err(PortError::Invalid("attribute names cannot be empty".to_owned()));
     }
     if RESERVED.contains(&name) {
-        return Err(PortError::Invalid(format!(
-            "attribute name {name} is reserved for the keys"
-        )));
+        return Err(PortError::Invalid(format!("attribute name {name} is reserved for the keys")));
     }
     Ok(())
 }
@@ -351,22 +310,16 @@ fn check_size(item: &Item) -> PortResult<()> {
         + item.index.as_ref().map_or(0, |i| i.pk.len() + i.sk.len())
         + serde_json::to_string(&item.attrs).map_or(0, |s| s.len());
     if size > MAX_ITEM_BYTES {
-        return Err(PortError::Invalid(format!(
-            "the item is {size} bytes, more than {MAX_ITEM_BYTES}"
-        )));
+        return Err(PortError::Invalid(format!("the item is {size} bytes, more than {MAX_ITEM_BYTES}")));
     }
     Ok(())
 }
 
 /// Reads one item.
 fn load(conn: &rusqlite::Connection, key: &Key) -> PortResult<Option<Item>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT pk, sk, gsi1pk, gsi1sk, attrs FROM items WHERE pk = ?1 AND sk = ?2")
-        .db()?;
-    let row = stmt
-        .query_row(params![key.pk, key.sk], raw_item)
-        .optional()
-        .db()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT pk, sk, gsi1pk, gsi1sk, attrs FROM items WHERE pk = ?1 AND sk = ?2").db()?;
+    let row = stmt.query_row(params![key.pk, key.sk], raw_item).optional().db()?;
     row.map(RawItem::into_item).transpose()
 }
 
@@ -397,35 +350,19 @@ struct RawItem {
 }
 
 fn raw_item(row: &Row<'_>) -> rusqlite::Result<RawItem> {
-    Ok(RawItem {
-        pk: row.get(0)?,
-        sk: row.get(1)?,
-        gsi1pk: row.get(2)?,
-        gsi1sk: row.get(3)?,
-        attrs: row.get(4)?,
-    })
+    Ok(RawItem { pk: row.get(0)?, sk: row.get(1)?, gsi1pk: row.get(2)?, gsi1sk: row.get(3)?, attrs: row.get(4)? })
 }
 
 impl RawItem {
     fn into_item(self) -> PortResult<Item> {
         let attrs: Map<String, Value> = serde_json::from_str(&self.attrs).map_err(|e| {
-            PortError::Unexpected(format!(
-                "the stored attributes of item {} / {} are damaged: {e}",
-                self.pk, self.sk
-            ))
+            PortError::Unexpected(format!("the stored attributes of item {} / {} are damaged: {e}", self.pk, self.sk))
         })?;
         let index = match (self.gsi1pk, self.gsi1sk) {
             (Some(pk), Some(sk)) => Some(Key { pk, sk }),
             _ => None,
         };
-        Ok(Item {
-            key: Key {
-                pk: self.pk,
-                sk: self.sk,
-            },
-            index,
-            attrs,
-        })
+        Ok(Item { key: Key { pk: self.pk, sk: self.sk }, index, attrs })
     }
 }
 
@@ -442,21 +379,13 @@ enum Position {
     /// Primary key: the partition and sort key.
     Primary { pk: String, sk: String },
     /// Index: the index key, then the primary key as the tie-breaker.
-    Gsi1 {
-        gsi1pk: String,
-        gsi1sk: String,
-        pk: String,
-        sk: String,
-    },
+    Gsi1 { gsi1pk: String, gsi1sk: String, pk: String, sk: String },
 }
 
 impl Position {
     fn of(index: Index, item: &Item) -> Option<Self> {
         match index {
-            Index::Primary => Some(Self::Primary {
-                pk: item.key.pk.clone(),
-                sk: item.key.sk.clone(),
-            }),
+            Index::Primary => Some(Self::Primary { pk: item.key.pk.clone(), sk: item.key.sk.clone() }),
             Index::Gsi1 => item.index.as_ref().map(|i| Self::Gsi1 {
                 gsi1pk: i.pk.clone(),
                 gsi1sk: i.sk.clone(),
@@ -470,12 +399,7 @@ impl Position {
     fn encode(&self) -> String {
         let parts = match self {
             Self::Primary { pk, sk } => vec!["P", pk, sk],
-            Self::Gsi1 {
-                gsi1pk,
-                gsi1sk,
-                pk,
-                sk,
-            } => vec!["G", gsi1pk, gsi1sk, pk, sk],
+            Self::Gsi1 { gsi1pk, gsi1sk, pk, sk } => vec!["G", gsi1pk, gsi1sk, pk, sk],
         };
         URL_SAFE_NO_PAD.encode(Value::from(parts).to_string())
     }
@@ -486,16 +410,10 @@ impl Position {
         let mut parts = parts.into_iter();
         let kind = parts.next()?;
         let position = match (kind.as_str(), parts.len()) {
-            ("P", 2) => Self::Primary {
-                pk: parts.next()?,
-                sk: parts.next()?,
-            },
-            ("G", 4) => Self::Gsi1 {
-                gsi1pk: parts.next()?,
-                gsi1sk: parts.next()?,
-                pk: parts.next()?,
-                sk: parts.next()?,
-            },
+            ("P", 2) => Self::Primary { pk: parts.next()?, sk: parts.next()? },
+            ("G", 4) => {
+                Self::Gsi1 { gsi1pk: parts.next()?, gsi1sk: parts.next()?, pk: parts.next()?, sk: parts.next()? }
+            }
             _ => return None,
         };
         Some(position)
@@ -505,20 +423,15 @@ impl Position {
 impl Plan {
     fn new(query: &Query) -> PortResult<Self> {
         if query.pk.is_empty() {
-            return Err(PortError::Invalid(
-                "a query needs a partition key".to_owned(),
-            ));
+            return Err(PortError::Invalid("a query needs a partition key".to_owned()));
         }
         if query.limit == 0 {
-            return Err(PortError::Invalid(
-                "a query's limit must be at least 1".to_owned(),
-            ));
+            return Err(PortError::Invalid("a query's limit must be at least 1".to_owned()));
         }
         let after = match &query.cursor {
             None => None,
             Some(cursor) => {
-                let invalid =
-                    || PortError::Invalid("the query cursor is not one of this query".to_owned());
+                let invalid = || PortError::Invalid("the query cursor is not one of this query".to_owned());
                 let position = Position::decode(cursor).ok_or_else(invalid)?;
                 let fits = match (&position, query.index) {
                     (Position::Primary { pk, .. }, Index::Primary) => *pk == query.pk,
@@ -531,11 +444,7 @@ impl Plan {
                 Some(position)
             }
         };
-        Ok(Self {
-            query: query.clone(),
-            limit: query.limit.min(MAX_LIMIT),
-            after,
-        })
+        Ok(Self { query: query.clone(), limit: query.limit.min(MAX_LIMIT), after })
     }
 
     fn run(&self, conn: &rusqlite::Connection) -> PortResult<Page> {
@@ -553,11 +462,7 @@ impl Plan {
                 args.push(SqlValue::Text(upper));
             }
         }
-        let (cmp, dir) = if self.query.descending {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
+        let (cmp, dir) = if self.query.descending { ("<", "DESC") } else { (">", "ASC") };
         match &self.after {
             None => {}
             Some(Position::Primary { sk, .. }) => {
@@ -574,29 +479,16 @@ impl Plan {
             Index::Gsi1 => sql.push_str(&format!(" ORDER BY gsi1sk {dir}, pk {dir}, sk {dir}")),
         }
         sql.push_str(" LIMIT ?");
-        args.push(SqlValue::Integer(i64::from(self.limit) + 1));
+        args.push(SqlValue::Integer(i64::from(self.limit)));
 
         let mut stmt = conn.prepare_cached(&sql).db()?;
         let rows = stmt.query_map(params_from_iter(args), raw_item).db()?;
-        let mut items = Vec::new();
-        for row in rows {
-            let item = row.db()?.into_item()?;
-            // The range above is exact; this guards against a collation surprise.
-            let sort_key = match self.query.index {
-                Index::Primary => Some(&item.key.sk),
-                Index::Gsi1 => item.index.as_ref().map(|i| &i.sk),
-            };
-            if sort_key.is_some_and(|sk| sk.starts_with(&self.query.sk_prefix)) {
-                items.push(item);
-            }
-        }
-        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .and_then(|last| Position::of(self.query.index, last))
-                .map(|p| p.encode())
+        let items = rows.map(|row| row.db()?.into_item()).collect::<PortResult<Vec<_>>>()?;
+        // As DynamoDB does: a full page always has a cursor (the next page may be
+        // empty), a page that is not full never has one.
+        let full = items.len() >= usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let next = if full {
+            items.last().and_then(|last| Position::of(self.query.index, last)).map(|p| p.encode())
         } else {
             None
         };
@@ -629,10 +521,7 @@ mod tests {
     fn upper_bound_of_prefixes() {
         assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
         assert_eq!(prefix_upper_bound("a%").as_deref(), Some("a&"));
-        assert_eq!(
-            prefix_upper_bound("a\u{D7FF}").as_deref(),
-            Some("a\u{E000}")
-        );
+        assert_eq!(prefix_upper_bound("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
         assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
         assert_eq!(prefix_upper_bound(""), None);
@@ -641,34 +530,20 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let positions = [
-            Position::Primary {
-                pk: "T#1".into(),
-                sk: "M#\"x\"".into(),
-            },
-            Position::Gsi1 {
-                gsi1pk: "P#1".into(),
-                gsi1sk: "".into(),
-                pk: "T#1".into(),
-                sk: "é".into(),
-            },
+            Position::Primary { pk: "T#1".into(), sk: "M#\"x\"".into() },
+            Position::Gsi1 { gsi1pk: "P#1".into(), gsi1sk: "".into(), pk: "T#1".into(), sk: "é".into() },
         ];
         for position in positions {
             assert_eq!(Position::decode(&position.encode()), Some(position));
         }
         assert_eq!(Position::decode("not a cursor"), None);
-        assert_eq!(
-            Position::decode(&URL_SAFE_NO_PAD.encode("[\"P\",\"a\"]")),
-            None
-        );
+        assert_eq!(Position::decode(&URL_SAFE_NO_PAD.encode("[\"P\",\"a\"]")), None);
     }
 
     #[test]
     fn numbers_compare_by_value() {
         assert!(same(&serde_json::json!(1), &serde_json::json!(1.0)));
-        assert!(same(
-            &serde_json::json!({"a": [1, "x"]}),
-            &serde_json::json!({"a": [1.0, "x"]})
-        ));
+        assert!(same(&serde_json::json!({"a": [1, "x"]}), &serde_json::json!({"a": [1.0, "x"]})));
         assert!(!same(&serde_json::json!("1"), &serde_json::json!(1)));
         assert!(at_least(&serde_json::json!(5), 5));
         assert!(!at_least(&serde_json::json!(4), 5));

@@ -57,6 +57,7 @@ async fn creates_private_files_and_reuses_the_key() {
     assert_ne!(key, [0u8; 32]);
     let n = name(&["t1", "textus", "system", "-"]);
     embedded.backend().secrets.create(&n, &secret("s3cr3t")).await.expect("create");
+    assert_eq!(mode(&dir.join(format!("{DB_FILE}-wal"))), 0o600, "the write-ahead log is private");
     drop(embedded);
 
     let again = open(&dir).await.expect("reopen");
@@ -336,12 +337,28 @@ async fn store_rejects_what_dynamodb_rejects() {
     zero.limit = 0;
     assert!(invalid(b.store.query(&zero).await));
 
-    let too_many: Vec<Write> = (0..101)
-        .map(|i| Write::Put { item: Item::new(Key::new("T#1", format!("K#{i}"))), condition: None })
-        .collect();
+    let too_many: Vec<Write> =
+        (0..101).map(|i| Write::Put { item: Item::new(Key::new("T#1", format!("K#{i}"))), condition: None }).collect();
     assert!(invalid(b.store.transact(&too_many).await));
     b.store.transact(&too_many[..100]).await.expect("100 writes are fine");
     b.store.transact(&[]).await.expect("no writes is a no-op");
+}
+
+#[tokio::test]
+async fn a_full_page_has_a_cursor_like_dynamodb() {
+    let embedded = Embedded::open_temporary().expect("open");
+    let b = embedded.backend();
+    for sk in ["A", "B"] {
+        b.store.put(&Item::new(Key::new("T#1", sk)), None).await.expect("put");
+    }
+    let mut query = Query::new("T#1", "").limit(2);
+    let page = b.store.query(&query).await.expect("page");
+    assert_eq!(page.items.len(), 2);
+    query.cursor = Some(page.next.expect("a full page has a cursor"));
+    let page = b.store.query(&query).await.expect("page");
+    assert_eq!(page, textbridge_app::ports::Page { items: vec![], next: None });
+    let page = b.store.query(&Query::new("T#1", "").limit(3)).await.expect("page");
+    assert_eq!((page.items.len(), page.next), (2, None), "a page that is not full is the last");
 }
 
 #[tokio::test]
@@ -382,11 +399,8 @@ async fn conditions_compare_like_dynamodb() {
     check(Condition::Equals("GSI1PK".into(), json!("P#1"))).await.expect("index attributes can be compared");
     assert_eq!(check(Condition::Equals("n".into(), json!("3"))).await, Err(PortError::ConditionFailed));
     // Update keeps the index key; add counts from zero; remove of a missing attribute is fine.
-    let updated = b
-        .store
-        .update(&key, &Update::default().add("new", -2).remove("nothing"), None)
-        .await
-        .expect("update");
+    let updated =
+        b.store.update(&key, &Update::default().add("new", -2).remove("nothing"), None).await.expect("update");
     assert_eq!(updated.index, item.index);
     assert_eq!(updated.int("new"), Some(-2));
     let added = b.store.update(&key, &Update::default().add("f", 1), None).await.expect("add to a fraction");

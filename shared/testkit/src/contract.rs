@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use textbridge_app::{
     Backend,
-    ports::{Condition, Item, Key, PortError, Queue, Query, Received, SecretName, Update, Write},
+    ports::{Condition, Item, Key, PortError, Query, Queue, Received, SecretName, Update, Write},
 };
 
 /// Generates one `#[tokio::test]` per contract check, each on a fresh backend made by
@@ -303,10 +303,8 @@ pub async fn store_transaction_is_all_or_nothing(b: &Backend) {
     assert_eq!(b.store.get(&counter).await.expect("get").expect("b").int("n"), Some(2));
     assert_eq!(b.store.get(&claimed).await.expect("get"), None);
 
-    let same_key_twice = [
-        Write::Put { item: Item::new(a.clone()), condition: None },
-        Write::Delete { key: a.clone(), condition: None },
-    ];
+    let same_key_twice =
+        [Write::Put { item: Item::new(a.clone()), condition: None }, Write::Delete { key: a.clone(), condition: None }];
     assert!(matches!(b.store.transact(&same_key_twice).await, Err(PortError::Invalid(_))));
     assert!(b.store.get(&a).await.expect("get").is_some());
 }
@@ -448,7 +446,7 @@ pub async fn queue_replays_selected_dead_letters(b: &Backend) {
     let dead = q.dead_letters(10).await.expect("dead letters");
     assert_eq!(dead.len(), 2);
     let first = dead.iter().find(|d| d.body == "first").expect("first").id.clone();
-    assert_eq!(q.replay(Some(&[first.clone()])).await.expect("replay"), 1);
+    assert_eq!(q.replay(Some(std::slice::from_ref(&first))).await.expect("replay"), 1);
     let left = q.dead_letters(10).await.expect("dead letters");
     assert_eq!(left.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["second"]);
     let back = receive_all(q, 1, Duration::from_secs(30)).await;

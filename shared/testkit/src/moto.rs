@@ -95,8 +95,8 @@ fn python_for(moto_server: &Path) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap_or_else(|e| panic!("no free loopback port for moto: {e}"));
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("no free loopback port for moto: {e}"));
     listener.local_addr().unwrap_or_else(|e| panic!("no free loopback port for moto: {e}")).port()
 }
 

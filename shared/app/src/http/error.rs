@@ -47,10 +47,9 @@ impl ApiError {
             Error::Malformed { field, reason } => {
                 (StatusCode::BAD_REQUEST, detail("malformed", reason.clone(), field.clone()))
             }
-            Error::Invalid { field, reason } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                detail("invalid", format!("{field}: {reason}"), Some(field.clone())),
-            ),
+            Error::Invalid { field, reason } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, detail("invalid", format!("{field}: {reason}"), Some(field.clone())))
+            }
             Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, detail("unauthenticated", m.clone(), None)),
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, detail("forbidden", m.clone(), None)),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, detail("not_found", m.clone(), None)),

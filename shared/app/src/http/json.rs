@@ -28,7 +28,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 fn rejection_to_error(rejection: &JsonRejection) -> Error {
     match rejection {
         r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge { limit: MAX_BODY_BYTES },
-        JsonRejection::MissingJsonContentType(_) => Error::malformed("expected a body with Content-Type: application/json"),
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::malformed("expected a body with Content-Type: application/json")
+        }
         JsonRejection::JsonDataError(e) => Error::Malformed { field: None, reason: e.body_text() },
         JsonRejection::JsonSyntaxError(e) => Error::Malformed { field: None, reason: e.body_text() },
         other => Error::malformed(other.body_text()),

@@ -5,7 +5,7 @@ mod error;
 mod json;
 pub mod request_id;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware};
+use axum::{Json, Router, extract::DefaultBodyLimit, http::StatusCode, middleware};
 use textbridge_domain::Error;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -20,8 +20,103 @@ pub fn finish(router: Router) -> Router {
     router
         .fallback(|| async { ApiError(Error::NotFound("no such route".into())) })
         .method_not_allowed_fallback(|| async {
-            ApiError(Error::Malformed { field: None, reason: "method not allowed on this route".into() })
+            let detail = ErrorDetail {
+                code: "method_not_allowed",
+                message: "method not allowed on this route".into(),
+                field: None,
+            };
+            (StatusCode::METHOD_NOT_ALLOWED, Json(ErrorBody { error: detail }))
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(request_id::layer))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{
+        body::Body,
+        http::{Request, StatusCode},
+        routing::{get, post},
+    };
+    use http_body_util::BodyExt;
+    use serde::Deserialize;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Input {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    fn app() -> Router {
+        finish(
+            Router::new()
+                .route("/echo", post(|ApiJson(_): ApiJson<Input>| async { "ok" }))
+                .route("/boom", get(|| async { ApiError(Error::unexpected("db password=hunter2 leaked")) }))
+                .route("/email", get(|| async { ApiError(textbridge_domain::Email::parse("nope").unwrap_err()) })),
+        )
+    }
+
+    async fn call(req: Request<Body>) -> (StatusCode, Option<String>, Value) {
+        let resp = app().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, id, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn post_json(body: impl Into<Body>) -> Request<Body> {
+        Request::post("/echo").header("content-type", "application/json").body(body.into()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn bodies_are_checked_with_clear_errors() {
+        assert_eq!(call(post_json(r#"{"name":"x"}"#)).await.0, StatusCode::OK);
+
+        let (status, _, body) = call(post_json("{not json")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "malformed");
+
+        let (status, _, body) = call(post_json(r#"{"name": 5}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("name"), "{body}");
+
+        let req = Request::post("/echo").body(Body::from(r#"{"name":"x"}"#)).expect("request");
+        assert_eq!(call(req).await.0, StatusCode::BAD_REQUEST, "no content type");
+
+        let huge = format!(r#"{{"name":"{}"}}"#, "x".repeat(MAX_BODY_BYTES + 1));
+        let (status, _, body) = call(post_json(huge)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"]["code"], "too_large");
+    }
+
+    #[tokio::test]
+    async fn invalid_fields_are_422_naming_the_field() {
+        let (status, _, body) = call(Request::get("/email").body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["field"], "email");
+        assert_eq!(body["error"]["message"], "email: \"nope\" is not an e-mail address");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_carry_the_request_id_and_no_detail() {
+        let (status, id, body) = call(Request::get("/boom").body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let id = id.expect("x-request-id");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(message, format!("internal error (request id {id})"));
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_methods() {
+        let (status, _, body) = call(Request::get("/nowhere").body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+        let (status, _, _) = call(Request::delete("/echo").body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    }
 }

@@ -2,12 +2,7 @@
 //! It is echoed in `x-request-id`, carried by every log line of the request (a
 //! tracing span), and quoted in 5xx bodies.
 
-use axum::{
-    extract::Request,
-    http::HeaderValue,
-    middleware::Next,
-    response::Response,
-};
+use axum::{extract::Request, http::HeaderValue, middleware::Next, response::Response};
 use tracing::Instrument;
 
 tokio::task_local! {
@@ -37,10 +32,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
         path = %req.uri().path(),
         tenant = tracing::field::Empty,
     );
-    let mut response = REQUEST_ID
-        .scope(id.clone(), async move { next.run(req).await })
-        .instrument(span.clone())
-        .await;
+    let mut response = REQUEST_ID.scope(id.clone(), async move { next.run(req).await }).instrument(span.clone()).await;
     span.in_scope(|| tracing::info!(status = response.status().as_u16(), "response"));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);

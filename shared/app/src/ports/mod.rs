@@ -10,9 +10,9 @@ mod secrets;
 mod store;
 
 pub use clock::{Clock, SystemClock};
-pub use queue::{DeadLetter, Queue, QueueDepth, Received, MAX_RECEIVES};
+pub use queue::{DeadLetter, MAX_RECEIVES, Queue, QueueDepth, Received};
 pub use secrets::{SecretName, Secrets};
-pub use store::{Condition, Index, Item, ItemStore, Key, Page, Query, Update, Write, MAX_TRANSACTION_WRITES};
+pub use store::{Condition, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, Query, Update, Write};
 
 use textbridge_domain::Error;
 
