@@ -1,73 +1,22 @@
 //! End to end: the real `textbridge` binary on the embedded backend, over HTTP.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+mod common;
 
+use std::process::Command;
+
+use common::{BIN, Server};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_textbridge");
-
-/// A running `textbridge serve`, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
+fn serve(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    Server::start(data_dir, env)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data_dir: &Path, extra_env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .envs(extra_env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn textbridge serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v["message"] == "listening"
-            {
-                let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not log its address");
-    Server { child, base: format!("http://{addr}") }
-}
-
-fn token(data_dir: &Path, tenant: &str, role: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["token", "--tenant", tenant, "--role", role, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .expect("run textbridge token");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+fn token(data_dir: &std::path::Path, tenant: &str, role: &str) -> String {
+    common::token(data_dir, &["--tenant", tenant, "--role", role])
 }
 
 async fn get(url: &str, bearer: Option<&str>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let mut req = client.get(url);
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    common::Client::default().call("GET", url, bearer, None).await
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ async fn only_failed_messages_are_reported() {
 async fn the_archiver_fails_what_it_cannot_read_instead_of_dropping_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
-    let app = App::new(embedded.backend(), Authenticator::ApiGatewayJwt, Config::default());
+    let app = App::new(embedded.backend(), Authenticator::ApiGatewayJwt, Default::default(), Config::default());
     let handler = archiver::handler(app);
     let unknown = json!({"tenant": "acme", "kind": "from-the-future", "payload": {}}).to_string();
     let event =

@@ -62,6 +62,9 @@ struct ServeArgs {
     #[arg(long, env = "LOG_LEVEL", default_value = "info",
           value_parser = ["trace", "debug", "info", "warn", "error"])]
     log_level: String,
+    /// The URL providers reach this server at (default: the listening address).
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    public_base_url: Option<String>,
     /// Minutes between ATS sync runs.
     #[arg(long, env = "SYNC_INTERVAL_MINUTES", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -162,14 +165,18 @@ fn router(app: &Arc<App>) -> Router {
 
 async fn serve(args: ServeArgs) -> Result<(), Error> {
     textbridge_app::telemetry::init(&args.log_level);
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?);
     let embedded = open(&args.data).await?;
     let auth = Authenticator::DevToken(dev_key(&args.data)?);
-    let app = App::new(embedded.backend(), auth, Config { default_region: args.default_country });
 
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .map_err(|e| Error::invalid("PORT", format!("cannot listen on {}:{}: {e}", args.bind, args.port)))?;
     let addr = listener.local_addr().map_err(Error::unexpected)?;
+    let public_base_url =
+        textbridge_app::public_base_url(&args.public_base_url.unwrap_or_else(|| format!("http://{addr}")))?;
+    let config = Config { default_region: args.default_country, public_base_url };
+    let app = App::new(embedded.backend(), auth, providers, config);
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
 
     let (stop, stopped) = watch::channel(false);

@@ -1,11 +1,22 @@
-//! The users function: texting users, licences, teams, imports and the caller's own
-//! identity.
+//! The users function: texting users, licences, teams, imports, permission groups
+//! (`GET /permission-groups`, `PUT /permission-groups/{name}` with `{"can_text": true}`)
+//! and the caller's own identity (`GET /users/me`).
 
 use std::sync::Arc;
 
-use axum::{Json, Router, routing::get};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    routing::{get, put},
+};
 use serde::Serialize;
-use textbridge_app::{App, auth::Caller, health};
+use textbridge_app::{
+    App,
+    auth::Caller,
+    groups::{self, GroupSettings, GroupView},
+    health,
+    http::{ApiError, ApiJson},
+};
 use textbridge_domain::Role;
 
 /// The caller as Textbridge sees them.
@@ -33,7 +44,24 @@ async fn me(Caller(id): Caller) -> Json<Me> {
     })
 }
 
+async fn set_group(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    ApiJson(settings): ApiJson<GroupSettings>,
+) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(groups::set(&app, &caller, &name, settings).await?))
+}
+
+async fn list_groups(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<Vec<GroupView>>, ApiError> {
+    Ok(Json(groups::list(&app, &caller).await?))
+}
+
 /// The function's routes (without the finishing layers; see `textbridge_app::http::finish`).
 pub fn router(app: Arc<App>) -> Router {
-    health::routes("/users/health").route("/users/me", get(me)).with_state(app)
+    health::routes("/users/health")
+        .route("/users/me", get(me))
+        .route("/permission-groups", get(list_groups))
+        .route("/permission-groups/{name}", put(set_group))
+        .with_state(app)
 }

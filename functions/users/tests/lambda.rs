@@ -11,7 +11,7 @@ const FIXTURE: &str = include_str!("fixtures/apigw-v2-me.json");
 async fn call(event: &str) -> (u16, Option<String>, Value) {
     let dir = tempfile::tempdir().expect("tempdir");
     let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
-    let app = App::new(embedded.backend(), Authenticator::ApiGatewayJwt, Config::default());
+    let app = App::new(embedded.backend(), Authenticator::ApiGatewayJwt, Default::default(), Config::default());
     let request = lambda_http::request::from_str(event).expect("event");
     let response = finish(users::router(app)).oneshot(request).await.expect("response");
     let status = response.status().as_u16();

@@ -3,8 +3,11 @@
 
 pub mod archive;
 pub mod auth;
+pub mod credentials;
+pub mod groups;
 pub mod health;
 pub mod http;
+pub mod keys;
 pub mod ports;
 pub mod sync;
 pub mod telemetry;
@@ -12,7 +15,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use ports::{Clock, ItemStore, Queue, Secrets, SystemClock};
+use ports::{Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
 use textbridge_domain::Region;
 
 /// One backend: the three stateful ports, built once at start-up and shared.
@@ -27,10 +30,29 @@ pub struct Backend {
 }
 
 /// Settings shared by every deployment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Region used to read national phone numbers (`DEFAULT_COUNTRY`).
     pub default_region: Region,
+    /// The URL providers reach this deployment at (`PUBLIC_BASE_URL`), without a
+    /// trailing slash; webhook URLs are built from it.
+    pub public_base_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { default_region: Region::US, public_base_url: "http://127.0.0.1:8080".into() }
+    }
+}
+
+/// Checks a public base URL (`http(s)://host[:port][/path]`) and drops a trailing `/`.
+pub fn public_base_url(url: &str) -> Result<String, textbridge_domain::Error> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_owned()),
+        _ => Err(textbridge_domain::Error::invalid("PUBLIC_BASE_URL", format!("{url:?} is not an http(s) URL"))),
+    }
 }
 
 /// Everything a use-case needs, built once per process and shared by all requests.
@@ -40,6 +62,8 @@ pub struct App {
     pub backend: Backend,
     /// How callers are identified.
     pub auth: auth::Authenticator,
+    /// The texting providers.
+    pub providers: Providers,
     /// Settings.
     pub config: Config,
     /// The clock.
@@ -48,7 +72,7 @@ pub struct App {
 
 impl App {
     /// An app on `backend` with the system clock.
-    pub fn new(backend: Backend, auth: auth::Authenticator, config: Config) -> Arc<Self> {
-        Arc::new(Self { backend, auth, config, clock: Arc::new(SystemClock) })
+    pub fn new(backend: Backend, auth: auth::Authenticator, providers: Providers, config: Config) -> Arc<Self> {
+        Arc::new(Self { backend, auth, providers, config, clock: Arc::new(SystemClock) })
     }
 }

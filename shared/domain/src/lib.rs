@@ -47,6 +47,7 @@ macro_rules! text_newtype {
     };
 }
 
+mod credential;
 mod email;
 mod error;
 mod identity;
@@ -54,6 +55,7 @@ mod phone;
 mod provider;
 mod tenant;
 
+pub use credential::{BranchId, CredentialLevel, ProviderUsername};
 pub use email::Email;
 pub use error::Error;
 pub use identity::{Identity, PermissionGroup, Role, UserId, Username};

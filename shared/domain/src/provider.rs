@@ -21,6 +21,15 @@ impl ProviderKind {
     /// Every provider, in a stable order.
     pub const ALL: [ProviderKind; 3] = [Self::TextUs, Self::Zipwhip, Self::Twilio];
 
+    /// The name people know it by (`TextUs`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::TextUs => "TextUs",
+            Self::Zipwhip => "Zipwhip",
+            Self::Twilio => "Twilio",
+        }
+    }
+
     /// The lowercase name used in URLs, keys and secret names.
     pub fn as_str(self) -> &'static str {
         match self {

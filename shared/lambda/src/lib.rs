@@ -25,13 +25,15 @@ fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The app settings from the environment (`DEFAULT_COUNTRY`, default `US`).
+/// The app settings from the environment: `DEFAULT_COUNTRY` (default `US`) and
+/// `PUBLIC_BASE_URL` (required: providers post webhooks there).
 pub fn config_from_env() -> Result<Config, Error> {
     let default_region = match var("DEFAULT_COUNTRY") {
         Some(code) => Region::parse(&code).map_err(|e| Error::invalid("DEFAULT_COUNTRY", e))?,
         None => Region::US,
     };
-    Ok(Config { default_region })
+    let public_base_url = var("PUBLIC_BASE_URL").ok_or_else(|| Error::invalid("PUBLIC_BASE_URL", "is required"))?;
+    Ok(Config { default_region, public_base_url: textbridge_app::public_base_url(&public_base_url)? })
 }
 
 /// Start-up shared by every function: JSON logs at `LOG_LEVEL`, configuration and
@@ -42,7 +44,8 @@ pub async fn init() -> Result<Arc<App>, LambdaError> {
     let aws = textbridge_aws::AwsConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let backend = textbridge_aws::backend(&sdk, &aws).await;
-    Ok(App::new(backend, Authenticator::ApiGatewayJwt, config))
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?);
+    Ok(App::new(backend, Authenticator::ApiGatewayJwt, providers, config))
 }
 
 /// Runs an HTTP function: the router `build` makes, behind API Gateway.

@@ -5,11 +5,15 @@
 //! `textbridge-testkit`.
 
 mod clock;
+mod provider;
 mod queue;
 mod secrets;
 mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use provider::{
+    Checked, Connection, Credentials, Provider, ProviderError, Providers, SecretFields, SubmittedFields,
+};
 pub use queue::{DeadLetter, MAX_RECEIVES, Queue, QueueDepth, Received};
 pub use secrets::{SecretName, Secrets};
 pub use store::{Condition, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, Query, Update, Write};

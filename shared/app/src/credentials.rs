@@ -1,0 +1,446 @@
+//! Provider credentials (SPEC S1): save, list, test, replace the secret, remove — at
+//! system, branch and user level. Secrets live only in the secret store; the item
+//! store keeps metadata. No response, log line or error carries a secret.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use textbridge_domain::{CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId};
+use time::format_description::well_known::Rfc3339;
+
+use crate::{
+    App, groups, keys,
+    ports::{
+        Condition, Credentials, Item, PortError, Provider, Query, SecretFields, SecretName, SubmittedFields, Update,
+        Write,
+    },
+};
+
+/// Which credentials: a provider at a level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// The level (and its branch or user id).
+    pub level: CredentialLevel,
+}
+
+/// Credentials as the API shows them: metadata only, never a secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CredentialView {
+    /// `textus`, `zipwhip`, `twilio`.
+    pub provider: String,
+    /// `system`, `branch`, `user`.
+    pub level: String,
+    /// Branch or user id; `null` at system level.
+    pub scope: Option<String>,
+    /// The username at the provider.
+    pub username: String,
+    /// The fields that may be shown (account slug, account SID, …).
+    pub fields: BTreeMap<String, String>,
+    /// `connected`, `failed`, or `connecting` while a save is under way.
+    pub status: String,
+    /// The outcome in plain words ("connected", "TextUs rejected the username or API key").
+    pub status_message: String,
+    /// When the status was set (RFC 3339).
+    pub status_at: String,
+    /// The last test, if any.
+    pub last_test: Option<TestView>,
+    /// Webhook registration at the provider.
+    pub webhooks: WebhookView,
+}
+
+/// The outcome of the last test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestView {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Whether the provider accepted the credentials.
+    pub ok: bool,
+    /// The outcome in plain words.
+    pub message: String,
+}
+
+/// Webhook registration state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookView {
+    /// `registered`, `none` (nothing to register at this level) or `pending`.
+    pub state: String,
+    /// How many webhooks are registered at the provider.
+    pub count: usize,
+}
+
+/// What removing did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Removal {
+    /// Always true: the credentials, their secret and their username claim are gone.
+    pub removed: bool,
+    /// What happened at the provider, in plain words (a failure there does not
+    /// block removal).
+    pub provider_cleanup: String,
+}
+
+fn now(app: &App) -> String {
+    app.clock.now().format(&Rfc3339).unwrap_or_default()
+}
+
+fn secret_name(tenant: &TenantId, target: &Target) -> Result<SecretName, Error> {
+    SecretName::credential(tenant, target.provider, target.level.kind(), target.level.scope())
+}
+
+/// Who may touch which credentials: system and branch — admins; user — the user
+/// themselves when their permission group grants Can Text, or an admin.
+async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel) -> Result<(), Error> {
+    match level {
+        CredentialLevel::System | CredentialLevel::Branch(_) => caller.require_admin(),
+        CredentialLevel::User(user) if *user == caller.user_id => {
+            if groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
+                Ok(())
+            } else {
+                Err(Error::Forbidden(format!(
+                    "your permission group {:?} does not grant Can Text",
+                    caller.permission_group.as_str()
+                )))
+            }
+        }
+        CredentialLevel::User(_) => caller
+            .require_admin()
+            .map_err(|_| Error::Forbidden("only the user themselves or an admin may manage these credentials".into())),
+    }
+}
+
+/// The stored metadata item, or 404.
+async fn metadata(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Item, Error> {
+    let key = keys::credential(tenant, target.provider, &target.level);
+    app.backend.store.get(&key).await?.ok_or_else(|| {
+        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
+    })
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn public_fields(item: &Item) -> BTreeMap<String, String> {
+    item.attrs
+        .get("fields")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+        .unwrap_or_default()
+}
+
+/// Saved credentials with their secret, ready for a provider call.
+async fn load(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Option<(Item, Credentials)>, Error> {
+    let key = keys::credential(tenant, target.provider, &target.level);
+    let Some(item) = app.backend.store.get(&key).await? else { return Ok(None) };
+    let secret = match app.backend.secrets.get(&secret_name(tenant, target)?).await {
+        Ok(stored) => SecretFields::from_secret_string(&stored)?,
+        Err(PortError::NotFound(_)) => SecretFields::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let credentials = Credentials {
+        level: target.level.clone(),
+        username: ProviderUsername::parse(item.str("username").unwrap_or_default())?,
+        public: public_fields(&item),
+        secret,
+        webhook_ids: strings(item.attrs.get("webhook_ids")),
+    };
+    Ok(Some((item, credentials)))
+}
+
+async fn system_credentials(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Option<Credentials>, Error> {
+    if target.level == CredentialLevel::System {
+        return Ok(None);
+    }
+    let system = Target { provider: target.provider, level: CredentialLevel::System };
+    Ok(load(app, tenant, &system).await?.map(|(_, c)| c))
+}
+
+fn view(item: &Item) -> CredentialView {
+    let text = |name: &str| item.str(name).unwrap_or_default().to_owned();
+    let webhook_ids = strings(item.attrs.get("webhook_ids"));
+    let last_test = item.str("last_test_at").map(|at| TestView {
+        at: at.to_owned(),
+        ok: item.attrs.get("last_test_ok").and_then(Value::as_bool).unwrap_or(false),
+        message: text("last_test_message"),
+    });
+    let state = match (webhook_ids.is_empty(), item.str("status")) {
+        (false, _) => "registered",
+        (true, Some("connecting")) => "pending",
+        (true, _) => "none",
+    };
+    CredentialView {
+        provider: text("provider"),
+        level: text("level"),
+        scope: item.str("scope").filter(|s| *s != "-").map(str::to_owned),
+        username: text("username"),
+        fields: public_fields(item),
+        status: text("status"),
+        status_message: text("status_message"),
+        status_at: text("status_at"),
+        last_test,
+        webhooks: WebhookView { state: state.into(), count: webhook_ids.len() },
+    }
+}
+
+/// The URL a provider posts this registration's webhooks to.
+fn intake_url(app: &App, provider: ProviderKind, token: &str) -> String {
+    format!("{}/webhooks/{provider}/{token}", app.config.public_base_url.trim_end_matches('/'))
+}
+
+/// Connects with the provider and records the outcome (and any secrets the
+/// provider handed back) on the credentials.
+async fn connect_and_record(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    target: &Target,
+    provider: &dyn Provider,
+    mut credentials: Credentials,
+    token: &str,
+) -> Result<CredentialView, Error> {
+    let system = system_credentials(app, tenant, target).await?;
+    let outcome = provider.connect(&credentials, system.as_ref(), &intake_url(app, target.provider, token)).await;
+    let mut update = Update::default().set("status_at", now(app));
+    match outcome {
+        Ok(connection) => {
+            if connection.secret.iter().next().is_some() {
+                credentials.secret.extend(connection.secret);
+                app.backend
+                    .secrets
+                    .replace(&secret_name(tenant, target)?, &credentials.secret.to_secret_string())
+                    .await?;
+            }
+            update = update
+                .set("status", "connected")
+                .set("status_message", "connected")
+                .set("webhook_ids", json!(connection.webhook_ids));
+        }
+        Err(e) => {
+            tracing::info!(provider = %target.provider, outcome = %e, "provider refused or failed to connect");
+            update = update
+                .set("status", "failed")
+                .set("status_message", credentials.secret.scrub(&e.describe(target.provider)));
+        }
+    }
+    let key = keys::credential(tenant, target.provider, &target.level);
+    let item = app.backend.store.update(&key, &update, Some(&Condition::Exists)).await?;
+    Ok(view(&item))
+}
+
+/// Saves new credentials: checks the fields, claims the provider username, stores
+/// the secret, connects, and returns the outcome. Every rule is checked before
+/// anything is written.
+pub async fn save(
+    app: &Arc<App>,
+    caller: &Identity,
+    target: &Target,
+    fields: &SubmittedFields,
+) -> Result<CredentialView, Error> {
+    let provider = app.providers.get(target.provider)?.clone();
+    authorize(app, caller, &target.level).await?;
+    let checked = provider.check(&target.level, fields)?;
+    let tenant = &caller.tenant;
+    let name = secret_name(tenant, target)?;
+    if provider.needs_system_first(&target.level) && system_credentials(app, tenant, target).await?.is_none() {
+        let p = target.provider.display_name();
+        return Err(Error::Conflict {
+            field: Some("level".into()),
+            message: format!(
+                "{p} {} credentials need the tenant's system-level {p} credentials first",
+                target.level.kind()
+            ),
+        });
+    }
+
+    let token = webhook_token();
+    let cred_key = keys::credential(tenant, target.provider, &target.level);
+    let claim_key = keys::username_claim(tenant, target.provider, &checked.username);
+    let mut item = Item::new(cred_key.clone())
+        .with("provider", target.provider.as_str())
+        .with("level", target.level.kind())
+        .with("scope", target.level.scope())
+        .with("username", checked.username.as_str())
+        .with("fields", json!(checked.public))
+        .with("status", "connecting")
+        .with("status_message", "connecting")
+        .with("status_at", now(app))
+        .with("webhook_ids", json!([]))
+        .with("hook_token", token.as_str());
+    item.attrs.insert("created_by".into(), json!(caller.user_id.as_str()));
+    let claim = Item::new(claim_key.clone()).with("credential", cred_key.sk.as_str());
+    let hook = Item::new(keys::webhook_registration(&token))
+        .with("tenant", tenant.as_str())
+        .with("provider", target.provider.as_str())
+        .with("level", target.level.kind())
+        .with("scope", target.level.scope());
+    let writes = [
+        Write::Put { item, condition: Some(Condition::NotExists) },
+        Write::Put { item: claim, condition: Some(Condition::NotExists) },
+        Write::Put { item: hook, condition: Some(Condition::NotExists) },
+    ];
+    match app.backend.store.transact(&writes).await {
+        Ok(()) => {}
+        Err(PortError::ConditionFailed) => {
+            return Err(clash(app, &cred_key, &claim_key, target, &checked.username).await);
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let stored = match app.backend.secrets.create(&name, &checked.secret.to_secret_string()).await {
+        Err(PortError::ConditionFailed) => app.backend.secrets.replace(&name, &checked.secret.to_secret_string()).await,
+        other => other,
+    };
+    if let Err(e) = stored {
+        forget(app, &cred_key, &claim_key, &token).await;
+        return Err(e.into());
+    }
+
+    let credentials = Credentials {
+        level: target.level.clone(),
+        username: checked.username,
+        public: checked.public,
+        secret: checked.secret,
+        webhook_ids: Vec::new(),
+    };
+    connect_and_record(app, tenant, target, provider.as_ref(), credentials, &token).await
+}
+
+/// Why a save's claim failed: the level is taken, or the username is.
+async fn clash(
+    app: &Arc<App>,
+    cred_key: &crate::ports::Key,
+    claim_key: &crate::ports::Key,
+    target: &Target,
+    username: &ProviderUsername,
+) -> Error {
+    let p = target.provider.display_name();
+    match app.backend.store.get(cred_key).await {
+        Ok(Some(_)) => Error::Conflict {
+            field: Some("level".into()),
+            message: format!("{p} {} credentials already exist here; replace or remove them", target.level.kind()),
+        },
+        _ => match app.backend.store.get(claim_key).await {
+            Ok(Some(_)) => Error::Conflict {
+                field: Some("username".into()),
+                message: format!(
+                    "the {p} username {:?} is already used by other credentials of this tenant",
+                    username.as_str()
+                ),
+            },
+            _ => Error::conflict("these credentials changed at the same time; try again"),
+        },
+    }
+}
+
+/// Best-effort removal of a save's items when it cannot complete.
+async fn forget(app: &Arc<App>, cred_key: &crate::ports::Key, claim_key: &crate::ports::Key, token: &str) {
+    let writes = [
+        Write::Delete { key: cred_key.clone(), condition: None },
+        Write::Delete { key: claim_key.clone(), condition: None },
+        Write::Delete { key: keys::webhook_registration(token), condition: None },
+    ];
+    if let Err(e) = app.backend.store.transact(&writes).await {
+        tracing::error!(error = %e, "could not undo an interrupted credential save");
+    }
+}
+
+fn webhook_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One tenant's credentials at a target (metadata only).
+pub async fn get(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
+    authorize(app, caller, &target.level).await?;
+    Ok(view(&metadata(app, &caller.tenant, target).await?))
+}
+
+/// Every credential the caller may see: all for admins, else their own.
+pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<CredentialView>, Error> {
+    let pk = keys::tenant_pk(&caller.tenant);
+    let items = app.backend.store.query_all(&Query::new(pk, keys::CREDENTIAL_PREFIX)).await?;
+    let mine = |i: &Item| i.str("level") == Some("user") && i.str("scope") == Some(caller.user_id.as_str());
+    Ok(items.iter().filter(|i| caller.role.is_admin() || mine(i)).map(view).collect())
+}
+
+/// Replaces the secret part (API key, password, auth token) and reconnects.
+pub async fn replace_secret(
+    app: &Arc<App>,
+    caller: &Identity,
+    target: &Target,
+    fields: &SubmittedFields,
+) -> Result<CredentialView, Error> {
+    let provider = app.providers.get(target.provider)?.clone();
+    authorize(app, caller, &target.level).await?;
+    let replacement = provider.check_secret(&target.level, fields)?;
+    let tenant = &caller.tenant;
+    let (item, mut credentials) = load(app, tenant, target).await?.ok_or_else(|| {
+        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
+    })?;
+    credentials.secret.extend(replacement);
+    let name = secret_name(tenant, target)?;
+    match app.backend.secrets.replace(&name, &credentials.secret.to_secret_string()).await {
+        Err(PortError::NotFound(_)) => {
+            app.backend.secrets.create(&name, &credentials.secret.to_secret_string()).await?
+        }
+        other => other?,
+    }
+    let token = item.str("hook_token").unwrap_or_default().to_owned();
+    connect_and_record(app, tenant, target, provider.as_ref(), credentials, &token).await
+}
+
+/// Re-checks saved credentials with the provider and records when and with what result.
+pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
+    let provider = app.providers.get(target.provider)?.clone();
+    authorize(app, caller, &target.level).await?;
+    let tenant = &caller.tenant;
+    let (_, credentials) = load(app, tenant, target).await?.ok_or_else(|| {
+        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
+    })?;
+    let system = system_credentials(app, tenant, target).await?;
+    let (ok, message) = match provider.test(&credentials, system.as_ref()).await {
+        Ok(()) => (true, "connected".to_owned()),
+        Err(e) => (false, credentials.secret.scrub(&e.describe(target.provider))),
+    };
+    let update =
+        Update::default().set("last_test_at", now(app)).set("last_test_ok", ok).set("last_test_message", message);
+    let key = keys::credential(tenant, target.provider, &target.level);
+    Ok(view(&app.backend.store.update(&key, &update, Some(&Condition::Exists)).await?))
+}
+
+/// Removes credentials: unregisters at the provider where it can (a failure there is
+/// reported, not blocking), deletes the secret, releases the username.
+pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<Removal, Error> {
+    let provider = app.providers.get(target.provider)?.clone();
+    authorize(app, caller, &target.level).await?;
+    let tenant = &caller.tenant;
+    let (item, credentials) = load(app, tenant, target).await?.ok_or_else(|| {
+        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
+    })?;
+    let system = system_credentials(app, tenant, target).await?;
+    let provider_cleanup = match provider.disconnect(&credentials, system.as_ref()).await {
+        Ok(()) if credentials.webhook_ids.is_empty() => "nothing to unregister".to_owned(),
+        Ok(()) => "webhooks unregistered".to_owned(),
+        Err(e) => {
+            format!("could not clean up at the provider: {}", credentials.secret.scrub(&e.describe(target.provider)))
+        }
+    };
+    match app.backend.secrets.delete(&secret_name(tenant, target)?).await {
+        Ok(()) | Err(PortError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut writes = vec![
+        Write::Delete { key: keys::credential(tenant, target.provider, &target.level), condition: None },
+        Write::Delete { key: keys::username_claim(tenant, target.provider, &credentials.username), condition: None },
+    ];
+    if let Some(token) = item.str("hook_token") {
+        writes.push(Write::Delete { key: keys::webhook_registration(token), condition: None });
+    }
+    app.backend.store.transact(&writes).await?;
+    Ok(Removal { removed: true, provider_cleanup })
+}

@@ -1,0 +1,60 @@
+//! Permission groups: every user belongs to exactly one; a group grants (or not)
+//! **Can Text**, which user-level provider credentials need.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use textbridge_domain::{Error, Identity, PermissionGroup, TenantId};
+
+use crate::{
+    App, keys,
+    ports::{Item, Query},
+};
+
+/// A permission group's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The group's name.
+    pub name: String,
+    /// Whether members may text (and save their own provider credentials).
+    pub can_text: bool,
+}
+
+/// What an admin sends to set a group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSettings {
+    /// Whether members may text.
+    pub can_text: bool,
+}
+
+/// Creates or changes a group (admins only).
+pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupSettings) -> Result<GroupView, Error> {
+    caller.require_admin()?;
+    let name = PermissionGroup::parse(name)?;
+    let item = Item::new(keys::permission_group(&caller.tenant, name.as_str()))
+        .with("name", name.as_str())
+        .with("can_text", settings.can_text);
+    app.backend.store.put(&item, None).await?;
+    Ok(GroupView { name: name.to_string(), can_text: settings.can_text })
+}
+
+/// Every group of the caller's tenant (managers and admins).
+pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<GroupView>, Error> {
+    caller.require_user_manager()?;
+    let pk = keys::tenant_pk(&caller.tenant);
+    let items = app.backend.store.query_all(&Query::new(pk, keys::GROUP_PREFIX)).await?;
+    Ok(items
+        .iter()
+        .map(|i| GroupView {
+            name: i.str("name").unwrap_or_default().to_owned(),
+            can_text: i.attrs.get("can_text").and_then(serde_json::Value::as_bool).unwrap_or(false),
+        })
+        .collect())
+}
+
+/// Whether `group` of `tenant` grants Can Text (an unknown group grants nothing).
+pub async fn can_text(app: &Arc<App>, tenant: &TenantId, group: &PermissionGroup) -> Result<bool, Error> {
+    let item = app.backend.store.get(&keys::permission_group(tenant, group.as_str())).await?;
+    Ok(item.and_then(|i| i.attrs.get("can_text").and_then(serde_json::Value::as_bool)).unwrap_or(false))
+}
