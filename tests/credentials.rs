@@ -320,14 +320,14 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing_behind() {
         (
             "POST",
             "/credentials/textus/system",
-            Some(json!({"username": "ops@acme.test", "api_key": "k1k1k1"})),
+            Some(json!({"username": "ops@acme.test", "api_key": TEXTUS_SYSTEM_KEY})),
             422,
             "account_slug",
         ),
         (
             "POST",
             "/credentials/textus/system",
-            Some(json!({"account_slug": "acme", "username": 5, "api_key": "k1k1k1"})),
+            Some(json!({"account_slug": "acme", "username": 5, "api_key": TEXTUS_SYSTEM_KEY})),
             422,
             "username",
         ),
@@ -341,14 +341,14 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing_behind() {
         (
             "POST",
             "/credentials/zipwhip/branch/north",
-            Some(json!({"username": "(555) 123-4567", "password": "pw"})),
+            Some(json!({"username": "(555) 123-4567", "password": ZIPWHIP_PASSWORD})),
             422,
             "digits only",
         ),
         (
             "POST",
             "/credentials/zipwhip/branch/north",
-            Some(json!({"username": "555-123-4567", "password": "pw"})),
+            Some(json!({"username": "555-123-4567", "password": ZIPWHIP_PASSWORD})),
             422,
             "digits only",
         ),
@@ -369,6 +369,50 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing_behind() {
     assert_eq!(w.client.send(req).await.0, 400);
     assert_eq!(w.call("GET", "/credentials", &admin, None).await.1, json!([]), "nothing left behind");
     assert!(w.zipwhip.received_requests().await.unwrap_or_default().is_empty(), "no provider call on bad input");
+    w.assert_no_secret_leaked();
+}
+
+#[tokio::test]
+async fn callers_without_the_role_or_can_text_get_403_on_every_route() {
+    let w = World::new().await;
+    let admin = w.token("acme", "customer_admin", "admin-1", "Admins");
+    let manager = w.token("acme", "manager", "m-1", "Recruiters");
+    let jane = w.token("acme", "user", "u-7", "Recruiters");
+    let temp = w.token("acme", "user", "u-9", "Temps");
+    assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &admin, Some(json!({"can_text": true}))).await.0, 200);
+    assert_eq!(w.call("POST", "/credentials/textus/system", &admin, Some(textus_system())).await.0, 201);
+    let zw = json!({"username": "alex@6512345678", "password": ZIPWHIP_PASSWORD});
+    assert_eq!(w.call("POST", "/credentials/zipwhip/user/u-9", &admin, Some(zw.clone())).await.0, 201);
+
+    let routes = |base: &str| {
+        vec![
+            ("GET", base.to_owned(), None),
+            ("POST", base.to_owned(), Some(zw.clone())),
+            ("DELETE", base.to_owned(), None),
+            ("PUT", format!("{base}/secret"), Some(json!({"password": "x-1234"}))),
+            ("POST", format!("{base}/test"), None),
+        ]
+    };
+    let mut checks = Vec::new();
+    for caller in [&manager, &jane] {
+        for base in ["/credentials/textus/system", "/credentials/zipwhip/branch/north"] {
+            checks.extend(routes(base).into_iter().map(|r| (caller, r)));
+        }
+        checks.extend(routes("/credentials/zipwhip/user/u-9").into_iter().map(|r| (caller, r)));
+    }
+    checks.extend(routes("/credentials/zipwhip/user/u-9").into_iter().map(|r| (&temp, r)));
+    for (caller, (method, path, body)) in checks {
+        let (status, resp) = w.call(method, &path, caller, body).await;
+        assert_eq!(status, 403, "{method} {path}: {resp}");
+        assert_eq!(resp["error"]["code"], "forbidden");
+    }
+    assert_eq!(
+        w.call("GET", "/credentials/zipwhip/user/u-9", &admin, None).await.1["status"],
+        "connected",
+        "unchanged"
+    );
+    assert_eq!(w.call("GET", "/permission-groups", &jane, None).await.0, 403);
+    w.assert_no_secret_leaked();
 }
 
 #[tokio::test]
@@ -389,4 +433,5 @@ async fn two_concurrent_saves_of_one_username_have_exactly_one_winner() {
         assert_eq!(statuses, [201, 409], "round {round}: {a:?} {b:?}");
     }
     assert_eq!(w.call("GET", "/credentials", &admin, None).await.1.as_array().map(Vec::len), Some(5));
+    w.assert_no_secret_leaked();
 }
