@@ -9,7 +9,8 @@ use textbridge_app::{
     App, Config,
     auth::{Authenticator, Claims, DevKey},
     health, http,
-    worker::{self, VISIBILITY},
+    ports::Ats,
+    worker,
 };
 use textbridge_domain::{Error, Region, Role};
 use tokio::sync::watch;
@@ -65,6 +66,11 @@ struct ServeArgs {
     /// The URL providers reach this server at (default: the listening address).
     #[arg(long, env = "PUBLIC_BASE_URL")]
     public_base_url: Option<String>,
+    /// Seconds a received queue message stays hidden before it is delivered again
+    /// (and how long an archiver's claim on an ATS write lasts).
+    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=43200))]
+    visibility_timeout_secs: u64,
     /// Minutes between ATS sync runs.
     #[arg(long, env = "SYNC_INTERVAL_MINUTES", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -175,15 +181,18 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let addr = listener.local_addr().map_err(Error::unexpected)?;
     let public_base_url =
         textbridge_app::public_base_url(&args.public_base_url.unwrap_or_else(|| format!("http://{addr}")))?;
-    let config = Config { default_region: args.default_country, public_base_url };
-    let app = App::new(embedded.backend(), auth, providers, config);
+    let visibility_timeout = Duration::from_secs(args.visibility_timeout_secs);
+    let config = Config { default_region: args.default_country, public_base_url, visibility_timeout };
+    let backend = embedded.backend();
+    let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
+    let app = App::with_ats(backend, auth, providers, config, ats);
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
 
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(worker::run(
         app.backend.queue.clone(),
         archiver::handler(app.clone()),
-        VISIBILITY,
+        app.config.visibility_timeout,
         stopped.clone(),
     ));
     let timer = tokio::spawn(sync_timer(app.clone(), Duration::from_secs(args.sync_interval_minutes * 60), stopped));

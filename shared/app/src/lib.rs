@@ -4,18 +4,21 @@
 pub mod archive;
 pub mod auth;
 pub mod credentials;
+pub mod dead_letters;
 pub mod groups;
 pub mod health;
 pub mod http;
+pub mod intake;
 pub mod keys;
 pub mod ports;
+pub mod records;
 pub mod sync;
 pub mod telemetry;
 pub mod worker;
 
 use std::sync::Arc;
 
-use ports::{Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
+use ports::{Ats, Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
 use textbridge_domain::Region;
 
 /// One backend: the three stateful ports, built once at start-up and shared.
@@ -37,11 +40,18 @@ pub struct Config {
     /// The URL providers reach this deployment at (`PUBLIC_BASE_URL`), without a
     /// trailing slash; webhook URLs are built from it.
     pub public_base_url: String,
+    /// How long a received queue message stays hidden, which is also how long an
+    /// archiver's claim on writing a message to the ATS lasts.
+    pub visibility_timeout: std::time::Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { default_region: Region::US, public_base_url: "http://127.0.0.1:8080".into() }
+        Self {
+            default_region: Region::US,
+            public_base_url: "http://127.0.0.1:8080".into(),
+            visibility_timeout: worker::VISIBILITY,
+        }
     }
 }
 
@@ -64,6 +74,8 @@ pub struct App {
     pub auth: auth::Authenticator,
     /// The texting providers.
     pub providers: Providers,
+    /// The ATS archived texts are written back to, if any.
+    pub ats: Option<Arc<dyn Ats>>,
     /// Settings.
     pub config: Config,
     /// The clock.
@@ -71,8 +83,19 @@ pub struct App {
 }
 
 impl App {
-    /// An app on `backend` with the system clock.
+    /// An app on `backend` with the system clock and no ATS write-back.
     pub fn new(backend: Backend, auth: auth::Authenticator, providers: Providers, config: Config) -> Arc<Self> {
-        Arc::new(Self { backend, auth, providers, config, clock: Arc::new(SystemClock) })
+        Self::with_ats(backend, auth, providers, config, None)
+    }
+
+    /// An app on `backend` with the system clock, writing archived texts to `ats`.
+    pub fn with_ats(
+        backend: Backend,
+        auth: auth::Authenticator,
+        providers: Providers,
+        config: Config,
+        ats: Option<Arc<dyn Ats>>,
+    ) -> Arc<Self> {
+        Arc::new(Self { backend, auth, providers, ats, config, clock: Arc::new(SystemClock) })
     }
 }

@@ -13,6 +13,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use textbridge_app::{
     App, Config,
     auth::Authenticator,
+    ports::Ats,
     worker::{MessageHandler, handle_batch},
 };
 use textbridge_domain::{Error, Region};
@@ -33,7 +34,8 @@ pub fn config_from_env() -> Result<Config, Error> {
         None => Region::US,
     };
     let public_base_url = var("PUBLIC_BASE_URL").ok_or_else(|| Error::invalid("PUBLIC_BASE_URL", "is required"))?;
-    Ok(Config { default_region, public_base_url: textbridge_app::public_base_url(&public_base_url)? })
+    let public_base_url = textbridge_app::public_base_url(&public_base_url)?;
+    Ok(Config { default_region, public_base_url, ..Config::default() })
 }
 
 /// Start-up shared by every function: JSON logs at `LOG_LEVEL`, configuration and
@@ -45,7 +47,8 @@ pub async fn init() -> Result<Arc<App>, LambdaError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let backend = textbridge_aws::backend(&sdk, &aws).await;
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?);
-    Ok(App::new(backend, Authenticator::ApiGatewayJwt, providers, config))
+    let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
+    Ok(App::with_ats(backend, Authenticator::ApiGatewayJwt, providers, config, ats))
 }
 
 /// Runs an HTTP function: the router `build` makes, behind API Gateway.

@@ -10,6 +10,7 @@ mod fields;
 mod http;
 mod textus;
 mod twilio;
+mod webhooks;
 mod zipwhip;
 
 use std::{sync::Arc, time::Duration};

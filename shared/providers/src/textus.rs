@@ -13,13 +13,16 @@ use reqwest::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use textbridge_app::ports::{Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields};
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername};
+use textbridge_app::ports::{
+    Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
+};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
 use url::Url;
 
 use crate::{
     fields,
     http::{Http, Reply, join},
+    webhooks,
 };
 
 const KIND: ProviderKind = ProviderKind::TextUs;
@@ -299,6 +302,14 @@ impl Provider for TextUs {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error> {
+        webhooks::textus::verify(request, secrets)
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error> {
+        webhooks::textus::parse(request.body, region)
     }
 }
 

@@ -13,13 +13,16 @@ use reqwest::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use textbridge_app::ports::{Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields};
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername};
+use textbridge_app::ports::{
+    Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
+};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
 use url::Url;
 
 use crate::{
     fields,
     http::{Http, form, join},
+    webhooks,
 };
 
 const KIND: ProviderKind = ProviderKind::Twilio;
@@ -240,5 +243,13 @@ impl Provider for Twilio {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error> {
+        webhooks::twilio::verify(request, secrets)
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error> {
+        webhooks::twilio::parse(request.body, region)
     }
 }

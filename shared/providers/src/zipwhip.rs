@@ -10,13 +10,16 @@ use async_trait::async_trait;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use textbridge_app::ports::{Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields};
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername};
+use textbridge_app::ports::{
+    Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
+};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
 use url::Url;
 
 use crate::{
     fields,
     http::{Http, Reply, form, join},
+    webhooks,
 };
 
 const KIND: ProviderKind = ProviderKind::Zipwhip;
@@ -270,6 +273,14 @@ impl Provider for Zipwhip {
             first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error> {
+        webhooks::zipwhip::verify(request, secrets)
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error> {
+        webhooks::zipwhip::parse(request.body, region)
     }
 }
 

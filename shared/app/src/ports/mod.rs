@@ -4,15 +4,17 @@
 //! (`textbridge-embedded`) — and both pass the one contract suite in
 //! `textbridge-testkit`.
 
+mod ats;
 mod clock;
 mod provider;
 mod queue;
 mod secrets;
 mod store;
 
+pub use ats::{Ats, AtsError, AtsMessage, RecordRef};
 pub use clock::{Clock, SystemClock};
 pub use provider::{
-    Checked, Connection, Credentials, Provider, ProviderError, Providers, SecretFields, SubmittedFields,
+    Checked, Connection, Credentials, Provider, ProviderError, Providers, SecretFields, SubmittedFields, WebhookRequest,
 };
 pub use queue::{DeadLetter, MAX_RECEIVES, Queue, QueueDepth, Received};
 pub use secrets::{SecretName, Secrets};

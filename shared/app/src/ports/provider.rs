@@ -10,7 +10,7 @@ use std::{
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
 
 /// Credential fields as the caller sent them: a flat JSON object.
 pub type SubmittedFields = serde_json::Map<String, serde_json::Value>;
@@ -144,6 +144,18 @@ impl ProviderError {
     }
 }
 
+/// A webhook call as the provider made it.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    /// The full URL the provider called (scheme, host, path and query), as it called
+    /// it: Twilio signs it.
+    pub url: &'a str,
+    /// The request headers.
+    pub headers: &'a http::HeaderMap,
+    /// The raw body, exactly as received (signatures cover the raw bytes).
+    pub body: &'a [u8],
+}
+
 /// One texting provider.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -177,6 +189,17 @@ pub trait Provider: Send + Sync {
 
     /// Undoes `connect` where the provider allows (unregisters webhooks, logs out).
     async fn disconnect(&self, credentials: &Credentials, system: Option<&Credentials>) -> Result<(), ProviderError>;
+
+    /// Authenticates a webhook call for a registration whose stored secret fields
+    /// are `secrets` (e.g. the HMAC of the raw body with the webhook secret, compared
+    /// in constant time). A failure is [`Error::Unauthenticated`].
+    fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error>;
+
+    /// Parses a webhook body into provider-neutral events, phone numbers in E.164
+    /// (national ones read in `region`). A body that cannot be read is
+    /// [`Error::Malformed`] with the reason; events the product does not use are
+    /// left out (an empty list).
+    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error>;
 }
 
 /// The registered providers.

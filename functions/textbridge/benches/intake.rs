@@ -1,0 +1,239 @@
+//! Local intake and archiving benchmark on the embedded backend, over real HTTP on
+//! loopback:
+//!
+//! 1. signed TextUs webhooks (HMAC check + durable enqueue) vs. a no-op route on the
+//!    same server: accepted requests/s and latency percentiles;
+//! 2. the archiver draining the queue: messages/s;
+//! 3. store and queue operations per archived message, counted through the ports.
+//!
+//! Run: `cargo bench -p textbridge --bench intake` (`-- --requests N --concurrency C`).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use axum::{Router, http::StatusCode, routing::post};
+use hmac::Mac;
+use serde_json::json;
+use textbridge_app::{
+    App, Backend, Config,
+    auth::Authenticator,
+    http::finish,
+    ports::{Condition, Item, ItemStore, Key, Page, PortResult, Query, SecretFields, SecretName, Update, Write},
+    worker,
+};
+use textbridge_domain::{CredentialLevel, ProviderKind, TenantId};
+use tokio::sync::watch;
+
+/// Counts every call that reaches the item store.
+struct CountingStore {
+    inner: Arc<dyn ItemStore>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+#[async_trait]
+impl ItemStore for CountingStore {
+    async fn get(&self, key: &Key) -> PortResult<Option<Item>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: &Item, condition: Option<&Condition>) -> PortResult<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: &Update, condition: Option<&Condition>) -> PortResult<Item> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<&Condition>) -> PortResult<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> PortResult<Page> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.query(query).await
+    }
+    async fn transact(&self, writes: &[Write]) -> PortResult<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.transact(writes).await
+    }
+}
+
+const SECRET: &str = "whsec-bench-0001";
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn sign(body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn payload(i: usize) -> String {
+    json!({
+        "@type": "WebhookDelivery", "id": format!("/integrations/x/deliveries/{i}"),
+        "timestamp": "2026-11-23T18:00:00.000Z", "action": "message.received",
+        "conversation": {"phoneNumber": "+12065550100", "accountPhoneNumber": "+12065550199"},
+        "message": {"id": format!("/messages/{i}"), "direction": "in", "body": format!("bench message {i}")}
+    })
+    .to_string()
+}
+
+/// Posts `requests` bodies to `url` with `concurrency` clients; returns per-request
+/// latencies and the wall time.
+async fn load(url: &str, requests: usize, concurrency: usize, signed: bool) -> (Vec<Duration>, Duration) {
+    let http = reqwest::Client::new();
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, next, url) = (http.clone(), next.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).expect("index");
+                if i >= requests {
+                    return latencies;
+                }
+                let body = payload(i);
+                let mut req = http.post(&url).header("content-type", "application/json");
+                if signed {
+                    req = req.header("x-textus-signature", sign(&body));
+                }
+                let t = Instant::now();
+                let status = req.body(body).send().await.expect("send").status();
+                latencies.push(t.elapsed());
+                assert_eq!(status.as_u16(), 202, "request {i}");
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    (all, started.elapsed())
+}
+
+fn report(name: &str, mut latencies: Vec<Duration>, wall: Duration) {
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "{name:<28} {:>8.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests)",
+        latencies.len() as f64 / wall.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        latencies.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let requests = arg("--requests", 2000);
+    let concurrency = arg("--concurrency", 16);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
+    let plain = embedded.backend();
+    let counting =
+        Arc::new(CountingStore { inner: plain.store.clone(), reads: AtomicU64::new(0), writes: AtomicU64::new(0) });
+    let backend = Backend { store: counting.clone(), queue: plain.queue.clone(), secrets: plain.secrets.clone() };
+
+    // A TextUs system registration, seeded through the ports.
+    let tenant = TenantId::parse("acme").expect("tenant");
+    let token = "b".repeat(48);
+    let level = CredentialLevel::System;
+    let mut secret = SecretFields::new();
+    secret.insert("webhook_secret", SECRET.to_owned().into());
+    let name = SecretName::credential(&tenant, ProviderKind::TextUs, level.kind(), level.scope()).expect("name");
+    backend.secrets.create(&name, &secret.to_secret_string()).await.expect("secret");
+    let registration = Item::new(textbridge_app::keys::webhook_registration(&token))
+        .with("tenant", "acme")
+        .with("provider", "textus")
+        .with("level", "system")
+        .with("scope", "-");
+    backend.store.put(&registration, None).await.expect("registration");
+    let record = Item::new(textbridge_app::keys::record_phone(
+        &tenant,
+        &"+12065550100".parse().expect("e164"),
+        textbridge_domain::RecordKind::Employee,
+        "e1",
+    ))
+    .with("kind", "employee")
+    .with("id", "e1");
+    backend.store.put(&record, None).await.expect("record");
+
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
+    let app = App::new(
+        backend,
+        Authenticator::DevToken(textbridge_app::auth::DevKey::from_bytes(&[1; 32])),
+        providers,
+        Config::default(),
+    );
+    let router = finish(
+        Router::new().merge(webhooks::router(app.clone())).route("/noop", post(|| async { StatusCode::ACCEPTED })),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    let base = format!("http://{addr}");
+
+    println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
+    let (lat, wall) = load(&format!("{base}/noop"), requests, concurrency, false).await;
+    report("no-op route", lat, wall);
+    let (reads0, writes0) = (counting.reads.load(Ordering::Relaxed), counting.writes.load(Ordering::Relaxed));
+    let (lat, wall) = load(&format!("{base}/webhooks/textus/{token}"), requests, concurrency, true).await;
+    report("signed webhook + enqueue", lat, wall);
+    let reads1 = counting.reads.load(Ordering::Relaxed);
+    let writes1 = counting.writes.load(Ordering::Relaxed);
+    let per = |n: u64| n as f64 / requests as f64;
+    println!("  store ops per webhook: {:.1} reads, {:.1} writes", per(reads1 - reads0), per(writes1 - writes0));
+
+    let (stop, stopped) = watch::channel(false);
+    let started = Instant::now();
+    let run = tokio::spawn(worker::run(
+        app.backend.queue.clone(),
+        archiver::handler(app.clone()),
+        Duration::from_secs(60),
+        stopped,
+    ));
+    loop {
+        let depth = app.backend.queue.depth().await.expect("depth");
+        if depth.visible == 0 && depth.in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wall = started.elapsed();
+    let _ = stop.send(true);
+    run.await.expect("worker");
+    let reads2 = counting.reads.load(Ordering::Relaxed);
+    let writes2 = counting.writes.load(Ordering::Relaxed);
+    println!(
+        "archiver                     {:>8.0} msg/s   ({requests} messages in {:.2} s)",
+        requests as f64 / wall.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+    println!(
+        "  store ops per archived message: {:.1} reads, {:.1} writes (+ 1 queue receive share, 1 queue delete)",
+        per(reads2 - reads1),
+        per(writes2 - writes1)
+    );
+    let archived = app
+        .backend
+        .store
+        .query_all(&Query::new(
+            "T#acme",
+            textbridge_app::keys::conversation_prefix(textbridge_domain::RecordKind::Employee, "e1"),
+        ))
+        .await
+        .expect("archive");
+    assert_eq!(archived.len(), requests, "every message archived once");
+}

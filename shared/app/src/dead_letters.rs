@@ -1,0 +1,71 @@
+//! Operator tooling for the dead-letter queue: list and replay. Tenant admins see
+//! and replay only their own tenant's dead letters; staff see all.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use textbridge_domain::{Error, Identity, Role};
+
+use crate::{App, archive::Envelope};
+
+/// Most dead letters one listing reads.
+pub const MAX_LISTED: u32 = 100;
+
+/// A dead letter as operators see it (the kind, not the message content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetterView {
+    /// The dead letter's id (for replay).
+    pub id: String,
+    /// Its tenant, when it could be read.
+    pub tenant: Option<String>,
+    /// Its kind, when it could be read.
+    pub kind: Option<String>,
+}
+
+/// What to replay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Ids to replay; all visible to the caller when absent.
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Replayed {
+    /// How many dead letters went back to the intake queue.
+    pub replayed: u32,
+}
+
+/// Dead letters the caller may see (admins: their tenant's; staff: all).
+pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<DeadLetterView>, Error> {
+    caller.require_admin()?;
+    let letters = app.backend.queue.dead_letters(MAX_LISTED).await?;
+    Ok(letters
+        .into_iter()
+        .map(|letter| {
+            let envelope = Envelope::parse(&letter.body).ok();
+            DeadLetterView {
+                id: letter.id,
+                tenant: envelope.as_ref().map(|e| e.tenant.to_string()),
+                kind: envelope.map(|e| e.kind),
+            }
+        })
+        .filter(|v| caller.role == Role::Staff || v.tenant.as_deref() == Some(caller.tenant.as_str()))
+        .collect())
+}
+
+/// Moves dead letters back to the intake queue. Archiving is idempotent, so a
+/// replayed message that was archived after all changes nothing.
+pub async fn replay(app: &Arc<App>, caller: &Identity, request: ReplayRequest) -> Result<Replayed, Error> {
+    let visible: Vec<String> = list(app, caller).await?.into_iter().map(|v| v.id).collect();
+    let ids: Vec<String> = match request.ids {
+        Some(ids) => ids.into_iter().filter(|id| visible.contains(id)).collect(),
+        None => visible,
+    };
+    if ids.is_empty() {
+        return Ok(Replayed { replayed: 0 });
+    }
+    Ok(Replayed { replayed: app.backend.queue.replay(Some(&ids)).await? })
+}

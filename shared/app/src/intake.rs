@@ -1,0 +1,99 @@
+//! Webhook intake (SPEC S2): authenticate the provider's call, parse it into
+//! provider-neutral events and put them on the intake queue. It answers only after
+//! the events are durably queued, and never archives inline.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, TenantId, WebhookEvent};
+use time::format_description::well_known::Rfc3339;
+
+use crate::{
+    App,
+    archive::Envelope,
+    keys,
+    ports::{PortError, SecretFields, SecretName, WebhookRequest},
+};
+
+/// What intake accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    /// How many events were queued.
+    pub accepted: usize,
+}
+
+/// A webhook call, before anything is known about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The provider named in the URL.
+    pub provider: &'a str,
+    /// The registration token in the URL.
+    pub token: &'a str,
+    /// The path and query the provider called (`/webhooks/textus/…?…`).
+    pub path_and_query: &'a str,
+    /// Headers.
+    pub headers: &'a http::HeaderMap,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+fn unknown() -> Error {
+    Error::NotFound("unknown webhook".into())
+}
+
+/// Authenticates, parses and queues one webhook call.
+pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> {
+    let provider_kind: ProviderKind = call.provider.parse().map_err(|_| unknown())?;
+    let valid_token = (16..=128).contains(&call.token.len()) && call.token.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !valid_token {
+        return Err(unknown());
+    }
+    let registration = app.backend.store.get(&keys::webhook_registration(call.token)).await?.ok_or_else(unknown)?;
+    if registration.str("provider") != Some(provider_kind.as_str()) {
+        return Err(unknown());
+    }
+    let tenant = TenantId::parse(registration.str("tenant").unwrap_or_default()).map_err(|_| unknown())?;
+    let level = CredentialLevel::parse(
+        registration.str("level").unwrap_or_default(),
+        registration.str("scope").filter(|s| *s != "-"),
+    )
+    .map_err(|_| unknown())?;
+    let provider = app.providers.get(provider_kind)?;
+
+    let name = SecretName::credential(&tenant, provider_kind, level.kind(), level.scope())?;
+    let secrets = match app.backend.secrets.get(&name).await {
+        Ok(stored) => SecretFields::from_secret_string(&stored)?,
+        Err(PortError::NotFound(_)) => return Err(Error::Unauthenticated("invalid webhook signature".into())),
+        Err(e) => return Err(e.into()),
+    };
+    let url = format!("{}{}", app.config.public_base_url, call.path_and_query);
+    let request = WebhookRequest { url: &url, headers: call.headers, body: call.body };
+    provider.verify_webhook(&request, &secrets)?;
+    let events = provider.parse_webhook(&request, app.config.default_region)?;
+
+    let cred = app.backend.store.get(&keys::credential(&tenant, provider_kind, &level)).await?;
+    let line_username = cred.as_ref().and_then(|c| c.str("username")).map(str::to_owned);
+    let received_at = app.clock.now().format(&Rfc3339).unwrap_or_default();
+    let bodies = events
+        .into_iter()
+        .map(|mut event| {
+            if let WebhookEvent::Message(m) = &mut event {
+                if m.provider_username.is_none() {
+                    m.provider_username.clone_from(&line_username);
+                }
+                if m.occurred_at.is_empty() {
+                    m.occurred_at.clone_from(&received_at);
+                }
+            }
+            Envelope::webhook_event(&tenant, &event).map(|e| e.to_body())
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !bodies.is_empty() {
+        app.backend.queue.send_batch(&bodies).await.map_err(|e| {
+            tracing::error!(error = %e, "intake queue unavailable");
+            Error::Unavailable("the intake queue is unavailable; retry".into())
+        })?;
+    }
+    tracing::info!(tenant = %tenant, provider = %provider_kind, events = bodies.len(), "webhook accepted");
+    Ok(Accepted { accepted: bodies.len() })
+}
