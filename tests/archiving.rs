@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, Server, token};
-use hmac::Mac;
 use serde_json::{Value, json};
 use textbridge_app::ports::SecretName;
+use textbridge_testkit::seed;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path, path_regex},
@@ -235,22 +235,11 @@ fn urlencode(s: &str) -> String {
 }
 
 fn sign(body: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
-    mac.update(body.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    seed::textus_signature(WEBHOOK_SECRET, body)
 }
 
 fn textus_received(id: &str, their: &str, text: &str) -> String {
-    json!({
-        "@type": "WebhookDelivery", "@context": "/contexts/WebhookDelivery.jsonld",
-        "id": format!("/integrations/0yX2VrJ/deliveries/{id}"), "timestamp": "2026-11-23T18:00:00.000Z",
-        "action": "message.received", "webHook": "/integrations/0yX2VrJ",
-        "conversation": {"@type": "Conversation", "id": "/conversations/JYnJBY", "slug": "JYnJBY",
-            "currentState": "open", "account": "/accounts/acme", "phoneNumber": their,
-            "formattedPhoneNumber": "(206) 555-0100", "accountPhoneNumber": OURS},
-        "message": {"@type": "Message", "id": format!("/messages/{id}"), "direction": "in", "body": text}
-    })
-    .to_string()
+    seed::textus_received(id, their, OURS, text)
 }
 
 fn zipwhip_received(id: &str, their: &str, text: &str) -> String {

@@ -18,16 +18,15 @@ use std::{
 
 use async_trait::async_trait;
 use axum::{Router, http::StatusCode, routing::post};
-use hmac::Mac;
-use serde_json::json;
 use textbridge_app::{
     App, Backend, Config,
     auth::Authenticator,
     http::finish,
-    ports::{Condition, Item, ItemStore, Key, Page, PortResult, Query, SecretFields, SecretName, Update, Write},
+    ports::{Condition, Item, ItemStore, Key, Page, PortResult, Query, Update, Write},
     worker,
 };
-use textbridge_domain::{CredentialLevel, ProviderKind, TenantId};
+use textbridge_domain::{RecordKind, TenantId};
+use textbridge_testkit::seed;
 use tokio::sync::watch;
 
 /// Counts every call that reaches the item store.
@@ -72,20 +71,8 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn sign(body: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
-    mac.update(body.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn payload(i: usize) -> String {
-    json!({
-        "@type": "WebhookDelivery", "id": format!("/integrations/x/deliveries/{i}"),
-        "timestamp": "2026-11-23T18:00:00.000Z", "action": "message.received",
-        "conversation": {"phoneNumber": "+12065550100", "accountPhoneNumber": "+12065550199"},
-        "message": {"id": format!("/messages/{i}"), "direction": "in", "body": format!("bench message {i}")}
-    })
-    .to_string()
+    seed::textus_received(&i.to_string(), "+12065550100", "+12065550199", &format!("bench message {i}"))
 }
 
 /// Posts `requests` bodies to `url` with `concurrency` clients; returns per-request
@@ -107,7 +94,7 @@ async fn load(url: &str, requests: usize, concurrency: usize, signed: bool) -> (
                 let body = payload(i);
                 let mut req = http.post(&url).header("content-type", "application/json");
                 if signed {
-                    req = req.header("x-textus-signature", sign(&body));
+                    req = req.header("x-textus-signature", seed::textus_signature(SECRET, &body));
                 }
                 let t = Instant::now();
                 let status = req.body(body).send().await.expect("send").status();
@@ -146,29 +133,11 @@ async fn main() {
         Arc::new(CountingStore { inner: plain.store.clone(), reads: AtomicU64::new(0), writes: AtomicU64::new(0) });
     let backend = Backend { store: counting.clone(), queue: plain.queue.clone(), secrets: plain.secrets.clone() };
 
-    // A TextUs system registration, seeded through the ports.
+    // A TextUs system registration and one record, seeded through the ports.
     let tenant = TenantId::parse("acme").expect("tenant");
     let token = "b".repeat(48);
-    let level = CredentialLevel::System;
-    let mut secret = SecretFields::new();
-    secret.insert("webhook_secret", SECRET.to_owned().into());
-    let name = SecretName::credential(&tenant, ProviderKind::TextUs, level.kind(), level.scope()).expect("name");
-    backend.secrets.create(&name, &secret.to_secret_string()).await.expect("secret");
-    let registration = Item::new(textbridge_app::keys::webhook_registration(&token))
-        .with("tenant", "acme")
-        .with("provider", "textus")
-        .with("level", "system")
-        .with("scope", "-");
-    backend.store.put(&registration, None).await.expect("registration");
-    let record = Item::new(textbridge_app::keys::record_phone(
-        &tenant,
-        &"+12065550100".parse().expect("e164"),
-        textbridge_domain::RecordKind::Employee,
-        "e1",
-    ))
-    .with("kind", "employee")
-    .with("id", "e1");
-    backend.store.put(&record, None).await.expect("record");
+    seed::textus_registration(&backend, &tenant, &token, SECRET).await;
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
 
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
     let app = App::new(
@@ -229,10 +198,7 @@ async fn main() {
     let archived = app
         .backend
         .store
-        .query_all(&Query::new(
-            "T#acme",
-            textbridge_app::keys::conversation_prefix(textbridge_domain::RecordKind::Employee, "e1"),
-        ))
+        .query_all(&Query::new("T#acme", textbridge_app::keys::conversation_prefix(RecordKind::Employee, "e1")))
         .await
         .expect("archive");
     assert_eq!(archived.len(), requests, "every message archived once");

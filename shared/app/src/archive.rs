@@ -93,13 +93,39 @@ pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent
     match event {
         WebhookEvent::Message(message) => archive_message(app, tenant, &message).await,
         WebhookEvent::Status { provider, provider_message_id, status } => {
-            let key = keys::message(tenant, provider, &provider_message_id);
-            let update = Update::default().set("status", json!(status)).set("status_at", now(app));
-            app.backend.store.update(&key, &update, None).await?;
-            Ok(())
+            update_status(app, tenant, provider, &provider_message_id, status).await
         }
         WebhookEvent::OptOut { number, opted_out } => record_opt_out(app, tenant, &number, opted_out).await,
     }
+}
+
+/// Records a later delivery status on the message and on its archived entries; it
+/// never creates a message.
+async fn update_status(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    provider: textbridge_domain::ProviderKind,
+    provider_message_id: &str,
+    status: DeliveryStatus,
+) -> Result<(), Error> {
+    let store = &app.backend.store;
+    let key = keys::message(tenant, provider, provider_message_id);
+    let item =
+        store.update(&key, &Update::default().set("status", json!(status)).set("status_at", now(app)), None).await?;
+    let Some(first) = item.attrs.get("event").and_then(|e| serde_json::from_value::<MessageEvent>(e.clone()).ok())
+    else {
+        return Ok(()); // the text itself has not arrived yet; its status waits on the message item
+    };
+    for record in item.attrs.get("records").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        let Some((kind, id)) = record.split_once('#') else { continue };
+        let kind: RecordKind = kind.parse()?;
+        let entry = keys::conversation_entry(tenant, kind, id, &first.occurred_at, provider, provider_message_id);
+        store
+            .update(&entry, &Update::default().set("status", json!(status)), Some(&Condition::Exists))
+            .await
+            .or_else(|e| if e == PortError::ConditionFailed { Ok(Item::new(entry.clone())) } else { Err(e) })?;
+    }
+    Ok(())
 }
 
 fn now(app: &App) -> String {
@@ -145,10 +171,20 @@ pub async fn records_for(app: &Arc<App>, tenant: &TenantId, number: &E164) -> Re
         .collect()
 }
 
-async fn archive_message(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<(), Error> {
+async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<(), Error> {
     let store = &app.backend.store;
+    let msg_key = keys::message(tenant, reported.provider, &reported.provider_message_id);
+    // A later report of a text already seen (e.g. "delivered") keeps the first
+    // report's content and time, so it lands on the same entries; only the status moves.
+    let first: Option<MessageEvent> = store
+        .get(&msg_key)
+        .await?
+        .and_then(|item| item.attrs.get("event").and_then(|e| serde_json::from_value(e.clone()).ok()));
+    let message = &match first {
+        Some(first) => MessageEvent { status: reported.status, ..first },
+        None => reported.clone(),
+    };
     let event = serde_json::to_value(message).map_err(Error::unexpected)?;
-    let msg_key = keys::message(tenant, message.provider, &message.provider_message_id);
     let user = attribute(app, tenant, message).await?;
     let record = Update::default()
         .set("event", event.clone())
@@ -267,9 +303,4 @@ fn ats_error(e: AtsError) -> Error {
         AtsError::Rejected(why) => Error::invalid("ats", why),
         AtsError::Unavailable(why) => Error::Unavailable(why),
     }
-}
-
-/// The delivery status a message item carries, for reads.
-pub fn status_of(item: &Item) -> DeliveryStatus {
-    item.attrs.get("status").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or(DeliveryStatus::Unknown)
 }

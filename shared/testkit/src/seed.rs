@@ -1,0 +1,53 @@
+//! Seeds state through the ports, for tests and benchmarks that start after setup.
+
+use textbridge_app::{
+    Backend, keys,
+    ports::{Item, SecretFields, SecretName},
+};
+use textbridge_domain::{CredentialLevel, E164, ProviderKind, RecordKind, TenantId};
+
+/// Registers TextUs system credentials of `tenant` whose webhooks arrive at
+/// `/webhooks/textus/{token}` signed with `webhook_secret`.
+pub async fn textus_registration(backend: &Backend, tenant: &TenantId, token: &str, webhook_secret: &str) {
+    let level = CredentialLevel::System;
+    let mut secret = SecretFields::new();
+    secret.insert("webhook_secret", webhook_secret.to_owned().into());
+    let name = SecretName::credential(tenant, ProviderKind::TextUs, level.kind(), level.scope()).expect("name");
+    backend.secrets.create(&name, &secret.to_secret_string()).await.expect("secret");
+    let registration = Item::new(keys::webhook_registration(token))
+        .with("tenant", tenant.as_str())
+        .with("provider", "textus")
+        .with("level", "system")
+        .with("scope", "-");
+    backend.store.put(&registration, None).await.expect("registration");
+}
+
+/// Puts `number` on the directory record `kind`/`id` of `tenant`.
+pub async fn record_phone(backend: &Backend, tenant: &TenantId, number: &str, kind: RecordKind, id: &str) {
+    let number: E164 = number.parse().expect("E.164 number");
+    let record = Item::new(keys::record(tenant, kind, id)).with("kind", kind.as_str()).with("id", id);
+    backend.store.put(&record, None).await.expect("record");
+    let phone = Item::new(keys::record_phone(tenant, &number, kind, id)).with("kind", kind.as_str()).with("id", id);
+    backend.store.put(&phone, None).await.expect("record phone");
+}
+
+/// Signs a TextUs webhook body (lowercase hex HMAC-SHA256).
+pub fn textus_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A TextUs `message.received` delivery from `their` number to `ours`.
+pub fn textus_received(id: &str, their: &str, ours: &str, text: &str) -> String {
+    serde_json::json!({
+        "@type": "WebhookDelivery", "@context": "/contexts/WebhookDelivery.jsonld",
+        "id": format!("/integrations/0yX2VrJ/deliveries/{id}"), "timestamp": "2026-11-23T18:00:00.000Z",
+        "action": "message.received", "webHook": "/integrations/0yX2VrJ",
+        "conversation": {"@type": "Conversation", "id": "/conversations/JYnJBY", "phoneNumber": their,
+            "accountPhoneNumber": ours},
+        "message": {"@type": "Message", "id": format!("/messages/{id}"), "direction": "in", "body": text}
+    })
+    .to_string()
+}
