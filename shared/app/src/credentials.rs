@@ -110,12 +110,15 @@ async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel) -
     }
 }
 
+/// The 404 of a target without credentials.
+fn missing(target: &Target) -> Error {
+    Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
+}
+
 /// The stored metadata item, or 404.
 async fn metadata(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Item, Error> {
     let key = keys::credential(tenant, target.provider, &target.level);
-    app.backend.store.get(&key).await?.ok_or_else(|| {
-        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
-    })
+    app.backend.store.get(&key).await?.ok_or_else(|| missing(target))
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -379,9 +382,7 @@ pub async fn replace_secret(
     authorize(app, caller, &target.level).await?;
     let replacement = provider.check_secret(&target.level, fields)?;
     let tenant = &caller.tenant;
-    let (item, mut credentials) = load(app, tenant, target).await?.ok_or_else(|| {
-        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
-    })?;
+    let (item, mut credentials) = load(app, tenant, target).await?.ok_or_else(|| missing(target))?;
     credentials.secret.extend(replacement);
     let name = secret_name(tenant, target)?;
     match app.backend.secrets.replace(&name, &credentials.secret.to_secret_string()).await {
@@ -399,9 +400,7 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
     let provider = app.providers.get(target.provider)?.clone();
     authorize(app, caller, &target.level).await?;
     let tenant = &caller.tenant;
-    let (_, credentials) = load(app, tenant, target).await?.ok_or_else(|| {
-        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
-    })?;
+    let (_, credentials) = load(app, tenant, target).await?.ok_or_else(|| missing(target))?;
     let system = system_credentials(app, tenant, target).await?;
     let (ok, message) = match provider.test(&credentials, system.as_ref()).await {
         Ok(()) => (true, "connected".to_owned()),
@@ -419,9 +418,7 @@ pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Resul
     let provider = app.providers.get(target.provider)?.clone();
     authorize(app, caller, &target.level).await?;
     let tenant = &caller.tenant;
-    let (item, credentials) = load(app, tenant, target).await?.ok_or_else(|| {
-        Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
-    })?;
+    let (item, credentials) = load(app, tenant, target).await?.ok_or_else(|| missing(target))?;
     let system = system_credentials(app, tenant, target).await?;
     let provider_cleanup = match provider.disconnect(&credentials, system.as_ref()).await {
         Ok(()) if credentials.webhook_ids.is_empty() => "nothing to unregister".to_owned(),

@@ -55,14 +55,24 @@ impl Default for Config {
     }
 }
 
-/// Checks a public base URL (`http(s)://host[:port][/path]`) and drops a trailing `/`.
-pub fn public_base_url(url: &str) -> Result<String, textbridge_domain::Error> {
-    let url = url.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_owned()),
-        _ => Err(textbridge_domain::Error::invalid("PUBLIC_BASE_URL", format!("{url:?} is not an http(s) URL"))),
-    }
+/// Checks a service base URL read from the setting `variable`: `http` or `https`,
+/// with a host and no query, fragment or credentials. The one rule for every
+/// configured URL (public base URL, provider and ATS endpoints).
+pub fn base_url(variable: &str, value: &str) -> Result<url::Url, textbridge_domain::Error> {
+    let rule = "must be an http(s) URL with a host and no query, fragment or credentials";
+    let url = url::Url::parse(value.trim()).map_err(|_| textbridge_domain::Error::invalid(variable, rule))?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if ok { Ok(url) } else { Err(textbridge_domain::Error::invalid(variable, rule)) }
+}
+
+/// Checks the public base URL (`PUBLIC_BASE_URL`) and drops a trailing `/`.
+pub fn public_base_url(value: &str) -> Result<String, textbridge_domain::Error> {
+    Ok(base_url("PUBLIC_BASE_URL", value)?.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Everything a use-case needs, built once per process and shared by all requests.

@@ -83,7 +83,7 @@ impl TempWorks {
         let Some(value) = lookup(Self::BASE_URL_VARIABLE).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
-        Ok(Some(Self::new(base_url(Self::BASE_URL_VARIABLE, &value)?, secrets)))
+        Ok(Some(Self::new(textbridge_app::base_url(Self::BASE_URL_VARIABLE, &value)?, secrets)))
     }
 
     /// The same connector with `timeout` on each attempt of a request.
@@ -278,20 +278,6 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.kind.as_str(), self.id)
     }
-}
-
-/// An `http` or `https` URL with a host and no query, fragment or credentials;
-/// `variable` names it in the error.
-fn base_url(variable: &str, value: &str) -> Result<Url, Error> {
-    let rule = "must be an http(s) URL with a host and no query, such as https://api.ontempworks.com";
-    let url = Url::parse(value).map_err(|_| Error::invalid(variable, rule))?;
-    let ok = matches!(url.scheme(), "http" | "https")
-        && url.host_str().is_some_and(|h| !h.is_empty())
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    if ok { Ok(url) } else { Err(Error::invalid(variable, rule)) }
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ impl Endpoints {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let url = |variable: &str, default: &str| {
             let value = lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-            base_url(variable, value.as_deref().unwrap_or(default))
+            textbridge_app::base_url(variable, value.as_deref().unwrap_or(default))
         };
         Ok(Self {
             textus: url("TEXTUS_BASE_URL", "https://next.textus.com")?,
@@ -71,19 +71,6 @@ impl Endpoints {
             max_retry_wait: Self::DEFAULT_MAX_RETRY_WAIT,
         }
     }
-}
-
-/// An `http` or `https` URL with a host and no query; `variable` names it in the error.
-fn base_url(variable: &str, value: &str) -> Result<Url, Error> {
-    let rule = "must be an http(s) URL with a host and no query, such as https://api.example.com";
-    let url = Url::parse(value).map_err(|_| Error::invalid(variable, rule))?;
-    let ok = matches!(url.scheme(), "http" | "https")
-        && url.host_str().is_some_and(|h| !h.is_empty())
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    if ok { Ok(url) } else { Err(Error::invalid(variable, rule)) }
 }
 
 /// Every provider this installation talks to, sharing one HTTP client.
