@@ -8,10 +8,14 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::json;
 use textbridge_app::{
     App, Config,
+    archive::Envelope,
     auth::Authenticator,
+    ports::{Ats, AtsError, AtsMessage, RecordRef},
     worker::{self, MessageHandler},
 };
-use textbridge_domain::Error;
+use textbridge_domain::{
+    DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, RecordKind, TenantId, WebhookEvent,
+};
 use tokio::sync::watch;
 
 /// Fails every body that contains "bad".
@@ -86,4 +90,65 @@ async fn worker_deletes_successes_and_dead_letters_failures() {
     assert_eq!(dead.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["bad 1"]);
     let depth = queue.depth().await.expect("depth");
     assert_eq!((depth.visible, depth.in_flight, depth.dead), (0, 0, 1), "successes deleted");
+}
+
+/// An ATS that records every write, and whose first answer is lost (the process
+/// "dies" after the ATS call and before recording it).
+#[derive(Default)]
+struct LosesFirstAnswer {
+    writes: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Ats for LosesFirstAnswer {
+    async fn write_message(&self, _: &TenantId, _: &RecordRef, message: &AtsMessage) -> Result<String, AtsError> {
+        let mut writes = self.writes.lock().expect("writes");
+        writes.push(message.provider_message_id.clone());
+        if writes.len() == 1 {
+            return Err(AtsError::Unavailable("timed out; the message may have been written".into()));
+        }
+        Ok(format!("ats-{}", writes.len()))
+    }
+
+    async fn find_message(
+        &self,
+        _: &TenantId,
+        _: &RecordRef,
+        _: ProviderKind,
+        provider_message_id: &str,
+    ) -> Result<Option<String>, AtsError> {
+        let writes = self.writes.lock().expect("writes");
+        Ok(writes.iter().position(|w| w == provider_message_id).map(|i| format!("ats-{}", i + 1)))
+    }
+}
+
+#[tokio::test]
+async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let ats = Arc::new(LosesFirstAnswer::default());
+    let config = Config { visibility_timeout: Duration::from_secs(1), ..Config::default() };
+    let app = App::with_ats(backend, Authenticator::ApiGatewayJwt, Default::default(), config, Some(ats.clone()));
+    let handler = archiver::handler(app.clone());
+    let event = WebhookEvent::Message(MessageEvent {
+        provider: ProviderKind::Zipwhip,
+        provider_message_id: "1327295480212647936".into(),
+        direction: Direction::Inbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: "+12065550100".parse().expect("e164"),
+        body: "hello".into(),
+        occurred_at: "2026-11-23T17:01:17Z".into(),
+        provider_username: None,
+        status: DeliveryStatus::Received,
+    });
+    let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+
+    assert!(handler.handle(&body).await.is_err(), "the lost answer fails the first delivery");
+    assert!(handler.handle(&body).await.is_err(), "a redelivery within the lease waits for the claim");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    handler.handle(&body).await.expect("after the lease: found in the ATS, marked done");
+    handler.handle(&body).await.expect("done stays done");
+    assert_eq!(ats.writes.lock().expect("writes").len(), 1, "written once");
 }

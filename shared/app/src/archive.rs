@@ -141,12 +141,6 @@ async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_
     Ok(())
 }
 
-/// Whether `number` has opted out of texts from `tenant` (sending is refused then).
-pub async fn is_opted_out(app: &Arc<App>, tenant: &TenantId, number: &E164) -> Result<bool, Error> {
-    let item = app.backend.store.get(&keys::opt_out(tenant, number)).await?;
-    Ok(item.and_then(|i| i.attrs.get("opted_out").and_then(Value::as_bool)).unwrap_or(false))
-}
-
 /// The texting user a message is attributed to: the user whose user-level
 /// credentials carry the provider username (`None`: unattributed).
 async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<Option<String>, Error> {
