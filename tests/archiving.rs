@@ -421,3 +421,31 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_and_replays_once() {
     assert_eq!(w.call("GET", "/admin/dead-letters", &admin, None).await.1, json!([]));
     assert_eq!(w.call("POST", "/admin/dead-letters/replay", &admin, Some(json!({}))).await.1["replayed"], 0);
 }
+
+#[tokio::test]
+async fn zipwhip_webhooks_can_be_limited_to_the_providers_addresses() {
+    let w = World::new(201).await;
+    let hook = w.zipwhip_hook("acme").await;
+    let admin = w.admin("acme");
+    let sources = "/admin/webhook-sources";
+    let zipwhip_nets = json!({"zipwhip": ["69.46.44.0/24", "208.69.95.64/26"]});
+    assert_eq!(w.call("PUT", sources, &admin, Some(zipwhip_nets.clone())).await, (200, zipwhip_nets.clone()));
+    let body = zipwhip_received("1327295480212647936", THEIRS, "from loopback");
+    assert_eq!(w.post(&hook, &body, None, "application/json").await, 403, "loopback is not Zipwhip");
+
+    assert_eq!(w.call("PUT", sources, &admin, Some(json!({"zipwhip": ["127.0.0.1"]}))).await.0, 200);
+    assert_eq!(w.post(&hook, &body, None, "application/json").await, 202);
+
+    let (status, resp) = w.call("PUT", sources, &admin, Some(json!({"zipwhip": ["69.46.44.0/24", "nope"]}))).await;
+    assert_eq!(status, 422);
+    assert_eq!(resp["error"]["field"], "zipwhip[1]");
+    assert_eq!(w.call("PUT", sources, &admin, Some(json!({"sms": []}))).await.0, 422);
+    let jane = token(&w.dir, &["--tenant", "acme", "--role", "user", "--user-id", "u-1"]);
+    assert_eq!(w.call("PUT", sources, &jane, Some(json!({}))).await.0, 403);
+    assert_eq!(
+        w.call("GET", sources, &w.admin("globex"), None).await,
+        (200, json!({})),
+        "other tenants: their own, empty"
+    );
+    assert_eq!(w.call("GET", sources, &admin, None).await.1, json!({"zipwhip": ["127.0.0.1"]}));
+}

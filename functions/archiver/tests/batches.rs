@@ -152,3 +152,41 @@ async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
     handler.handle(&body).await.expect("done stays done");
     assert_eq!(ats.writes.lock().expect("writes").len(), 1, "written once");
 }
+
+#[tokio::test]
+async fn status_callbacks_update_the_archived_text_and_never_add_one() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let app = App::new(backend.clone(), Authenticator::ApiGatewayJwt, Default::default(), Config::default());
+    let handler = archiver::handler(app.clone());
+    let sent = MessageEvent {
+        provider: ProviderKind::Twilio,
+        provider_message_id: "SM0001".into(),
+        direction: Direction::Outbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: "+12065550100".parse().expect("e164"),
+        body: "Interview at 9?".into(),
+        occurred_at: "2026-11-23T17:00:00Z".into(),
+        provider_username: None,
+        status: DeliveryStatus::Sent,
+    };
+    let delivered = WebhookEvent::Status {
+        provider: ProviderKind::Twilio,
+        provider_message_id: "SM0001".into(),
+        status: DeliveryStatus::Delivered,
+    };
+    // A later report of the same text with another time and status: same entry.
+    let reported_again =
+        MessageEvent { occurred_at: "2026-11-23T17:00:09Z".into(), status: DeliveryStatus::Delivered, ..sent.clone() };
+    for event in [WebhookEvent::Message(sent), delivered, WebhookEvent::Message(reported_again)] {
+        let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+        handler.handle(&body).await.expect("handled");
+    }
+    let prefix = textbridge_app::keys::conversation_prefix(RecordKind::Employee, "e1");
+    let entries = backend.store.query_all(&textbridge_app::ports::Query::new("T#acme", prefix)).await.expect("entries");
+    assert_eq!(entries.len(), 1, "one text");
+    assert_eq!(entries[0].str("status"), Some("delivered"));
+    assert_eq!(entries[0].str("occurred_at"), Some("2026-11-23T17:00:00Z"), "the first report's time");
+}

@@ -197,7 +197,8 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     ));
     let timer = tokio::spawn(sync_timer(app.clone(), Duration::from_secs(args.sync_interval_minutes * 60), stopped));
 
-    axum::serve(listener, router(&app)).with_graceful_shutdown(shutdown_signal()).await.map_err(Error::unexpected)?;
+    let service = router(&app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.map_err(Error::unexpected)?;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = tokio::join!(worker, timer);

@@ -8,6 +8,7 @@
 //! | `GET /records/{kind}/{id}/messages` | tenant users | the record's texts, newest first |
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
+//! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use textbridge_app::{
     http::{ApiError, ApiJson, MAX_BODY_BYTES},
     intake::{self, Accepted, Call},
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedView},
+    webhook_sources::{self, SourceLists},
 };
 use textbridge_domain::{Error, RecordKind};
 
@@ -38,7 +40,9 @@ async fn receive(
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError(Error::TooLarge { limit: MAX_BODY_BYTES }))?;
     let path_and_query = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |pq| pq.as_str());
-    let call = Call { provider: &provider, token: &token, path_and_query, headers: &parts.headers, body: &body };
+    let source = textbridge_app::http::source_ip(&parts);
+    let call =
+        Call { provider: &provider, token: &token, path_and_query, headers: &parts.headers, body: &body, source };
     Ok((StatusCode::ACCEPTED, Json(intake::receive(&app, call).await?)))
 }
 
@@ -85,6 +89,18 @@ async fn list_dead_letters(
     Ok(Json(dead_letters::list(&app, &caller).await?))
 }
 
+async fn get_sources(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<SourceLists>, ApiError> {
+    Ok(Json(webhook_sources::get(&app, &caller).await?))
+}
+
+async fn set_sources(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(lists): ApiJson<SourceLists>,
+) -> Result<Json<SourceLists>, ApiError> {
+    Ok(Json(webhook_sources::set(&app, &caller, lists).await?))
+}
+
 async fn replay(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -102,5 +118,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/messages/unmatched", get(unmatched))
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/replay", post(replay))
+        .route("/admin/webhook-sources", get(get_sources).put(set_sources))
         .with_state(app)
 }

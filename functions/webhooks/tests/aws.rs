@@ -90,7 +90,7 @@ async fn webhook_to_archive_and_ats_on_moto() {
         }
         let records: Vec<_> = received
             .iter()
-            .flat_map(|m| [(format!("{}-a", m.id), &m.body), (format!("{}-b", m.id), &m.body)])
+            .flat_map(|m| (0..5).map(move |copy| (format!("{}-{copy}", m.id), &m.body)))
             .map(|(id, body)| json!({"messageId": id, "body": body}))
             .collect();
         // A message that fails (e.g. its twin holds the ATS claim) is delivered

@@ -239,6 +239,7 @@ async fn archive_to(
             .with("texting_user", json!(user))
             .with("provider_username", json!(message.provider_username))
             .with("unattributed", user.is_none())
+            .with("status", json!(message.status))
             .with("action_type", MESSAGE_ACTION_TYPE);
     store.put(&entry, None).await?;
 

@@ -13,6 +13,7 @@ use crate::{
     archive::Envelope,
     keys,
     ports::{PortError, SecretFields, SecretName, WebhookRequest},
+    webhook_sources,
 };
 
 /// What intake accepted.
@@ -35,6 +36,8 @@ pub struct Call<'a> {
     pub headers: &'a http::HeaderMap,
     /// The raw body.
     pub body: &'a [u8],
+    /// The address the call came from, when known.
+    pub source: Option<std::net::IpAddr>,
 }
 
 fn unknown() -> Error {
@@ -59,6 +62,10 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     )
     .map_err(|_| unknown())?;
     let provider = app.providers.get(provider_kind)?;
+    if !webhook_sources::allows(app, &tenant, provider_kind, call.source).await? {
+        tracing::warn!(tenant = %tenant, provider = %provider_kind, "webhook from an address not on the allow-list");
+        return Err(Error::Forbidden("this address may not post webhooks here".into()));
+    }
 
     let name = SecretName::credential(&tenant, provider_kind, level.kind(), level.scope())?;
     let secrets = match app.backend.secrets.get(&name).await {

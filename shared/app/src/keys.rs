@@ -96,3 +96,8 @@ pub fn archive_state(tenant: &TenantId, kind: RecordKind, id: &str, provider: Pr
 pub fn opt_out(tenant: &TenantId, number: &E164) -> Key {
     Key::new(tenant_pk(tenant), format!("OPTOUT#{number}"))
 }
+
+/// A tenant's webhook source allow-lists.
+pub fn webhook_sources(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "SETTINGS#webhook-sources")
+}

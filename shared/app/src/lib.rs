@@ -14,6 +14,7 @@ pub mod ports;
 pub mod records;
 pub mod sync;
 pub mod telemetry;
+pub mod webhook_sources;
 pub mod worker;
 
 use std::sync::Arc;

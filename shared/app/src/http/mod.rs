@@ -14,6 +14,17 @@ pub use json::ApiJson;
 /// The largest request body any route accepts (routes may set less).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The address a request came from: API Gateway's `sourceIp` in Lambda, the TCP
+/// peer locally (`axum::extract::ConnectInfo`). Forwarding headers are not trusted.
+pub fn source_ip(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        parts.extensions.get::<lambda_http::request::RequestContext>()
+    {
+        return ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+    }
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())
+}
+
 /// Adds what every deployment of a router needs: a JSON 404 for unknown routes,
 /// the body limit and the request id / log span. Apply once, to the outermost router.
 pub fn finish(router: Router) -> Router {
