@@ -41,28 +41,6 @@ async fn textus() -> MockServer {
     server
 }
 
-async fn zipwhip() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/login"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": "zw-session-1"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/webhook/list"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": []})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/webhook/add"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(
-            r#"{"success":true,"response":[{"webhookId":687557714,"type":"message","event":"receive","url":"x","method":"POST"}]}"#,
-        ))
-        .mount(&server)
-        .await;
-    server
-}
-
 /// A TempWorks-style ATS answering every write with 201.
 async fn ats(status: u16) -> MockServer {
     let server = MockServer::start().await;
@@ -104,7 +82,8 @@ struct World {
 impl World {
     async fn new(ats_status: u16) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (textus, zipwhip, ats) = (textus().await, zipwhip().await, ats(ats_status).await);
+        let (textus, zipwhip, ats) =
+            (textus().await, common::zipwhip("zw-session-1", "687557714").await, ats(ats_status).await);
         let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
         for tenant in ["acme", "globex"] {
             let name = SecretName::from_parts(&[tenant, "ats", "tempworks"]).expect("name");

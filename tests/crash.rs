@@ -28,26 +28,6 @@ const KILLS: usize = 5;
 const OURS: &str = "+12065550199";
 const THEIRS: &str = "+12065550100";
 
-async fn zipwhip() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/login"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": "zw-session-1"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/webhook/list"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": []})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/webhook/add"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"success":true,"response":[{"webhookId":1}]}"#))
-        .mount(&server)
-        .await;
-    server
-}
-
 /// A TempWorks-style ATS that remembers what was written, so that lookups after a
 /// crash find it (as the real one would).
 #[derive(Clone, Default)]
@@ -91,7 +71,7 @@ fn webhook(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_accepted_webhook_is_archived_once_across_sigkills() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let zw = zipwhip().await;
+    let zw = common::zipwhip("zw-session-1", "1").await;
     let ats = RememberingAts::default();
     let tw = tempworks(ats.clone()).await;
     let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");

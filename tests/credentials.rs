@@ -10,7 +10,7 @@ use common::{Client, Server, token};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{body_string_contains, header, method, path},
+    matchers::{header, method, path},
 };
 
 const TEXTUS_SYSTEM_KEY: &str = "tx-system-key-5b1d0c";
@@ -62,36 +62,6 @@ async fn textus() -> MockServer {
     server
 }
 
-async fn zipwhip() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/login"))
-        .and(body_string_contains("username=alex%406512345678"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": ZIPWHIP_SESSION})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/webhook/list"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": []})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/webhook/add"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(
-            r#"{"success":true,"response":[{"webhookId":1327295480212647936,"type":"message","event":"receive","url":"x","method":"POST"}]}"#,
-        ))
-        .mount(&server)
-        .await;
-    for p in ["/webhook/delete", "/user/logout"] {
-        Mock::given(method("POST"))
-            .and(path(p))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": null})))
-            .mount(&server)
-            .await;
-    }
-    server
-}
-
 struct World {
     _dir: tempfile::TempDir,
     dir: std::path::PathBuf,
@@ -104,7 +74,7 @@ struct World {
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (textus, zipwhip) = (textus().await, zipwhip().await);
+        let (textus, zipwhip) = (textus().await, common::zipwhip(ZIPWHIP_SESSION, "1327295480212647936").await);
         let server = Server::start(
             dir.path(),
             &[
@@ -300,6 +270,8 @@ async fn zipwhip_logs_in_keeps_the_session_and_cleans_up() {
     assert_eq!(status, 200);
     assert_eq!(resp["last_test"]["ok"], true);
     let requests = w.zipwhip.received_requests().await.unwrap_or_default();
+    let login = requests.iter().find(|r| r.url.path() == "/user/login").expect("logged in");
+    assert!(String::from_utf8_lossy(&login.body).contains("username=alex%406512345678"), "form-encoded username");
     let used_session = requests
         .iter()
         .any(|r| r.url.path() == "/webhook/list" && String::from_utf8_lossy(&r.body).contains(ZIPWHIP_SESSION));
