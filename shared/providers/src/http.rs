@@ -1,35 +1,22 @@
-//! The one HTTP client every provider shares: a timeout per request, retries with
-//! exponential backoff on 429 and 5xx (honouring `Retry-After`), and failures mapped
-//! to [`ProviderError`].
+//! The HTTP client every provider shares: the workspace's one retrying client
+//! (`textbridge-http`), with answers and failures mapped to [`ProviderError`].
+//! Provider calls are safe to repeat (reads, and registrations that look up what
+//! exists first), so 429, 5xx and failed connections are retried.
 //!
-//! Nothing here logs a body, a header value or a query string: log lines carry the
-//! provider, method, path, status and attempt only.
+//! Nothing here logs a body, a header value or a query string.
 
 use std::time::Duration;
 
-use reqwest::{
-    Method, RequestBuilder, StatusCode,
-    header::{HeaderMap, RETRY_AFTER},
-};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use textbridge_app::ports::{ProviderError, SecretFields};
 use textbridge_domain::ProviderKind;
+use textbridge_http::{Client, Failure, MAX_BODY_BYTES, Repeat};
 
-/// How many times a request is sent before giving up on 429, 5xx or a failed connection.
-pub(crate) const ATTEMPTS: u32 = 3;
-
-/// The wait before the second attempt when the provider names none; doubled each time.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-
-/// The largest answer read; providers answer far less.
-const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// The shared client and its limits. Cloning shares the connection pool.
+/// The shared client. Cloning shares the connection pool.
 #[derive(Clone)]
 pub(crate) struct Http {
-    client: reqwest::Client,
-    timeout: Duration,
-    max_retry_wait: Duration,
+    client: Client,
 }
 
 /// An answer that is final: 2xx, 3xx or a 4xx other than 429.
@@ -72,114 +59,40 @@ impl Reply {
     }
 }
 
-/// One attempt's outcome.
-enum Attempt {
-    /// The provider answered.
-    Answered { status: StatusCode, retry_after: Option<Duration>, body: Vec<u8> },
-    /// No answer: connection refused or reset, TLS failure, body cut short.
-    Transport,
-}
-
 impl Http {
-    /// Builds the client. `timeout` bounds each attempt (connecting, sending and
-    /// reading the answer); `max_retry_wait` caps the wait between attempts.
+    /// Builds the client. `timeout` bounds each attempt; `max_retry_wait` caps the
+    /// wait between attempts.
     pub(crate) fn new(timeout: Duration, max_retry_wait: Duration) -> Self {
-        let built = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("textbridge/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let client = match built {
-            Ok(client) => client,
-            Err(e) => {
-                tracing::error!(error = %e, "could not build the provider HTTP client as configured; using defaults");
-                reqwest::Client::new()
-            }
-        };
-        Self { client, timeout, max_retry_wait }
+        Self { client: Client::new(timeout, max_retry_wait) }
     }
 
     /// The client, to start a request with.
     pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.client
+        self.client.inner()
     }
 
-    /// Sends the request, retrying on 429, 5xx and failed connections (at most
-    /// [`ATTEMPTS`] times). A 4xx other than 429 is returned, not retried.
+    /// Sends the request, retrying on 429, 5xx and failed connections. A 4xx other
+    /// than 429 is returned, not retried.
     pub(crate) async fn send(&self, provider: ProviderKind, request: RequestBuilder) -> Result<Reply, ProviderError> {
         let request = request.build().map_err(|_| {
             ProviderError::Protocol(format!("could not build a request to {}", provider.display_name()))
         })?;
         let method = request.method().clone();
         let path = request.url().path().to_owned();
-        let mut attempt = 1;
-        loop {
-            let this = request
-                .try_clone()
-                .ok_or_else(|| ProviderError::Protocol(format!("a request to {path} cannot be repeated")))?;
-            let (status, wait) = match tokio::time::timeout(self.timeout, self.attempt(this)).await {
-                Err(_) => {
-                    tracing::warn!(provider = %provider, %method, %path, attempt, "provider did not answer in time");
-                    return Err(ProviderError::Timeout(self.timeout));
-                }
-                Ok(Err(e)) => return Err(e),
-                Ok(Ok(Attempt::Transport)) => {
-                    tracing::warn!(provider = %provider, %method, %path, attempt, "provider could not be reached");
-                    (None, None)
-                }
-                Ok(Ok(Attempt::Answered { status, retry_after, body })) => {
-                    let code = status.as_u16();
-                    tracing::debug!(provider = %provider, %method, %path, status = code, attempt, "provider answered");
-                    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-                        return Ok(Reply { status, method, path, body });
-                    }
-                    tracing::warn!(provider = %provider, %method, %path, status = code, attempt, "throttled/failing");
-                    (Some(code), retry_after)
-                }
-            };
-            if attempt >= ATTEMPTS {
-                return Err(ProviderError::Unavailable { status });
-            }
-            let backoff = FIRST_BACKOFF.saturating_mul(1 << (attempt - 1));
-            tokio::time::sleep(wait.unwrap_or(backoff).min(self.max_retry_wait)).await;
-            attempt += 1;
-        }
-    }
-
-    async fn attempt(&self, request: reqwest::Request) -> Result<Attempt, ProviderError> {
-        let mut response = match self.client.execute(request).await {
-            Ok(response) => response,
-            Err(e) if e.is_timeout() => return Err(ProviderError::Timeout(self.timeout)),
-            Err(_) => return Ok(Attempt::Transport),
-        };
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(ProviderError::Protocol(format!(
-                            "the answer is larger than {} MiB",
-                            MAX_BODY_BYTES / (1024 * 1024)
-                        )));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => return Err(ProviderError::Timeout(self.timeout)),
-                Err(_) => return Ok(Attempt::Transport),
+        match self.client.send(request, Repeat::Safe, provider.display_name()).await {
+            Ok(answer) => Ok(Reply { status: answer.status, method, path, body: answer.body }),
+            Err(Failure::Timeout) => Err(ProviderError::Timeout(self.client.timeout())),
+            Err(Failure::Unavailable { status }) => Err(ProviderError::Unavailable { status }),
+            Err(Failure::Lost) => Err(ProviderError::Unavailable { status: None }),
+            Err(Failure::TooLarge) => Err(ProviderError::Protocol(format!(
+                "the answer is larger than {} MiB",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ))),
+            Err(Failure::Unbuildable) => {
+                Err(ProviderError::Protocol(format!("a request to {path} cannot be repeated")))
             }
         }
-        Ok(Attempt::Answered { status, retry_after, body })
     }
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is ignored: backoff applies).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    text.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// Encodes `pairs` as an `application/x-www-form-urlencoded` body.
@@ -198,19 +111,7 @@ pub(crate) fn join(base: &url::Url, path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
-
-    #[test]
-    fn retry_after_in_seconds_only() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 3 "));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(retry_after(&headers), None);
-    }
 
     #[test]
     fn forms_and_urls() {
