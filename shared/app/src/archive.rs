@@ -120,10 +120,11 @@ async fn update_status(
         let Some((kind, id)) = record.split_once('#') else { continue };
         let kind: RecordKind = kind.parse()?;
         let entry = keys::conversation_entry(tenant, kind, id, &first.occurred_at, provider, provider_message_id);
-        store
-            .update(&entry, &Update::default().set("status", json!(status)), Some(&Condition::Exists))
-            .await
-            .or_else(|e| if e == PortError::ConditionFailed { Ok(Item::new(entry.clone())) } else { Err(e) })?;
+        // A status never recreates an entry that no longer exists.
+        match store.update(&entry, &Update::default().set("status", json!(status)), Some(&Condition::Exists)).await {
+            Ok(_) | Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

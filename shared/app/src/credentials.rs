@@ -110,6 +110,18 @@ async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel) -
     }
 }
 
+/// The target's provider, once the caller is allowed to manage its credentials.
+async fn authorized_provider(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<Arc<dyn Provider>, Error> {
+    let provider = app.providers.get(target.provider)?.clone();
+    authorize(app, caller, &target.level).await?;
+    Ok(provider)
+}
+
+/// Saved credentials with their secret, or 404.
+async fn existing(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<(Item, Credentials), Error> {
+    load(app, tenant, target).await?.ok_or_else(|| missing(target))
+}
+
 /// The 404 of a target without credentials.
 fn missing(target: &Target) -> Error {
     Error::NotFound(format!("no {} {} credentials here", target.provider.display_name(), target.level.kind()))
@@ -243,8 +255,7 @@ pub async fn save(
     target: &Target,
     fields: &SubmittedFields,
 ) -> Result<CredentialView, Error> {
-    let provider = app.providers.get(target.provider)?.clone();
-    authorize(app, caller, &target.level).await?;
+    let provider = authorized_provider(app, caller, target).await?;
     let checked = provider.check(&target.level, fields)?;
     let tenant = &caller.tenant;
     let name = secret_name(tenant, target)?;
@@ -378,11 +389,10 @@ pub async fn replace_secret(
     target: &Target,
     fields: &SubmittedFields,
 ) -> Result<CredentialView, Error> {
-    let provider = app.providers.get(target.provider)?.clone();
-    authorize(app, caller, &target.level).await?;
+    let provider = authorized_provider(app, caller, target).await?;
     let replacement = provider.check_secret(&target.level, fields)?;
     let tenant = &caller.tenant;
-    let (item, mut credentials) = load(app, tenant, target).await?.ok_or_else(|| missing(target))?;
+    let (item, mut credentials) = existing(app, tenant, target).await?;
     credentials.secret.extend(replacement);
     let name = secret_name(tenant, target)?;
     match app.backend.secrets.replace(&name, &credentials.secret.to_secret_string()).await {
@@ -397,10 +407,9 @@ pub async fn replace_secret(
 
 /// Re-checks saved credentials with the provider and records when and with what result.
 pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
-    let provider = app.providers.get(target.provider)?.clone();
-    authorize(app, caller, &target.level).await?;
+    let provider = authorized_provider(app, caller, target).await?;
     let tenant = &caller.tenant;
-    let (_, credentials) = load(app, tenant, target).await?.ok_or_else(|| missing(target))?;
+    let (_, credentials) = existing(app, tenant, target).await?;
     let system = system_credentials(app, tenant, target).await?;
     let (ok, message) = match provider.test(&credentials, system.as_ref()).await {
         Ok(()) => (true, "connected".to_owned()),
@@ -415,10 +424,9 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
 /// Removes credentials: unregisters at the provider where it can (a failure there is
 /// reported, not blocking), deletes the secret, releases the username.
 pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<Removal, Error> {
-    let provider = app.providers.get(target.provider)?.clone();
-    authorize(app, caller, &target.level).await?;
+    let provider = authorized_provider(app, caller, target).await?;
     let tenant = &caller.tenant;
-    let (item, credentials) = load(app, tenant, target).await?.ok_or_else(|| missing(target))?;
+    let (item, credentials) = existing(app, tenant, target).await?;
     let system = system_credentials(app, tenant, target).await?;
     let provider_cleanup = match provider.disconnect(&credentials, system.as_ref()).await {
         Ok(()) if credentials.webhook_ids.is_empty() => "nothing to unregister".to_owned(),
