@@ -1,6 +1,16 @@
-//! The archiver function's Lambda entry point.
+//! The archiver function: store, the ATS (with its tokens in the secret store) and
+//! the SQS trigger with `ReportBatchItemFailures`.
+
+use std::sync::Arc;
+
+use textbridge_app::{App, archive::Archiver};
+use textbridge_lambda::{LambdaError, ats, config, run_sqs};
 
 #[tokio::main]
-async fn main() -> Result<(), textbridge_lambda::LambdaError> {
-    textbridge_lambda::run_sqs(archiver::handler).await
+async fn main() -> Result<(), LambdaError> {
+    run_sqs(|aws| async move {
+        let app = App::on_store(aws.store()?, config()?).with_ats(ats(aws.secrets()?)?);
+        Ok(Arc::new(Archiver::new(app.shared())) as _)
+    })
+    .await
 }

@@ -1,6 +1,9 @@
-//! The ATS sync function's Lambda entry point.
+//! The ATS sync function: every 20 minutes on the EventBridge schedule.
+
+use textbridge_app::{App, sync};
+use textbridge_lambda::{LambdaError, config, run_schedule};
 
 #[tokio::main]
-async fn main() -> Result<(), textbridge_lambda::LambdaError> {
-    textbridge_lambda::run_schedule(ats_sync::run).await
+async fn main() -> Result<(), LambdaError> {
+    run_schedule(|aws| async move { Ok(App::on_store(aws.store()?, config()?).shared()) }, sync::run_all).await
 }

@@ -18,12 +18,11 @@ use std::{
 
 use async_trait::async_trait;
 use axum::{Router, http::StatusCode, routing::post};
+use textbridge::{DevKey, worker};
 use textbridge_app::{
     App, Backend, Config,
-    auth::Authenticator,
-    http::finish,
+    archive::Archiver,
     ports::{Condition, Item, ItemStore, Key, Page, PortResult, Query, Update, Write},
-    worker,
 };
 use textbridge_domain::{RecordKind, TenantId};
 use textbridge_testkit::seed;
@@ -140,14 +139,12 @@ async fn main() {
     seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
 
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
-    let app = App::new(
-        backend,
-        Authenticator::DevToken(textbridge_app::auth::DevKey::from_bytes(&[1; 32])),
-        providers,
-        Config::default(),
-    );
-    let router = finish(
-        Router::new().merge(webhooks::router(app.clone())).route("/noop", post(|| async { StatusCode::ACCEPTED })),
+    let app = App::on(backend, Config::default()).with_providers(providers).shared();
+    let router = textbridge_api::finish(
+        Router::new()
+            .merge(textbridge_api::intake::router(app.clone()))
+            .route("/noop", post(|| async { StatusCode::ACCEPTED })),
+        Arc::new(DevKey::from_bytes(&[1; 32])),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -168,13 +165,13 @@ async fn main() {
     let (stop, stopped) = watch::channel(false);
     let started = Instant::now();
     let run = tokio::spawn(worker::run(
-        app.backend.queue.clone(),
-        archiver::handler(app.clone()),
+        app.queue().expect("queue").clone(),
+        Arc::new(Archiver::new(app.clone())),
         Duration::from_secs(60),
         stopped,
     ));
     loop {
-        let depth = app.backend.queue.depth().await.expect("depth");
+        let depth = app.queue().expect("queue").depth().await.expect("depth");
         if depth.visible == 0 && depth.in_flight == 0 {
             break;
         }
@@ -196,7 +193,6 @@ async fn main() {
         per(writes2 - writes1)
     );
     let archived = app
-        .backend
         .store
         .query_all(&Query::new("T#acme", textbridge_app::keys::conversation_prefix(RecordKind::Employee, "e1")))
         .await

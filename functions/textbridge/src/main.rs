@@ -3,15 +3,10 @@
 
 use std::{net::IpAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
-use axum::Router;
 use clap::{Args, Parser, Subcommand};
-use textbridge_app::{
-    App, Config,
-    auth::{Authenticator, Claims, DevKey},
-    health, http,
-    ports::Ats,
-    worker,
-};
+use textbridge::{DevKey, router, worker};
+use textbridge_api::Claims;
+use textbridge_app::{App, Config, archive::Archiver, ports::Ats, sync};
 use textbridge_domain::{Error, Region, Role};
 use tokio::sync::watch;
 
@@ -158,22 +153,11 @@ async fn open(data: &DataDir) -> Result<textbridge_embedded::Embedded, Error> {
     Ok(textbridge_embedded::open(&data.data_dir).await?)
 }
 
-/// Every router of the product, merged, with the finishing layers.
-fn router(app: &Arc<App>) -> Router {
-    http::finish(
-        Router::new()
-            .merge(credentials::router(app.clone()))
-            .merge(webhooks::router(app.clone()))
-            .merge(users::router(app.clone()))
-            .merge(health::routes("/health").with_state(app.clone())),
-    )
-}
-
 async fn serve(args: ServeArgs) -> Result<(), Error> {
-    textbridge_app::telemetry::init(&args.log_level);
+    textbridge_telemetry::init(&args.log_level);
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?);
     let embedded = open(&args.data).await?;
-    let auth = Authenticator::DevToken(dev_key(&args.data)?);
+    let auth = Arc::new(dev_key(&args.data)?);
 
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
@@ -185,19 +169,19 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let config = Config { default_region: args.default_country, public_base_url, visibility_timeout };
     let backend = embedded.backend();
     let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
-    let app = App::with_ats(backend, auth, providers, config, ats);
+    let app = App::on(backend, config).with_providers(providers).with_ats(ats).shared();
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
 
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(worker::run(
-        app.backend.queue.clone(),
-        archiver::handler(app.clone()),
+        app.queue()?.clone(),
+        Arc::new(Archiver::new(app.clone())),
         app.config.visibility_timeout,
         stopped.clone(),
     ));
     let timer = tokio::spawn(sync_timer(app.clone(), Duration::from_secs(args.sync_interval_minutes * 60), stopped));
 
-    let service = router(&app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = router(&app, auth).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.map_err(Error::unexpected)?;
     tracing::info!("shutting down");
     let _ = stop.send(true);
@@ -211,7 +195,7 @@ async fn sync_timer(app: Arc<App>, every: Duration, mut stopped: watch::Receiver
     loop {
         tokio::select! {
             _ = ticks.tick() => {
-                if let Err(e) = ats_sync::run(app.clone()).await {
+                if let Err(e) = sync::run_all(app.clone()).await {
                     tracing::error!(error = %e, "ats sync failed");
                 }
             }

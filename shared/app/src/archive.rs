@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use textbridge_domain::{
     DeliveryStatus, Direction, E164, Error, MessageEvent, RecordKind, TenantId, WebhookEvent, opt_out_keyword,
@@ -18,45 +17,12 @@ use textbridge_domain::{
 use time::format_description::well_known::Rfc3339;
 
 use crate::{
-    App, keys,
+    App,
+    envelope::{Envelope, KIND_WEBHOOK_EVENT},
+    keys,
     ports::{AtsError, AtsMessage, Condition, Item, PortError, Query, RecordRef, Update},
     worker::MessageHandler,
 };
-
-/// Kind of the envelope carrying a [`WebhookEvent`].
-pub const KIND_WEBHOOK_EVENT: &str = "webhook_event";
-
-/// What every queued message looks like: the tenant it belongs to, its kind and the
-/// kind's payload. A message whose kind this build does not know fails (and so ends
-/// in the dead-letter queue, from which it can be replayed after an upgrade) rather
-/// than being dropped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
-    /// Owning tenant.
-    pub tenant: TenantId,
-    /// Kind of message (e.g. `webhook_event`).
-    pub kind: String,
-    /// The kind's payload.
-    pub payload: Value,
-}
-
-impl Envelope {
-    /// The envelope of a webhook event of `tenant`.
-    pub fn webhook_event(tenant: &TenantId, event: &WebhookEvent) -> Result<Self, Error> {
-        let payload = serde_json::to_value(event).map_err(Error::unexpected)?;
-        Ok(Self { tenant: tenant.clone(), kind: KIND_WEBHOOK_EVENT.into(), payload })
-    }
-
-    /// The queue message body.
-    pub fn to_body(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Reads a queue message body.
-    pub fn parse(body: &str) -> Result<Self, Error> {
-        serde_json::from_str(body).map_err(|e| Error::malformed(format!("queued message is not an envelope: {e}")))
-    }
-}
 
 /// The action type every archived text is stored with.
 pub const MESSAGE_ACTION_TYPE: &str = "Message";
@@ -108,7 +74,7 @@ async fn update_status(
     provider_message_id: &str,
     status: DeliveryStatus,
 ) -> Result<(), Error> {
-    let store = &app.backend.store;
+    let store = &app.store;
     let key = keys::message(tenant, provider, provider_message_id);
     let item =
         store.update(&key, &Update::default().set("status", json!(status)).set("status_at", now(app)), None).await?;
@@ -138,7 +104,7 @@ async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_
         .with("number", number.as_str())
         .with("opted_out", opted_out)
         .with("at", now(app));
-    app.backend.store.put(&item, None).await?;
+    app.store.put(&item, None).await?;
     Ok(())
 }
 
@@ -147,7 +113,7 @@ async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_
 async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<Option<String>, Error> {
     let Some(name) = message.provider_username.as_deref() else { return Ok(None) };
     let Ok(username) = textbridge_domain::ProviderUsername::parse(name) else { return Ok(None) };
-    let claim = app.backend.store.get(&keys::username_claim(tenant, message.provider, &username)).await?;
+    let claim = app.store.get(&keys::username_claim(tenant, message.provider, &username)).await?;
     let credential = claim.as_ref().and_then(|c| c.str("credential")).unwrap_or_default();
     let prefix = format!("{}{}#user#", keys::CREDENTIAL_PREFIX, message.provider);
     Ok(credential.strip_prefix(&prefix).map(str::to_owned))
@@ -156,7 +122,7 @@ async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) ->
 /// The records whose phone numbers include `number`.
 pub async fn records_for(app: &Arc<App>, tenant: &TenantId, number: &E164) -> Result<Vec<RecordRef>, Error> {
     let query = Query::new(keys::tenant_pk(tenant), keys::phone_prefix(number));
-    let items = app.backend.store.query_all(&query).await?;
+    let items = app.store.query_all(&query).await?;
     items
         .iter()
         .map(|i| {
@@ -167,7 +133,7 @@ pub async fn records_for(app: &Arc<App>, tenant: &TenantId, number: &E164) -> Re
 }
 
 async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<(), Error> {
-    let store = &app.backend.store;
+    let store = &app.store;
     let msg_key = keys::message(tenant, reported.provider, &reported.provider_message_id);
     // A later report of a text already seen (e.g. "delivered") keeps the first
     // report's content and time, so it lands on the same entries; only the status moves.
@@ -226,7 +192,7 @@ async fn archive_to(
     message: &MessageEvent,
     user: Option<&str>,
 ) -> Result<(), Error> {
-    let store = &app.backend.store;
+    let store = &app.store;
     let (provider, id) = (message.provider, message.provider_message_id.as_str());
     let entry =
         Item::new(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))
@@ -290,7 +256,7 @@ async fn archive_to(
 
 async fn mark_done(app: &Arc<App>, state_key: &crate::ports::Key, ats_id: &str) -> Result<(), Error> {
     let done = Update::default().set("state", "done").set("ats_id", ats_id).remove("lease_until");
-    app.backend.store.update(state_key, &done, None).await?;
+    app.store.update(state_key, &done, None).await?;
     Ok(())
 }
 

@@ -130,7 +130,7 @@ fn missing(target: &Target) -> Error {
 /// The stored metadata item, or 404.
 async fn metadata(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Item, Error> {
     let key = keys::credential(tenant, target.provider, &target.level);
-    app.backend.store.get(&key).await?.ok_or_else(|| missing(target))
+    app.store.get(&key).await?.ok_or_else(|| missing(target))
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -151,8 +151,8 @@ fn public_fields(item: &Item) -> BTreeMap<String, String> {
 /// Saved credentials with their secret, ready for a provider call.
 async fn load(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Option<(Item, Credentials)>, Error> {
     let key = keys::credential(tenant, target.provider, &target.level);
-    let Some(item) = app.backend.store.get(&key).await? else { return Ok(None) };
-    let secret = match app.backend.secrets.get(&secret_name(tenant, target)?).await {
+    let Some(item) = app.store.get(&key).await? else { return Ok(None) };
+    let secret = match app.secrets()?.get(&secret_name(tenant, target)?).await {
         Ok(stored) => SecretFields::from_secret_string(&stored)?,
         Err(PortError::NotFound(_)) => SecretFields::new(),
         Err(e) => return Err(e.into()),
@@ -224,8 +224,7 @@ async fn connect_and_record(
         Ok(connection) => {
             if connection.secret.iter().next().is_some() {
                 credentials.secret.extend(connection.secret);
-                app.backend
-                    .secrets
+                app.secrets()?
                     .replace(&secret_name(tenant, target)?, &credentials.secret.to_secret_string())
                     .await?;
             }
@@ -242,7 +241,7 @@ async fn connect_and_record(
         }
     }
     let key = keys::credential(tenant, target.provider, &target.level);
-    let item = app.backend.store.update(&key, &update, Some(&Condition::Exists)).await?;
+    let item = app.store.update(&key, &update, Some(&Condition::Exists)).await?;
     Ok(view(&item))
 }
 
@@ -296,7 +295,7 @@ pub async fn save(
         Write::Put { item: claim, condition: Some(Condition::NotExists) },
         Write::Put { item: hook, condition: Some(Condition::NotExists) },
     ];
-    match app.backend.store.transact(&writes).await {
+    match app.store.transact(&writes).await {
         Ok(()) => {}
         Err(PortError::ConditionFailed) => {
             return Err(clash(app, &cred_key, &claim_key, target, &checked.username).await);
@@ -304,8 +303,8 @@ pub async fn save(
         Err(e) => return Err(e.into()),
     }
 
-    let stored = match app.backend.secrets.create(&name, &checked.secret.to_secret_string()).await {
-        Err(PortError::ConditionFailed) => app.backend.secrets.replace(&name, &checked.secret.to_secret_string()).await,
+    let stored = match app.secrets()?.create(&name, &checked.secret.to_secret_string()).await {
+        Err(PortError::ConditionFailed) => app.secrets()?.replace(&name, &checked.secret.to_secret_string()).await,
         other => other,
     };
     if let Err(e) = stored {
@@ -332,12 +331,12 @@ async fn clash(
     username: &ProviderUsername,
 ) -> Error {
     let p = target.provider.display_name();
-    match app.backend.store.get(cred_key).await {
+    match app.store.get(cred_key).await {
         Ok(Some(_)) => Error::Conflict {
             field: Some("level".into()),
             message: format!("{p} {} credentials already exist here; replace or remove them", target.level.kind()),
         },
-        _ => match app.backend.store.get(claim_key).await {
+        _ => match app.store.get(claim_key).await {
             Ok(Some(_)) => Error::Conflict {
                 field: Some("username".into()),
                 message: format!(
@@ -357,7 +356,7 @@ async fn forget(app: &Arc<App>, cred_key: &crate::ports::Key, claim_key: &crate:
         Write::Delete { key: claim_key.clone(), condition: None },
         Write::Delete { key: keys::webhook_registration(token), condition: None },
     ];
-    if let Err(e) = app.backend.store.transact(&writes).await {
+    if let Err(e) = app.store.transact(&writes).await {
         tracing::error!(error = %e, "could not undo an interrupted credential save");
     }
 }
@@ -377,7 +376,7 @@ pub async fn get(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<C
 /// Every credential the caller may see: all for admins, else their own.
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<CredentialView>, Error> {
     let pk = keys::tenant_pk(&caller.tenant);
-    let items = app.backend.store.query_all(&Query::new(pk, keys::CREDENTIAL_PREFIX)).await?;
+    let items = app.store.query_all(&Query::new(pk, keys::CREDENTIAL_PREFIX)).await?;
     let mine = |i: &Item| i.str("level") == Some("user") && i.str("scope") == Some(caller.user_id.as_str());
     Ok(items.iter().filter(|i| caller.role.is_admin() || mine(i)).map(view).collect())
 }
@@ -395,9 +394,9 @@ pub async fn replace_secret(
     let (item, mut credentials) = existing(app, tenant, target).await?;
     credentials.secret.extend(replacement);
     let name = secret_name(tenant, target)?;
-    match app.backend.secrets.replace(&name, &credentials.secret.to_secret_string()).await {
+    match app.secrets()?.replace(&name, &credentials.secret.to_secret_string()).await {
         Err(PortError::NotFound(_)) => {
-            app.backend.secrets.create(&name, &credentials.secret.to_secret_string()).await?
+            app.secrets()?.create(&name, &credentials.secret.to_secret_string()).await?
         }
         other => other?,
     }
@@ -418,7 +417,7 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
     let update =
         Update::default().set("last_test_at", now(app)).set("last_test_ok", ok).set("last_test_message", message);
     let key = keys::credential(tenant, target.provider, &target.level);
-    Ok(view(&app.backend.store.update(&key, &update, Some(&Condition::Exists)).await?))
+    Ok(view(&app.store.update(&key, &update, Some(&Condition::Exists)).await?))
 }
 
 /// Removes credentials: unregisters at the provider where it can (a failure there is
@@ -435,7 +434,7 @@ pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Resul
             format!("could not clean up at the provider: {}", credentials.secret.scrub(&e.describe(target.provider)))
         }
     };
-    match app.backend.secrets.delete(&secret_name(tenant, target)?).await {
+    match app.secrets()?.delete(&secret_name(tenant, target)?).await {
         Ok(()) | Err(PortError::NotFound(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -446,6 +445,6 @@ pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Resul
     if let Some(token) = item.str("hook_token") {
         writes.push(Write::Delete { key: keys::webhook_registration(token), condition: None });
     }
-    app.backend.store.transact(&writes).await?;
+    app.store.transact(&writes).await?;
     Ok(Removal { removed: true, provider_cleanup })
 }

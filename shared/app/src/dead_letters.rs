@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use textbridge_domain::{Error, Identity, Role};
 
-use crate::{App, archive::Envelope};
+use crate::{App, envelope::Envelope};
 
 /// Most dead letters one listing reads.
 pub const MAX_LISTED: u32 = 100;
@@ -41,7 +41,7 @@ pub struct Replayed {
 /// Dead letters the caller may see (admins: their tenant's; staff: all).
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<DeadLetterView>, Error> {
     caller.require_admin()?;
-    let letters = app.backend.queue.dead_letters(MAX_LISTED).await?;
+    let letters = app.queue()?.dead_letters(MAX_LISTED).await?;
     Ok(letters
         .into_iter()
         .map(|letter| {
@@ -67,5 +67,5 @@ pub async fn replay(app: &Arc<App>, caller: &Identity, request: ReplayRequest) -
     if ids.is_empty() {
         return Ok(Replayed { replayed: 0 });
     }
-    Ok(Replayed { replayed: app.backend.queue.replay(Some(&ids)).await? })
+    Ok(Replayed { replayed: app.queue()?.replay(Some(&ids)).await? })
 }

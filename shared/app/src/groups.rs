@@ -35,7 +35,7 @@ pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupS
     let item = Item::new(keys::permission_group(&caller.tenant, name.as_str()))
         .with("name", name.as_str())
         .with("can_text", settings.can_text);
-    app.backend.store.put(&item, None).await?;
+    app.store.put(&item, None).await?;
     Ok(GroupView { name: name.to_string(), can_text: settings.can_text })
 }
 
@@ -43,7 +43,7 @@ pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupS
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<GroupView>, Error> {
     caller.require_user_manager()?;
     let pk = keys::tenant_pk(&caller.tenant);
-    let items = app.backend.store.query_all(&Query::new(pk, keys::GROUP_PREFIX)).await?;
+    let items = app.store.query_all(&Query::new(pk, keys::GROUP_PREFIX)).await?;
     Ok(items
         .iter()
         .map(|i| GroupView {
@@ -55,6 +55,6 @@ pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<GroupView>, E
 
 /// Whether `group` of `tenant` grants Can Text (an unknown group grants nothing).
 pub async fn can_text(app: &Arc<App>, tenant: &TenantId, group: &PermissionGroup) -> Result<bool, Error> {
-    let item = app.backend.store.get(&keys::permission_group(tenant, group.as_str())).await?;
+    let item = app.store.get(&keys::permission_group(tenant, group.as_str())).await?;
     Ok(item.and_then(|i| i.attrs.get("can_text").and_then(serde_json::Value::as_bool)).unwrap_or(false))
 }

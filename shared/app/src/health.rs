@@ -1,12 +1,10 @@
-//! Health: checks that the store, the queue and the secret store answer.
+//! Health: checks that each port this deployment has answers (and only those: a
+//! function is never asked to reach a port its IAM role does not grant).
 
-use std::sync::Arc;
-
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 
 use crate::{
-    App, Backend,
+    App,
     ports::{Key, PortError, SecretName},
 };
 
@@ -19,15 +17,17 @@ pub struct Health {
     pub checks: Checks,
 }
 
-/// Per-port results.
+/// Per-port results; a port this deployment does not have is absent.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Checks {
     /// The item store.
     pub store: &'static str,
     /// The queue.
-    pub queue: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<&'static str>,
     /// The secret store.
-    pub secrets: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<&'static str>,
 }
 
 fn verdict(port: &str, result: Result<(), PortError>) -> &'static str {
@@ -40,32 +40,32 @@ fn verdict(port: &str, result: Result<(), PortError>) -> &'static str {
     }
 }
 
-/// Reads a reserved key, the queue depth and a reserved secret name, concurrently.
-pub async fn check(backend: &Backend) -> Health {
+/// Reads a reserved key, the queue depth and a reserved secret name, concurrently,
+/// for the ports `app` has.
+pub async fn check(app: &App) -> Health {
     let probe_key = Key::new("T#_health", "PROBE");
-    let store = async { backend.store.get(&probe_key).await.map(drop) };
-    let queue = async { backend.queue.depth().await.map(drop) };
-    let secrets = async {
-        let name = SecretName::from_parts(&["_health", "probe"]).map_err(|e| PortError::Unexpected(e.to_string()))?;
-        match backend.secrets.get(&name).await {
-            Ok(_) | Err(PortError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
+    let store = async { verdict("store", app.store.get(&probe_key).await.map(drop)) };
+    let queue = async {
+        match app.queue_port() {
+            Some(queue) => Some(verdict("queue", queue.depth().await.map(drop))),
+            None => None,
         }
     };
+    let secrets = async {
+        let secrets = app.secrets_port()?;
+        let result = async {
+            let name =
+                SecretName::from_parts(&["_health", "probe"]).map_err(|e| PortError::Unexpected(e.to_string()))?;
+            match secrets.get(&name).await {
+                Ok(_) | Err(PortError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        .await;
+        Some(verdict("secrets", result))
+    };
     let (store, queue, secrets) = tokio::join!(store, queue, secrets);
-    let checks =
-        Checks { store: verdict("store", store), queue: verdict("queue", queue), secrets: verdict("secrets", secrets) };
-    let all_ok = [checks.store, checks.queue, checks.secrets].iter().all(|c| *c == "ok");
+    let checks = Checks { store, queue, secrets };
+    let all_ok = [Some(store), queue, secrets].into_iter().flatten().all(|c| c == "ok");
     Health { status: if all_ok { "ok" } else { "degraded" }, checks }
-}
-
-async fn handler(State(app): State<Arc<App>>) -> (StatusCode, Json<Health>) {
-    let health = check(&app.backend).await;
-    let status = if health.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(health))
-}
-
-/// `GET {path}`: the health check, unauthenticated, 200 or 503.
-pub fn routes(path: &str) -> Router<Arc<App>> {
-    Router::new().route(path, get(handler))
 }

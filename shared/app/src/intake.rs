@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::{
     App,
-    archive::Envelope,
+    envelope::Envelope,
     keys,
     ports::{PortError, SecretFields, SecretName, WebhookRequest},
     webhook_sources,
@@ -51,7 +51,7 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     if !valid_token {
         return Err(unknown());
     }
-    let registration = app.backend.store.get(&keys::webhook_registration(call.token)).await?.ok_or_else(unknown)?;
+    let registration = app.store.get(&keys::webhook_registration(call.token)).await?.ok_or_else(unknown)?;
     if registration.str("provider") != Some(provider_kind.as_str()) {
         return Err(unknown());
     }
@@ -68,7 +68,7 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     }
 
     let name = SecretName::credential(&tenant, provider_kind, level.kind(), level.scope())?;
-    let secrets = match app.backend.secrets.get(&name).await {
+    let secrets = match app.secrets()?.get(&name).await {
         Ok(stored) => SecretFields::from_secret_string(&stored)?,
         Err(PortError::NotFound(_)) => return Err(Error::Unauthenticated("invalid webhook signature".into())),
         Err(e) => return Err(e.into()),
@@ -78,7 +78,7 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     provider.verify_webhook(&request, &secrets)?;
     let events = provider.parse_webhook(&request, app.config.default_region)?;
 
-    let cred = app.backend.store.get(&keys::credential(&tenant, provider_kind, &level)).await?;
+    let cred = app.store.get(&keys::credential(&tenant, provider_kind, &level)).await?;
     let line_username = cred.as_ref().and_then(|c| c.str("username")).map(str::to_owned);
     let received_at = app.clock.now().format(&Rfc3339).unwrap_or_default();
     let bodies = events
@@ -96,7 +96,7 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
         })
         .collect::<Result<Vec<_>, Error>>()?;
     if !bodies.is_empty() {
-        app.backend.queue.send_batch(&bodies).await.map_err(|e| {
+        app.queue()?.send_batch(&bodies).await.map_err(|e| {
             tracing::error!(error = %e, "intake queue unavailable");
             Error::Unavailable("the intake queue is unavailable; retry".into())
         })?;

@@ -1,28 +1,29 @@
-//! Textbridge's use-cases, the port traits they run on, and the HTTP plumbing every
-//! function shares (identity, errors, health).
+//! Textbridge's use-cases and the port traits they run on. No HTTP framework, no
+//! Lambda crate and no JWT crate: those live in `textbridge-api`, `textbridge-lambda`
+//! and the local binary.
 
 pub mod archive;
-pub mod auth;
+pub mod config;
 pub mod credentials;
 pub mod dead_letters;
+pub mod envelope;
 pub mod groups;
 pub mod health;
-pub mod http;
 pub mod intake;
 pub mod keys;
 pub mod ports;
 pub mod records;
 pub mod sync;
-pub mod telemetry;
 pub mod webhook_sources;
 pub mod worker;
 
 use std::sync::Arc;
 
+pub use config::{Config, base_url, public_base_url};
 use ports::{Ats, Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
-use textbridge_domain::Region;
+use textbridge_domain::Error;
 
-/// One backend: the three stateful ports, built once at start-up and shared.
+/// The three stateful ports of one backend, as an adapter crate builds them.
 #[derive(Clone)]
 pub struct Backend {
     /// The item store.
@@ -33,57 +34,18 @@ pub struct Backend {
     pub secrets: Arc<dyn Secrets>,
 }
 
-/// Settings shared by every deployment.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Region used to read national phone numbers (`DEFAULT_COUNTRY`).
-    pub default_region: Region,
-    /// The URL providers reach this deployment at (`PUBLIC_BASE_URL`), without a
-    /// trailing slash; webhook URLs are built from it.
-    pub public_base_url: String,
-    /// How long a received queue message stays hidden, which is also how long an
-    /// archiver's claim on writing a message to the ATS lasts.
-    pub visibility_timeout: std::time::Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            default_region: Region::US,
-            public_base_url: "http://127.0.0.1:8080".into(),
-            visibility_timeout: worker::VISIBILITY,
-        }
-    }
-}
-
-/// Checks a service base URL read from the setting `variable`: `http` or `https`,
-/// with a host and no query, fragment or credentials. The one rule for every
-/// configured URL (public base URL, provider and ATS endpoints).
-pub fn base_url(variable: &str, value: &str) -> Result<url::Url, textbridge_domain::Error> {
-    let rule = "must be an http(s) URL with a host and no query, fragment or credentials";
-    let url = url::Url::parse(value.trim()).map_err(|_| textbridge_domain::Error::invalid(variable, rule))?;
-    let ok = matches!(url.scheme(), "http" | "https")
-        && url.host_str().is_some_and(|h| !h.is_empty())
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    if ok { Ok(url) } else { Err(textbridge_domain::Error::invalid(variable, rule)) }
-}
-
-/// Checks the public base URL (`PUBLIC_BASE_URL`) and drops a trailing `/`.
-pub fn public_base_url(value: &str) -> Result<String, textbridge_domain::Error> {
-    Ok(base_url("PUBLIC_BASE_URL", value)?.as_str().trim_end_matches('/').to_owned())
-}
-
 /// Everything a use-case needs, built once per process and shared by all requests.
+///
+/// Every deployment has a store; the other ports are present only where the
+/// function uses them (a Lambda links only its own ports), and a use-case that
+/// needs a missing one fails as a bug, never silently.
 #[derive(Clone)]
 pub struct App {
-    /// The ports.
-    pub backend: Backend,
-    /// How callers are identified.
-    pub auth: auth::Authenticator,
-    /// The texting providers.
+    /// The item store.
+    pub store: Arc<dyn ItemStore>,
+    queue: Option<Arc<dyn Queue>>,
+    secrets: Option<Arc<dyn Secrets>>,
+    /// The texting providers (empty where the function talks to none).
     pub providers: Providers,
     /// The ATS archived texts are written back to, if any.
     pub ats: Option<Arc<dyn Ats>>,
@@ -94,19 +56,76 @@ pub struct App {
 }
 
 impl App {
-    /// An app on `backend` with the system clock and no ATS write-back.
-    pub fn new(backend: Backend, auth: auth::Authenticator, providers: Providers, config: Config) -> Arc<Self> {
-        Self::with_ats(backend, auth, providers, config, None)
+    /// An app with only `store`; add the other ports with the `with_*` methods.
+    pub fn on_store(store: Arc<dyn ItemStore>, config: Config) -> Self {
+        Self {
+            store,
+            queue: None,
+            secrets: None,
+            providers: Providers::default(),
+            ats: None,
+            config,
+            clock: Arc::new(SystemClock),
+        }
     }
 
-    /// An app on `backend` with the system clock, writing archived texts to `ats`.
-    pub fn with_ats(
-        backend: Backend,
-        auth: auth::Authenticator,
-        providers: Providers,
-        config: Config,
-        ats: Option<Arc<dyn Ats>>,
-    ) -> Arc<Self> {
-        Arc::new(Self { backend, auth, providers, ats, config, clock: Arc::new(SystemClock) })
+    /// An app with all three ports of `backend` (the local server, tests).
+    pub fn on(backend: Backend, config: Config) -> Self {
+        Self::on_store(backend.store, config).with_queue(backend.queue).with_secrets(backend.secrets)
+    }
+
+    /// Adds the intake queue.
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Adds the secret store.
+    pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Sets the texting providers.
+    pub fn with_providers(mut self, providers: Providers) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    /// Sets the ATS archived texts are written back to.
+    pub fn with_ats(mut self, ats: Option<Arc<dyn Ats>>) -> Self {
+        self.ats = ats;
+        self
+    }
+
+    /// Replaces the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Shares the finished app.
+    pub fn shared(self) -> Arc<Self> {
+        Arc::new(self)
+    }
+
+    /// The intake queue; an error if this deployment was built without one.
+    pub fn queue(&self) -> Result<&Arc<dyn Queue>, Error> {
+        self.queue.as_ref().ok_or_else(|| Error::unexpected("this function was built without the intake queue"))
+    }
+
+    /// The secret store; an error if this deployment was built without one.
+    pub fn secrets(&self) -> Result<&Arc<dyn Secrets>, Error> {
+        self.secrets.as_ref().ok_or_else(|| Error::unexpected("this function was built without the secret store"))
+    }
+
+    /// The intake queue, if this deployment has one.
+    pub fn queue_port(&self) -> Option<&Arc<dyn Queue>> {
+        self.queue.as_ref()
+    }
+
+    /// The secret store, if this deployment has one.
+    pub fn secrets_port(&self) -> Option<&Arc<dyn Secrets>> {
+        self.secrets.as_ref()
     }
 }

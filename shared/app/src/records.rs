@@ -11,7 +11,8 @@ use textbridge_domain::{E164, Error, Identity, MessageEvent, RecordKind, Webhook
 
 use crate::{
     App,
-    archive::{Envelope, MESSAGE_ACTION_TYPE},
+    archive::MESSAGE_ACTION_TYPE,
+    envelope::Envelope,
     keys,
     ports::{Item, Query, Write},
 };
@@ -81,7 +82,7 @@ pub async fn upsert(
     }
     let tenant = &caller.tenant;
     let key = keys::record(tenant, kind, &id);
-    let old = app.backend.store.get(&key).await?.map(|i| phones_of(&i)).unwrap_or_default();
+    let old = app.store.get(&key).await?.map(|i| phones_of(&i)).unwrap_or_default();
 
     let mut writes = vec![Write::Put {
         item: Item::new(key)
@@ -101,12 +102,12 @@ pub async fn upsert(
             .with("id", id.as_str());
         writes.push(Write::Put { item, condition: None });
     }
-    app.backend.store.transact(&writes).await?;
+    app.store.transact(&writes).await?;
 
     let mut rematched = 0;
     for number in &phones {
         let query = Query::new(keys::tenant_pk(tenant), keys::unmatched_prefix(Some(number)));
-        let waiting = app.backend.store.query_all(&query).await?;
+        let waiting = app.store.query_all(&query).await?;
         let bodies = waiting
             .iter()
             .filter_map(|item| item.attrs.get("event"))
@@ -116,7 +117,7 @@ pub async fn upsert(
             })
             .collect::<Result<Vec<_>, Error>>()?;
         if !bodies.is_empty() {
-            app.backend.queue.send_batch(&bodies).await?;
+            app.queue()?.send_batch(&bodies).await?;
             rematched += bodies.len();
         }
     }
@@ -138,7 +139,7 @@ pub struct UnmatchedView {
 pub async fn unmatched(app: &Arc<App>, caller: &Identity) -> Result<Vec<UnmatchedView>, Error> {
     caller.require_admin()?;
     let query = Query::new(keys::tenant_pk(&caller.tenant), keys::unmatched_prefix(None));
-    let items = app.backend.store.query_all(&query).await?;
+    let items = app.store.query_all(&query).await?;
     Ok(items
         .iter()
         .map(|i| UnmatchedView {
@@ -169,14 +170,14 @@ pub async fn conversation(
 ) -> Result<ConversationPage, Error> {
     let id = record_id(id)?;
     let tenant = &caller.tenant;
-    if app.backend.store.get(&keys::record(tenant, kind, &id)).await?.is_none() {
+    if app.store.get(&keys::record(tenant, kind, &id)).await?.is_none() {
         return Err(Error::NotFound(format!("no {} {id:?} here", kind.as_str())));
     }
     let mut query = Query::new(keys::tenant_pk(tenant), keys::conversation_prefix(kind, &id))
         .descending()
         .limit(limit.clamp(1, 100));
     query.cursor = cursor;
-    let page = app.backend.store.query(&query).await.map_err(|e| match e {
+    let page = app.store.query(&query).await.map_err(|e| match e {
         crate::ports::PortError::Invalid(_) => Error::invalid("cursor", "is not a cursor of this conversation"),
         other => other.into(),
     })?;

@@ -19,7 +19,7 @@ pub struct SyncReport {
 
 /// Runs the sync for every tenant with the ATS integration enabled.
 pub async fn run_all(app: Arc<App>) -> Result<SyncReport, Error> {
-    let tenants = app.backend.store.query_all(&Query::new(INTEGRATIONS_PK, "ATS#")).await?;
+    let tenants = app.store.query_all(&Query::new(INTEGRATIONS_PK, "ATS#")).await?;
     let report = SyncReport { tenants: tenants.len() };
     tracing::info!(tenants = report.tenants, "ats sync run");
     Ok(report)

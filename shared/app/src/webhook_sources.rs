@@ -26,7 +26,7 @@ pub async fn set(app: &Arc<App>, caller: &Identity, lists: SourceLists) -> Resul
         }
     }
     let item = Item::new(keys::webhook_sources(&caller.tenant)).with("lists", json!(lists));
-    app.backend.store.put(&item, None).await?;
+    app.store.put(&item, None).await?;
     Ok(lists)
 }
 
@@ -37,7 +37,7 @@ pub async fn get(app: &Arc<App>, caller: &Identity) -> Result<SourceLists, Error
 }
 
 async fn load(app: &Arc<App>, tenant: &TenantId) -> Result<SourceLists, Error> {
-    let item = app.backend.store.get(&keys::webhook_sources(tenant)).await?;
+    let item = app.store.get(&keys::webhook_sources(tenant)).await?;
     Ok(item
         .and_then(|i| i.attrs.get("lists").cloned())
         .and_then(|v: Value| serde_json::from_value(v).ok())

@@ -1,6 +1,10 @@
-//! Lambda entry points. Every function's `main` is one call into this crate, so
-//! start-up (logs, configuration, AWS clients built once and reused across invokes)
-//! is written once.
+//! Lambda start-up, written once. A function's `main` builds only the ports it uses
+//! ([`Aws::store`], [`Aws::queue`], [`Aws::secrets`], [`providers`], [`ats`]) and
+//! hands its router or handler to [`run_http`], [`run_sqs`] or [`run_schedule`].
+//! Clients are built once per cold start and reused across invokes; nothing is
+//! fetched before the first invocation.
+
+mod identity;
 
 use std::{env, future::Future, sync::Arc};
 
@@ -11,12 +15,13 @@ use aws_lambda_events::event::{
 use axum::Router;
 use lambda_runtime::{LambdaEvent, service_fn};
 use textbridge_app::{
-    App, Config,
-    auth::Authenticator,
-    ports::Ats,
+    Config,
+    ports::{Ats, ItemStore, Providers, Queue, Secrets},
     worker::{MessageHandler, handle_batch},
 };
 use textbridge_domain::{Error, Region};
+
+pub use identity::{ApiGatewayJwt, upstream};
 
 /// Error type of the entry points.
 pub type LambdaError = lambda_runtime::Error;
@@ -26,35 +31,98 @@ fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The app settings from the environment: `DEFAULT_COUNTRY` (default `US`) and
-/// `PUBLIC_BASE_URL` (required: providers post webhooks there).
-pub fn config_from_env() -> Result<Config, Error> {
+/// Reads a required environment variable.
+fn required(name: &str) -> Result<String, Error> {
+    var(name).map(|v| v.trim().to_owned()).ok_or_else(|| Error::invalid(name, "is required"))
+}
+
+/// The app settings from the environment: `DEFAULT_COUNTRY` (default `US`),
+/// `PUBLIC_BASE_URL` (required: providers post webhooks there) and
+/// `VISIBILITY_TIMEOUT_SECS` (the intake queue's visibility timeout, which is how
+/// long an archiver's claim on an ATS write lasts).
+pub fn config() -> Result<Config, Error> {
     let default_region = match var("DEFAULT_COUNTRY") {
         Some(code) => Region::parse(&code).map_err(|e| Error::invalid("DEFAULT_COUNTRY", e))?,
         None => Region::US,
     };
-    let public_base_url = var("PUBLIC_BASE_URL").ok_or_else(|| Error::invalid("PUBLIC_BASE_URL", "is required"))?;
-    let public_base_url = textbridge_app::public_base_url(&public_base_url)?;
-    Ok(Config { default_region, public_base_url, ..Config::default() })
+    let public_base_url = textbridge_app::public_base_url(&required("PUBLIC_BASE_URL")?)?;
+    let mut config = Config { default_region, public_base_url, ..Config::default() };
+    if let Some(secs) = var("VISIBILITY_TIMEOUT_SECS") {
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s| (1..=43_200).contains(s))
+            .ok_or_else(|| Error::invalid("VISIBILITY_TIMEOUT_SECS", "must be a number of seconds, 1 to 43200"))?;
+        config.visibility_timeout = std::time::Duration::from_secs(secs);
+    }
+    Ok(config)
 }
 
-/// Start-up shared by every function: JSON logs at `LOG_LEVEL`, configuration and
-/// the AWS backend from the environment; identity from the API Gateway JWT authorizer.
-pub async fn init() -> Result<Arc<App>, LambdaError> {
-    textbridge_app::telemetry::init(&var("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let config = config_from_env()?;
-    let aws = textbridge_aws::AwsConfig::from_env()?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let backend = textbridge_aws::backend(&sdk, &aws).await;
-    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?);
-    let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
-    Ok(App::with_ats(backend, Authenticator::ApiGatewayJwt, providers, config, ats))
+/// The AWS SDK configuration of this function, from which each port is built.
+pub struct Aws {
+    sdk: textbridge_aws::aws_config::SdkConfig,
 }
 
-/// Runs an HTTP function: the router `build` makes, behind API Gateway.
-pub async fn run_http(build: fn(Arc<App>) -> Router) -> Result<(), LambdaError> {
-    let app = init().await?;
-    lambda_http::run(textbridge_app::http::finish(build(app))).await
+impl Aws {
+    /// Reads the SDK configuration (region, credentials provider, endpoint) from the
+    /// environment; no network call.
+    pub async fn load() -> Self {
+        let behavior = textbridge_aws::aws_config::BehaviorVersion::latest();
+        Self { sdk: textbridge_aws::aws_config::load_defaults(behavior).await }
+    }
+
+    /// The item store: the DynamoDB table `TABLE_NAME`.
+    pub fn store(&self) -> Result<Arc<dyn ItemStore>, Error> {
+        let client = textbridge_aws::aws_sdk_dynamodb::Client::new(&self.sdk);
+        Ok(Arc::new(textbridge_aws::DynamoStore::new(client, required("TABLE_NAME")?)))
+    }
+
+    /// The intake queue `INTAKE_QUEUE_URL` with its dead-letter queue `INTAKE_DLQ_URL`.
+    pub fn queue(&self) -> Result<Arc<dyn Queue>, Error> {
+        let client = textbridge_aws::aws_sdk_sqs::Client::new(&self.sdk);
+        Ok(Arc::new(textbridge_aws::SqsQueue::new(client, required("INTAKE_QUEUE_URL")?, required("INTAKE_DLQ_URL")?)))
+    }
+
+    /// The secret store: Secrets Manager names under `SECRETS_PREFIX`.
+    pub fn secrets(&self) -> Result<Arc<dyn Secrets>, Error> {
+        let client = textbridge_aws::aws_sdk_secretsmanager::Client::new(&self.sdk);
+        Ok(Arc::new(textbridge_aws::SecretsManagerStore::new(client, required("SECRETS_PREFIX")?)))
+    }
+}
+
+/// The texting providers at their configured endpoints (`TEXTUS_BASE_URL`, …).
+pub fn providers() -> Result<Providers, Error> {
+    Ok(textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?))
+}
+
+/// The ATS archived texts are written back to, when `TEMPWORKS_BASE_URL` is set;
+/// each tenant's token is read from `secrets`.
+pub fn ats(secrets: Arc<dyn Secrets>) -> Result<Option<Arc<dyn Ats>>, Error> {
+    Ok(textbridge_ats::TempWorks::from_env(secrets)?.map(|t| Arc::new(t) as Arc<dyn Ats>))
+}
+
+/// Logs at `LOG_LEVEL` (default `info`), as JSON lines.
+fn init_logs() {
+    textbridge_telemetry::init(&var("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+}
+
+/// Runs an HTTP function behind API Gateway: `build` makes its router from the
+/// ports it builds; identity comes from the JWT authorizer's claims.
+pub async fn run_http<F, Fut>(build: F) -> Result<(), LambdaError>
+where
+    F: FnOnce(Aws) -> Fut,
+    Fut: Future<Output = Result<Router, Error>>,
+{
+    init_logs();
+    let router = build(Aws::load().await).await?;
+    lambda_http::run(as_deployed(router)).await
+}
+
+/// A function's router as API Gateway invokes it: the finishing layers, identity
+/// from the JWT authorizer's claims, API Gateway's request id and source address.
+pub fn as_deployed(router: Router) -> Router {
+    textbridge_api::finish(router, Arc::new(ApiGatewayJwt)).layer(axum::middleware::map_request(upstream))
 }
 
 /// Handles one SQS batch, reporting failed messages (`ReportBatchItemFailures`).
@@ -81,9 +149,14 @@ pub async fn sqs_batch(handler: &dyn MessageHandler, event: &SqsEvent) -> SqsBat
     response
 }
 
-/// Runs an SQS-triggered function with the handler `make` builds.
-pub async fn run_sqs(make: fn(Arc<App>) -> Arc<dyn MessageHandler>) -> Result<(), LambdaError> {
-    let handler = make(init().await?);
+/// Runs an SQS-triggered function with the handler `build` makes.
+pub async fn run_sqs<F, Fut>(build: F) -> Result<(), LambdaError>
+where
+    F: FnOnce(Aws) -> Fut,
+    Fut: Future<Output = Result<Arc<dyn MessageHandler>, Error>>,
+{
+    init_logs();
+    let handler = build(Aws::load().await).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = handler.clone();
         async move { Ok::<_, LambdaError>(sqs_batch(handler.as_ref(), &event.payload).await) }
@@ -93,17 +166,21 @@ pub async fn run_sqs(make: fn(Arc<App>) -> Arc<dyn MessageHandler>) -> Result<()
 
 /// Runs a scheduled function: `job` once per EventBridge event; its report is the
 /// invocation's result.
-pub async fn run_schedule<F, Fut, R>(job: F) -> Result<(), LambdaError>
+pub async fn run_schedule<S, F, Fut, R, B, BFut>(build: B, job: F) -> Result<(), LambdaError>
 where
-    F: Fn(Arc<App>) -> Fut + Send + Sync + 'static,
+    B: FnOnce(Aws) -> BFut,
+    BFut: Future<Output = Result<S, Error>>,
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<R, Error>> + Send,
     R: serde::Serialize,
 {
-    let app = init().await?;
+    init_logs();
+    let state = build(Aws::load().await).await?;
     let job = Arc::new(job);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<EventBridgeEvent>| {
-        let (app, job) = (app.clone(), job.clone());
-        async move { Ok::<_, LambdaError>(serde_json::to_value(job(app).await?)?) }
+        let (state, job) = (state.clone(), job.clone());
+        async move { Ok::<_, LambdaError>(serde_json::to_value(job(state).await?)?) }
     }))
     .await
 }

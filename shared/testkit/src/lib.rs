@@ -1,8 +1,10 @@
 //! Test support shared by the workspace: the port contract suite that every backend
-//! must pass, and a moto server harness for the AWS backend.
+//! must pass, seeding through the ports, and (feature `aws`) a moto server harness
+//! for the AWS backend.
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation is a panic
 
 pub mod contract;
+#[cfg(feature = "aws")]
 pub mod moto;
 pub mod seed;

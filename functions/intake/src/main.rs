@@ -1,0 +1,17 @@
+//! The intake function (public): reads the registration and the tenant's provider
+//! secrets, verifies and parses the webhook, sends it to the intake queue.
+
+use textbridge_app::App;
+use textbridge_lambda::{LambdaError, config, providers, run_http};
+
+#[tokio::main]
+async fn main() -> Result<(), LambdaError> {
+    run_http(|aws| async move {
+        let app = App::on_store(aws.store()?, config()?)
+            .with_secrets(aws.secrets()?)
+            .with_queue(aws.queue()?)
+            .with_providers(providers()?);
+        Ok(textbridge_api::intake::router(app.shared()))
+    })
+    .await
+}

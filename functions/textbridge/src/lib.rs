@@ -1,0 +1,27 @@
+//! The all-in-one local server's parts: development tokens, the worker loop that
+//! drives the archiver on the embedded queue, and every router merged into one.
+//! `main.rs` is the command line around them; links no AWS crate.
+
+pub mod dev_token;
+pub mod worker;
+
+use std::sync::Arc;
+
+use axum::Router;
+use textbridge_api::{Authenticator, credentials, finish, health, intake, records, users};
+use textbridge_app::App;
+
+pub use dev_token::DevKey;
+
+/// Every router of the product, merged, with the finishing layers and `auth`.
+pub fn router(app: &Arc<App>, auth: Arc<dyn Authenticator>) -> Router {
+    finish(
+        Router::new()
+            .merge(credentials::router(app.clone()))
+            .merge(intake::router(app.clone()))
+            .merge(records::router(app.clone()))
+            .merge(users::router(app.clone()))
+            .merge(health::routes("/health").with_state(app.clone())),
+        auth,
+    )
+}

@@ -1,6 +1,0 @@
-//! The webhooks function's Lambda entry point.
-
-#[tokio::main]
-async fn main() -> Result<(), textbridge_lambda::LambdaError> {
-    textbridge_lambda::run_http(webhooks::router).await
-}

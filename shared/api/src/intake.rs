@@ -1,0 +1,43 @@
+//! The intake router: `POST /webhooks/{provider}/{token}` — the provider's call
+//! (registration token in the URL, then its signature) onto the intake queue (202).
+//! Nothing else is served here: intake is public, so its function has the least
+//! privilege (read the table and the tenant's provider secrets, send to the queue).
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::to_bytes,
+    extract::{Path, Request, State},
+    http::StatusCode,
+    routing::post,
+};
+use textbridge_app::{
+    App,
+    intake::{self, Accepted, Call},
+};
+use textbridge_domain::Error;
+
+use crate::{ApiError, MAX_BODY_BYTES, health};
+
+/// The path of the webhook route, as it is logged (the token is a credential).
+pub const ROUTE: &str = "/webhooks/{provider}/{token}";
+
+async fn receive(
+    State(app): State<Arc<App>>,
+    Path((provider, token)): Path<(String, String)>,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError(Error::TooLarge { limit: MAX_BODY_BYTES }))?;
+    let path_and_query = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |pq| pq.as_str());
+    let source = crate::source_ip(&parts);
+    let call =
+        Call { provider: &provider, token: &token, path_and_query, headers: &parts.headers, body: &body, source };
+    Ok((StatusCode::ACCEPTED, Json(intake::receive(&app, call).await?)))
+}
+
+/// The intake function's routes (without the finishing layers; see [`crate::finish`]).
+pub fn router(app: Arc<App>) -> Router {
+    health::routes("/webhooks/health").route(ROUTE, post(receive)).with_state(app)
+}

@@ -1,0 +1,103 @@
+//! The records router: the record directory, archived conversations, unmatched
+//! messages, and the operator routes for dead letters and webhook sources.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `PUT /records/{kind}/{id}` | managers, admins | upsert a record and its numbers |
+//! | `GET /records/{kind}/{id}/messages` | tenant users | the record's texts, newest first |
+//! | `GET /messages/unmatched` | admins | texts whose number matches no record |
+//! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
+//! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    routing::{get, post, put},
+};
+use serde::Deserialize;
+use textbridge_app::{
+    App,
+    dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
+    records::{self, ConversationPage, RecordInput, RecordView, UnmatchedView},
+    webhook_sources::{self, SourceLists},
+};
+use textbridge_domain::RecordKind;
+
+use crate::{ApiError, ApiJson, Caller, health};
+
+fn kind(raw: &str) -> Result<RecordKind, ApiError> {
+    Ok(raw.parse()?)
+}
+
+async fn upsert_record(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path((record_kind, id)): Path<(String, String)>,
+    ApiJson(input): ApiJson<RecordInput>,
+) -> Result<Json<RecordView>, ApiError> {
+    Ok(Json(records::upsert(&app, &caller, kind(&record_kind)?, &id, input).await?))
+}
+
+/// Paging of a conversation.
+#[derive(Debug, Deserialize)]
+struct Paging {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn conversation(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Path((record_kind, id)): Path<(String, String)>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let page =
+        records::conversation(&app, &caller, kind(&record_kind)?, &id, paging.cursor, paging.limit.unwrap_or(50))
+            .await?;
+    Ok(Json(page))
+}
+
+async fn unmatched(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<Vec<UnmatchedView>>, ApiError> {
+    Ok(Json(records::unmatched(&app, &caller).await?))
+}
+
+async fn list_dead_letters(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    Ok(Json(dead_letters::list(&app, &caller).await?))
+}
+
+async fn get_sources(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<SourceLists>, ApiError> {
+    Ok(Json(webhook_sources::get(&app, &caller).await?))
+}
+
+async fn set_sources(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(lists): ApiJson<SourceLists>,
+) -> Result<Json<SourceLists>, ApiError> {
+    Ok(Json(webhook_sources::set(&app, &caller, lists).await?))
+}
+
+async fn replay(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(request): ApiJson<ReplayRequest>,
+) -> Result<Json<Replayed>, ApiError> {
+    Ok(Json(dead_letters::replay(&app, &caller, request).await?))
+}
+
+/// The records function's routes (without the finishing layers; see [`crate::finish`]).
+pub fn router(app: Arc<App>) -> Router {
+    health::routes("/records/health")
+        .route("/records/{kind}/{id}", put(upsert_record))
+        .route("/records/{kind}/{id}/messages", get(conversation))
+        .route("/messages/unmatched", get(unmatched))
+        .route("/admin/dead-letters", get(list_dead_letters))
+        .route("/admin/dead-letters/replay", post(replay))
+        .route("/admin/webhook-sources", get(get_sources).put(set_sources))
+        .with_state(app)
+}

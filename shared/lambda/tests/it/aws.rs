@@ -1,0 +1,141 @@
+//! End to end on the AWS backend: the intake router as deployed and the archiver's
+//! SQS entry on DynamoDB, SQS and Secrets Manager (a moto server), with a
+//! TempWorks-style ATS played by wiremock.
+
+use std::{sync::Arc, time::Duration};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use axum::{body::Body, http::Request};
+use serde_json::json;
+use textbridge_app::{
+    App, Config,
+    archive::Archiver,
+    ports::{Ats, Query, SecretName},
+    records,
+};
+use textbridge_domain::{Identity, RecordKind, Role, TenantId};
+use textbridge_testkit::{moto, seed};
+use tower::ServiceExt;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path, path_regex},
+};
+
+const SECRET: &str = "whsec-aws-0001";
+const THEIRS: &str = "+12065550100";
+const OURS: &str = "+12065550199";
+
+async fn ats() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/DataLists/messageActions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"actionId": 7, "action": "Message"}])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/(Employees|Contacts)/[^/]+/messages$"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"messageId": 1})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn admin(tenant: &TenantId) -> Identity {
+    Identity {
+        tenant: tenant.clone(),
+        user_id: "admin-1".parse().expect("id"),
+        username: "admin@acme.test".parse().expect("username"),
+        role: Role::CustomerAdmin,
+        permission_group: "Admins".parse().expect("group"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_to_archive_and_ats_on_moto() {
+    let backend = moto::backend().await;
+    let tenant = TenantId::parse("acme").expect("tenant");
+    let token = "c".repeat(48);
+    seed::textus_registration(&backend, &tenant, &token, SECRET).await;
+    seed::record_phone(&backend, &tenant, THEIRS, RecordKind::Employee, "e1").await;
+    seed::record_phone(&backend, &tenant, THEIRS, RecordKind::Contact, "k1").await;
+    let name = SecretName::from_parts(&["acme", "ats", "tempworks"]).expect("name");
+    backend.secrets.create(&name, &"tw-token".to_owned().into()).await.expect("token");
+    let ats_server = ats().await;
+    let url = textbridge_ats::Url::parse(&ats_server.uri()).expect("url");
+    let ats: Arc<dyn Ats> = Arc::new(textbridge_ats::TempWorks::new(url, backend.secrets.clone()));
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
+    let app = App::on(backend.clone(), Config::default()).with_providers(providers).with_ats(Some(ats)).shared();
+
+    // The same webhook posted five times: five queue messages, one text.
+    let body = seed::textus_received("m1", THEIRS, OURS, "see you at nine");
+    for _ in 0..5 {
+        let request = Request::post(format!("/webhooks/textus/{token}"))
+            .header("content-type", "application/json")
+            .header("x-textus-signature", seed::textus_signature(SECRET, &body))
+            .body(Body::from(body.clone()))
+            .expect("request");
+        let router = textbridge_lambda::as_deployed(textbridge_api::intake::router(app.clone()));
+        let response = router.oneshot(request).await.expect("response");
+        assert_eq!(response.status().as_u16(), 202);
+    }
+
+    // The archiver's SQS entry, fed by real receives from SQS; each received message
+    // is also delivered a second time in the same batch (at-least-once delivery).
+    let handler = Archiver::new(app.clone());
+    let mut handled = 0;
+    for _ in 0..20 {
+        let received = backend.queue.receive(10, Duration::from_secs(30)).await.expect("receive");
+        if received.is_empty() && handled >= 5 {
+            break;
+        }
+        let records: Vec<_> = received
+            .iter()
+            .flat_map(|m| (0..5).map(move |copy| (format!("{}-{copy}", m.id), &m.body)))
+            .map(|(id, body)| json!({"messageId": id, "body": body}))
+            .collect();
+        // A message that fails (e.g. its twin holds the ATS claim) is delivered
+        // again, as SQS would, until none fails.
+        let mut pending = records;
+        for _ in 0..10 {
+            if pending.is_empty() {
+                break;
+            }
+            let event: SqsEvent = serde_json::from_value(json!({ "Records": pending })).expect("event");
+            let response = textbridge_lambda::sqs_batch(&handler, &event).await;
+            let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            pending = event
+                .records
+                .iter()
+                .filter(|r| r.message_id.as_ref().is_some_and(|id| failed.contains(id)))
+                .map(|r| json!({"messageId": r.message_id, "body": r.body}))
+                .collect();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(pending.is_empty(), "redeliveries settle");
+        for m in &received {
+            backend.queue.delete(&m.receipt).await.expect("delete");
+        }
+        handled += received.len();
+    }
+    assert_eq!(handled, 5);
+
+    let identity = admin(&tenant);
+    for (kind, id) in [(RecordKind::Employee, "e1"), (RecordKind::Contact, "k1")] {
+        let page = records::conversation(&app, &identity, kind, id, None, 50).await.expect("conversation");
+        assert_eq!(page.messages.len(), 1, "{kind:?} {id}");
+        assert_eq!(page.messages[0]["body"], "see you at nine");
+    }
+    let writes = ats_server.received_requests().await.unwrap_or_default();
+    let posts: Vec<_> =
+        writes.iter().filter(|r| r.method.as_str() == "POST").map(|r| r.url.path().to_owned()).collect();
+    assert_eq!(posts.len(), 2, "one ATS write per record: {posts:?}");
+    assert!(
+        posts.contains(&"/Employees/e1/messages".to_owned()) && posts.contains(&"/Contacts/k1/messages".to_owned())
+    );
+
+    // Another tenant's reads find nothing.
+    let other = admin(&TenantId::parse("globex").expect("tenant"));
+    assert!(records::conversation(&app, &other, RecordKind::Employee, "e1", None, 50).await.is_err());
+    let other_items = backend.store.query_all(&Query::new("T#globex", "")).await.expect("query");
+    assert!(other_items.is_empty());
+}

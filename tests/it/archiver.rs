@@ -1,0 +1,162 @@
+//! The archiver as the local worker loop drives it (on the embedded queue): failures
+//! stay per message, an ATS write whose answer was lost is found and not repeated,
+//! status callbacks never add a text.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use serde_json::json;
+use textbridge::worker;
+use textbridge_app::{
+    App, Config,
+    archive::Archiver,
+    envelope::Envelope,
+    ports::{Ats, AtsError, AtsMessage, RecordRef},
+    worker::MessageHandler,
+};
+use textbridge_domain::{
+    DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, RecordKind, TenantId, WebhookEvent,
+};
+use tokio::sync::watch;
+
+/// Fails every body that contains "bad".
+struct FailsOnBad;
+
+#[async_trait]
+impl MessageHandler for FailsOnBad {
+    async fn handle(&self, body: &str) -> Result<(), Error> {
+        if body.contains("bad") { Err(Error::malformed("bad body")) } else { Ok(()) }
+    }
+}
+
+#[tokio::test]
+async fn the_archiver_fails_what_it_cannot_read_instead_of_dropping_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
+    let handler = Archiver::new(App::on(embedded.backend(), Config::default()).shared());
+    let unknown = json!({"tenant": "acme", "kind": "from-the-future", "payload": {}}).to_string();
+    for body in ["not json", &unknown, r#"{"tenant":"T#x","kind":"m","payload":1}"#] {
+        assert!(handler.handle(body).await.is_err(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn worker_deletes_successes_and_dead_letters_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
+    let queue = embedded.backend().queue;
+    queue.send_batch(&["good 1".into(), "bad 1".into(), "good 2".into()]).await.expect("send");
+
+    let (stop, stopped) = watch::channel(false);
+    let run = tokio::spawn(worker::run(queue.clone(), Arc::new(FailsOnBad), Duration::from_millis(300), stopped));
+    let mut dead = Vec::new();
+    for _ in 0..100 {
+        dead = queue.dead_letters(10).await.expect("dead letters");
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).expect("stop");
+    run.await.expect("worker");
+    assert_eq!(dead.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["bad 1"]);
+    let depth = queue.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight, depth.dead), (0, 0, 1), "successes deleted");
+}
+
+/// An ATS that records every write, and whose first answer is lost (the process
+/// "dies" after the ATS call and before recording it).
+#[derive(Default)]
+struct LosesFirstAnswer {
+    writes: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Ats for LosesFirstAnswer {
+    async fn write_message(&self, _: &TenantId, _: &RecordRef, message: &AtsMessage) -> Result<String, AtsError> {
+        let mut writes = self.writes.lock().expect("writes");
+        writes.push(message.provider_message_id.clone());
+        if writes.len() == 1 {
+            return Err(AtsError::Unavailable("timed out; the message may have been written".into()));
+        }
+        Ok(format!("ats-{}", writes.len()))
+    }
+
+    async fn find_message(
+        &self,
+        _: &TenantId,
+        _: &RecordRef,
+        _: ProviderKind,
+        provider_message_id: &str,
+    ) -> Result<Option<String>, AtsError> {
+        let writes = self.writes.lock().expect("writes");
+        Ok(writes.iter().position(|w| w == provider_message_id).map(|i| format!("ats-{}", i + 1)))
+    }
+}
+
+#[tokio::test]
+async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let ats = Arc::new(LosesFirstAnswer::default());
+    let config = Config { visibility_timeout: Duration::from_secs(1), ..Config::default() };
+    let handler = Archiver::new(App::on(backend, config).with_ats(Some(ats.clone())).shared());
+    let event = WebhookEvent::Message(MessageEvent {
+        provider: ProviderKind::Zipwhip,
+        provider_message_id: "1327295480212647936".into(),
+        direction: Direction::Inbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: "+12065550100".parse().expect("e164"),
+        body: "hello".into(),
+        occurred_at: "2026-11-23T17:01:17Z".into(),
+        provider_username: None,
+        status: DeliveryStatus::Received,
+    });
+    let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+
+    assert!(handler.handle(&body).await.is_err(), "the lost answer fails the first delivery");
+    assert!(handler.handle(&body).await.is_err(), "a redelivery within the lease waits for the claim");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    handler.handle(&body).await.expect("after the lease: found in the ATS, marked done");
+    handler.handle(&body).await.expect("done stays done");
+    assert_eq!(ats.writes.lock().expect("writes").len(), 1, "written once");
+}
+
+#[tokio::test]
+async fn status_callbacks_update_the_archived_text_and_never_add_one() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let handler = Archiver::new(App::on(backend.clone(), Config::default()).shared());
+    let sent = MessageEvent {
+        provider: ProviderKind::Twilio,
+        provider_message_id: "SM0001".into(),
+        direction: Direction::Outbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: "+12065550100".parse().expect("e164"),
+        body: "Interview at 9?".into(),
+        occurred_at: "2026-11-23T17:00:00Z".into(),
+        provider_username: None,
+        status: DeliveryStatus::Sent,
+    };
+    let delivered = WebhookEvent::Status {
+        provider: ProviderKind::Twilio,
+        provider_message_id: "SM0001".into(),
+        status: DeliveryStatus::Delivered,
+    };
+    // A later report of the same text with another time and status: same entry.
+    let reported_again =
+        MessageEvent { occurred_at: "2026-11-23T17:00:09Z".into(), status: DeliveryStatus::Delivered, ..sent.clone() };
+    for event in [WebhookEvent::Message(sent), delivered, WebhookEvent::Message(reported_again)] {
+        let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+        handler.handle(&body).await.expect("handled");
+    }
+    let prefix = textbridge_app::keys::conversation_prefix(RecordKind::Employee, "e1");
+    let entries = backend.store.query_all(&textbridge_app::ports::Query::new("T#acme", prefix)).await.expect("entries");
+    assert_eq!(entries.len(), 1, "one text");
+    assert_eq!(entries[0].str("status"), Some("delivered"));
+    assert_eq!(entries[0].str("occurred_at"), Some("2026-11-23T17:00:00Z"), "the first report's time");
+}

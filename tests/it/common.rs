@@ -1,0 +1,185 @@
+//! Helpers shared by the end-to-end tests: a real `textbridge serve` child process
+//! whose every log line is kept, and a small JSON HTTP client.
+
+
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_textbridge");
+
+/// A running `textbridge serve`, killed on drop; keeps all it printed.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keep_lines(stream: impl Read + Send + 'static, logs: Arc<Mutex<Vec<String>>>, addr: Option<mpsc::Sender<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(tx) = &addr
+                && let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "listening"
+            {
+                let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
+            }
+            logs.lock().expect("logs").push(line);
+        }
+    });
+}
+
+impl Server {
+    /// Starts `textbridge serve` on a free port with `data_dir` and extra env vars.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--port", "0", "--log-level", "debug", "--data-dir"])
+            .arg(data_dir)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn textbridge serve");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        keep_lines(child.stdout.take().expect("stdout"), logs.clone(), Some(tx));
+        keep_lines(child.stderr.take().expect("stderr"), logs.clone(), None);
+        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not log its address");
+        Server { child, base: format!("http://{addr}"), logs }
+    }
+
+    /// Everything the server printed so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").join("\n")
+    }
+}
+
+/// Mints a development token with the installation's key in `data_dir`.
+pub fn token(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("token").args(args).arg("--data-dir").arg(data_dir).output().expect("run token");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+/// A JSON client that records every response body it saw.
+#[derive(Clone, Default)]
+pub struct Client {
+    http: reqwest::Client,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Client {
+    /// Sends a request with an optional bearer token and JSON body; returns the
+    /// status and the parsed body (`Null` when it is not JSON).
+    pub async fn call(&self, method: &str, url: &str, bearer: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, url);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.send(req).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        self.bodies.lock().expect("bodies").push(text.clone());
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Every response body seen so far.
+    pub fn bodies(&self) -> String {
+        self.bodies.lock().expect("bodies").join("\n")
+    }
+
+    /// The underlying client, for requests `call` cannot express.
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+/// Posts a JSON body of `len` bytes over a raw connection and returns the status the
+/// server answers with. The server may answer (413) before it has read the body, so
+/// the body is written alongside reading and write errors are ignored.
+pub async fn post_oversized(base: &str, path: &str, bearer: &str, len: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.expect("write head");
+    let body = tokio::spawn(async move {
+        let chunk = vec![b' '; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            if writer.write_all(&chunk[..n]).await.is_err() {
+                return;
+            }
+            left -= n;
+        }
+    });
+    let mut response = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !response.windows(2).any(|w| w == b"\r\n") {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+        }
+    }
+    body.abort();
+    let line = String::from_utf8_lossy(&response);
+    line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// A Zipwhip stand-in speaking the documented API: login answers `session`, the
+/// webhook list is empty, every added webhook gets `webhook_id` (a JSON number, kept
+/// as text so ids above 2^53 stay exact), deletes and logout succeed.
+pub async fn zipwhip(session: &str, webhook_id: &str) -> wiremock::MockServer {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let server = MockServer::start().await;
+    let ok = |response: Value| {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({"success": true, "response": response}))
+    };
+    Mock::given(method("POST")).and(path("/user/login")).respond_with(ok(session.into())).mount(&server).await;
+    Mock::given(method("POST")).and(path("/webhook/list")).respond_with(ok(serde_json::json!([]))).mount(&server).await;
+    let added = format!(
+        r#"{{"success":true,"response":[{{"webhookId":{webhook_id},"type":"message","event":"receive","url":"x","method":"POST"}}]}}"#
+    );
+    Mock::given(method("POST"))
+        .and(path("/webhook/add"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(added))
+        .mount(&server)
+        .await;
+    for p in ["/webhook/delete", "/user/logout"] {
+        Mock::given(method("POST")).and(path(p)).respond_with(ok(Value::Null)).mount(&server).await;
+    }
+    server
+}

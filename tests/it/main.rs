@@ -1,0 +1,13 @@
+//! End-to-end tests of the real `textbridge` binary and of the use-cases behind the
+//! routers, in one test binary.
+
+#![allow(clippy::unwrap_used)]
+#![allow(dead_code)]
+
+mod archiver;
+mod archiving;
+mod common;
+mod crash;
+mod credentials;
+mod intake;
+mod serve;
