@@ -1,8 +1,6 @@
 //! Helpers shared by the end-to-end tests: a real `textbridge serve` child process
 //! whose every log line is kept, and a small JSON HTTP client.
 
-
-
 use std::{
     io::{BufRead, BufReader, Read},
     path::Path,

@@ -94,15 +94,15 @@ impl DevKey {
         validation.set_issuer(&[DEV_ISSUER]);
         validation.set_audience(&[DEV_ISSUER]);
         validation.leeway = 0;
-        jsonwebtoken::decode::<DevTokenClaims>(token, &self.decoding, &validation).map(|data| data.claims.claims).map_err(
-            |e| {
+        jsonwebtoken::decode::<DevTokenClaims>(token, &self.decoding, &validation)
+            .map(|data| data.claims.claims)
+            .map_err(|e| {
                 let why = match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the development token has expired",
                     _ => "invalid development token",
                 };
                 Error::Unauthenticated(why.into())
-            },
-        )
+            })
     }
 }
 
@@ -144,7 +144,10 @@ mod tests {
         assert!(key.identify(&parts_with(Some(&format!("bearer {token}")))).is_ok(), "scheme without case");
 
         let other = DevKey::from_bytes(&[8; 32]);
-        assert!(matches!(other.identify(&parts_with(Some(&format!("Bearer {token}")))), Err(Error::Unauthenticated(_))));
+        assert!(matches!(
+            other.identify(&parts_with(Some(&format!("Bearer {token}")))),
+            Err(Error::Unauthenticated(_))
+        ));
         assert!(matches!(key.identify(&parts_with(None)), Err(Error::Unauthenticated(_))));
         assert!(matches!(key.identify(&parts_with(Some(&token))), Err(Error::Unauthenticated(_))));
         let mut tampered = token.clone();

@@ -224,9 +224,7 @@ async fn connect_and_record(
         Ok(connection) => {
             if connection.secret.iter().next().is_some() {
                 credentials.secret.extend(connection.secret);
-                app.secrets()?
-                    .replace(&secret_name(tenant, target)?, &credentials.secret.to_secret_string())
-                    .await?;
+                app.secrets()?.replace(&secret_name(tenant, target)?, &credentials.secret.to_secret_string()).await?;
             }
             update = update
                 .set("status", "connected")
@@ -395,9 +393,7 @@ pub async fn replace_secret(
     credentials.secret.extend(replacement);
     let name = secret_name(tenant, target)?;
     match app.secrets()?.replace(&name, &credentials.secret.to_secret_string()).await {
-        Err(PortError::NotFound(_)) => {
-            app.secrets()?.create(&name, &credentials.secret.to_secret_string()).await?
-        }
+        Err(PortError::NotFound(_)) => app.secrets()?.create(&name, &credentials.secret.to_secret_string()).await?,
         other => other?,
     }
     let token = item.str("hook_token").unwrap_or_default().to_owned();

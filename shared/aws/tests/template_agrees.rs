@@ -98,3 +98,185 @@ fn queues_match_schema() {
     let dlq_name = text(&dlq["Properties"]["QueueName"]);
     assert_eq!(dlq_name, format!("{intake_name}{}", schema::DLQ_SUFFIX));
 }
+
+/// What each function's code calls, per resource (`table`, `secrets`, `intake`,
+/// `dlq`): the template grants exactly this, nothing more. Calls inside a
+/// `TransactWriteItems` are authorised per item (`PutItem`, `DeleteItem`, …).
+const NEEDS: &[(&str, &str, &[(&str, &[&str])])] = &[
+    (
+        "CredentialsFunction",
+        "credentials",
+        &[
+            (
+                "table",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            (
+                "secrets",
+                &[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:DeleteSecret",
+                ],
+            ),
+        ],
+    ),
+    (
+        "IntakeFunction",
+        "intake",
+        &[
+            ("table", &["dynamodb:GetItem"]),
+            ("secrets", &["secretsmanager:GetSecretValue"]),
+            ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
+            ("dlq", &["sqs:GetQueueAttributes"]),
+        ],
+    ),
+    (
+        "RecordsFunction",
+        "records",
+        &[
+            ("table", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"]),
+            ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
+            (
+                "dlq",
+                &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+            ),
+        ],
+    ),
+    ("UsersFunction", "users", &[("table", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"])]),
+    (
+        "ArchiverFunction",
+        "archiver",
+        &[
+            (
+                "table",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            ("secrets", &["secretsmanager:GetSecretValue"]),
+            ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
+        ],
+    ),
+    ("AtsSyncFunction", "ats-sync", &[("table", &["dynamodb:Query"])]),
+];
+
+/// The short name of a granted resource.
+fn resource_name(resource: &str) -> &'static str {
+    match resource {
+        "Table.Arn" => "table",
+        "IntakeQueue.Arn" => "intake",
+        "IntakeDlq.Arn" => "dlq",
+        r if r.contains(":secret:textbridge/${Stage}/") => "secrets",
+        other => panic!("a grant on an unexpected resource: {other}"),
+    }
+}
+
+/// The (resource, action) pairs a function's policies grant.
+fn grants(function: &Yaml) -> std::collections::BTreeSet<(&'static str, String)> {
+    let mut grants = std::collections::BTreeSet::new();
+    let Some(policies) = function["Properties"]["Policies"].as_vec() else { panic!("no Policies list") };
+    for policy in policies {
+        let Some(statements) = policy["Statement"].as_vec() else {
+            panic!("only inline statements, no SAM policy templates (they grant more than the code calls): {policy:?}")
+        };
+        for statement in statements {
+            assert_eq!(text(&statement["Effect"]), "Allow");
+            let actions: Vec<&str> = statement["Action"].as_vec().expect("Action list").iter().map(text).collect();
+            let resources: Vec<&str> = match &statement["Resource"] {
+                Yaml::Array(list) => list.iter().map(text).collect(),
+                single => vec![text(single)],
+            };
+            for resource in resources {
+                for action in &actions {
+                    grants.insert((resource_name(resource), (*action).to_owned()));
+                }
+            }
+        }
+    }
+    grants
+}
+
+#[test]
+fn every_function_is_granted_exactly_what_its_code_calls() {
+    let t = template();
+    let functions = resources(&t, "AWS::Serverless::Function");
+    let mut ids: Vec<&str> = functions.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    let mut expected_ids: Vec<&str> = NEEDS.iter().map(|(id, _, _)| *id).collect();
+    expected_ids.sort_unstable();
+    assert_eq!(ids, expected_ids, "every function of the template has a row in NEEDS, and no other");
+
+    for (id, binary, needs) in NEEDS {
+        let (_, function) = functions.iter().find(|(f, _)| f == id).expect("function");
+        assert_eq!(text(&function["Metadata"]["BuildProperties"]["Binary"]), *binary, "{id}");
+        let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../functions").join(binary);
+        assert!(crate_dir.join("src/main.rs").exists(), "{id}: functions/{binary} builds its bootstrap");
+        let expected: std::collections::BTreeSet<(&'static str, String)> = needs
+            .iter()
+            .flat_map(|(resource, actions)| {
+                actions.iter().map(move |a| (resource_name(&resource_arn(resource)), (*a).to_owned()))
+            })
+            .collect();
+        let granted = grants(function);
+        let extra: Vec<_> = granted.difference(&expected).collect();
+        let missing: Vec<_> = expected.difference(&granted).collect();
+        assert!(extra.is_empty() && missing.is_empty(), "{id}: extra grants {extra:?}, missing grants {missing:?}");
+    }
+}
+
+/// The template's text for a short resource name (inverse of [`resource_name`]).
+fn resource_arn(name: &str) -> String {
+    match name {
+        "table" => "Table.Arn".into(),
+        "intake" => "IntakeQueue.Arn".into(),
+        "dlq" => "IntakeDlq.Arn".into(),
+        _ => {
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:textbridge/${Stage}/*".into()
+        }
+    }
+}
+
+#[test]
+fn the_ats_write_lease_follows_the_queue_visibility_timeout() {
+    let t = template();
+    let (_, intake) = resources(&t, "AWS::SQS::Queue")
+        .into_iter()
+        .find(|(_, q)| !q["Properties"]["RedrivePolicy"].is_badvalue())
+        .expect("the intake queue");
+    let visibility = intake["Properties"]["VisibilityTimeout"].as_i64().expect("VisibilityTimeout");
+    let configured = text(&t["Globals"]["Function"]["Environment"]["Variables"]["VISIBILITY_TIMEOUT_SECS"]);
+    assert_eq!(configured.parse::<i64>().ok(), Some(visibility));
+}
+
+#[test]
+fn only_routes_that_exist_are_routed() {
+    let t = template();
+    let mut paths = Vec::new();
+    for (id, function) in resources(&t, "AWS::Serverless::Function") {
+        for (_, event) in function["Properties"]["Events"].as_hash().into_iter().flatten() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                paths.push((id, text(&event["Properties"]["Path"]).to_owned()));
+            }
+        }
+    }
+    for (id, path) in &paths {
+        let root = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        assert!(
+            ["credentials", "webhooks", "records", "messages", "admin", "users", "permission-groups"].contains(&root),
+            "{id} routes {path}, which no router serves"
+        );
+    }
+}
