@@ -1,10 +1,13 @@
 //! Test support shared by the workspace: the port contract suite that every backend
 //! must pass, seeding through the ports, and (feature `aws`) a moto server harness
-//! for the AWS backend.
+//! for the AWS backend and a local Lambda Runtime API that runs the release
+//! bootstraps against it (`lambda_runtime`).
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation is a panic
 
 pub mod contract;
+#[cfg(feature = "aws")]
+pub mod lambda_runtime;
 #[cfg(feature = "aws")]
 pub mod moto;
 pub mod seed;
