@@ -110,7 +110,8 @@ async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
         our_number: "+12065550199".parse().expect("e164"),
         their_number: "+12065550100".parse().expect("e164"),
         body: "hello".into(),
-        occurred_at: "2026-11-23T17:01:17Z".into(),
+        occurred_at: "2026-11-23T17:01:17Z".parse().expect("time"),
+        time_received: false,
         provider_username: None,
         status: DeliveryStatus::Received,
     });
@@ -138,7 +139,8 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
         our_number: "+12065550199".parse().expect("e164"),
         their_number: "+12065550100".parse().expect("e164"),
         body: "Interview at 9?".into(),
-        occurred_at: "2026-11-23T17:00:00Z".into(),
+        occurred_at: "2026-11-23T17:00:00Z".parse().expect("time"),
+        time_received: false,
         provider_username: None,
         status: DeliveryStatus::Sent,
     };
@@ -148,8 +150,11 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
         status: DeliveryStatus::Delivered,
     };
     // A later report of the same text with another time and status: same entry.
-    let reported_again =
-        MessageEvent { occurred_at: "2026-11-23T17:00:09Z".into(), status: DeliveryStatus::Delivered, ..sent.clone() };
+    let reported_again = MessageEvent {
+        occurred_at: "2026-11-23T17:00:09Z".parse().expect("time"),
+        status: DeliveryStatus::Delivered,
+        ..sent.clone()
+    };
     for event in [WebhookEvent::Message(sent), delivered, WebhookEvent::Message(reported_again)] {
         let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
         handler.handle(&body).await.expect("handled");
@@ -158,5 +163,5 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
     let entries = backend.store.query_all(&textbridge_app::ports::Query::new("T#acme", prefix)).await.expect("entries");
     assert_eq!(entries.len(), 1, "one text");
     assert_eq!(entries[0].str("status"), Some("delivered"));
-    assert_eq!(entries[0].str("occurred_at"), Some("2026-11-23T17:00:00Z"), "the first report's time");
+    assert_eq!(entries[0].str("occurred_at"), Some("2026-11-23T17:00:00.000000Z"), "the first report's time");
 }

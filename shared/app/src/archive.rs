@@ -200,7 +200,8 @@ async fn archive_to(
             .with("provider_message_id", id)
             .with("direction", json!(message.direction))
             .with("body", message.body.as_str())
-            .with("occurred_at", message.occurred_at.as_str())
+            .with("occurred_at", message.occurred_at.to_string())
+            .with("time_received", message.time_received)
             .with("our_number", message.our_number.as_str())
             .with("their_number", message.their_number.as_str())
             .with("texting_user", json!(user))
@@ -246,7 +247,7 @@ async fn archive_to(
         provider_message_id: id.to_owned(),
         direction: message.direction,
         body: message.body.clone(),
-        occurred_at: message.occurred_at.clone(),
+        occurred_at: message.occurred_at.to_string(),
         their_number: message.their_number.to_string(),
         texting_user: user.map(str::to_owned).or_else(|| message.provider_username.clone()),
     };

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, TenantId, WebhookEvent};
-use time::format_description::well_known::Rfc3339;
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, TenantId, Timestamp, WebhookEvent};
 
 use crate::{
     App,
@@ -76,21 +75,18 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     let url = format!("{}{}", app.config.public_base_url, call.path_and_query);
     let request = WebhookRequest { url: &url, headers: call.headers, body: call.body };
     provider.verify_webhook(&request, &secrets)?;
-    let events = provider.parse_webhook(&request, app.config.default_region)?;
+    let received_at = Timestamp::new(app.clock.now()).map_err(Error::unexpected)?;
+    let events = provider.parse_webhook(&request, app.config.default_region, received_at)?;
 
     let cred = app.store.get(&keys::credential(&tenant, provider_kind, &level)).await?;
     let line_username = cred.as_ref().and_then(|c| c.str("username")).map(str::to_owned);
-    let received_at = app.clock.now().format(&Rfc3339).unwrap_or_default();
     let bodies = events
         .into_iter()
         .map(|mut event| {
-            if let WebhookEvent::Message(m) = &mut event {
-                if m.provider_username.is_none() {
-                    m.provider_username.clone_from(&line_username);
-                }
-                if m.occurred_at.is_empty() {
-                    m.occurred_at.clone_from(&received_at);
-                }
+            if let WebhookEvent::Message(m) = &mut event
+                && m.provider_username.is_none()
+            {
+                m.provider_username.clone_from(&line_username);
             }
             Envelope::webhook_event(&tenant, &event).map(|e| e.to_body())
         })

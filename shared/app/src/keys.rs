@@ -1,7 +1,7 @@
 //! Store keys, in one place. Every tenant partition is `T#{tenant}`; partitions
 //! starting `T#_` are reserved for the system (no tenant id can start with `_`).
 
-use textbridge_domain::{CredentialLevel, E164, ProviderKind, ProviderUsername, RecordKind, TenantId};
+use textbridge_domain::{CredentialLevel, E164, ProviderKind, ProviderUsername, RecordKind, TenantId, Timestamp};
 
 use crate::ports::Key;
 
@@ -72,12 +72,13 @@ pub fn conversation_prefix(kind: RecordKind, id: &str) -> String {
     format!("CONV#{}#{id}#", kind.as_str())
 }
 
-/// One archived message on one record's conversation.
+/// One archived message on one record's conversation; `occurred_at` in its canonical
+/// form, which sorts as text in time order.
 pub fn conversation_entry(
     tenant: &TenantId,
     kind: RecordKind,
     id: &str,
-    occurred_at: &str,
+    occurred_at: &Timestamp,
     provider: ProviderKind,
     provider_message_id: &str,
 ) -> Key {

@@ -55,6 +55,7 @@ mod message;
 mod phone;
 mod provider;
 mod tenant;
+mod timestamp;
 
 pub use credential::{BranchId, CredentialLevel, ProviderUsername};
 pub use email::Email;
@@ -64,6 +65,7 @@ pub use message::{DeliveryStatus, Direction, MessageEvent, RecordKind, WebhookEv
 pub use phone::{E164, Region};
 pub use provider::ProviderKind;
 pub use tenant::TenantId;
+pub use timestamp::Timestamp;
 
 /// Result with the domain [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{E164, ProviderKind};
+use crate::{E164, ProviderKind, Timestamp};
 
 /// Which way a text went, seen from the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,8 +45,15 @@ pub struct MessageEvent {
     pub their_number: E164,
     /// The text.
     pub body: String,
-    /// When it was sent or received (RFC 3339, as the provider said).
-    pub occurred_at: String,
+    /// When it was sent or received, as the provider said; when the provider said
+    /// nothing that could be read as a time, when the webhook was received (and
+    /// [`Self::time_received`] says so).
+    pub occurred_at: Timestamp,
+    /// True when [`Self::occurred_at`] is the time the webhook was received, because
+    /// the provider sent no time or one that could not be read (Twilio never sends
+    /// one). Absent (false) in events written before this field existed.
+    #[serde(default)]
+    pub time_received: bool,
     /// The texting user's username at the provider, when known (for attribution).
     pub provider_username: Option<String>,
     /// Delivery status.

@@ -16,7 +16,7 @@ use serde_json::Value;
 use textbridge_app::ports::{
     Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
 };
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
 use url::Url;
 
 use crate::{
@@ -249,7 +249,12 @@ impl Provider for Twilio {
         webhooks::twilio::verify(request, secrets)
     }
 
-    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error> {
-        webhooks::twilio::parse(request.body, region)
+    fn parse_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        region: Region,
+        received_at: Timestamp,
+    ) -> Result<Vec<WebhookEvent>, Error> {
+        webhooks::twilio::parse(request.body, region, received_at)
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use textbridge_app::ports::{
     Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
 };
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
 use url::Url;
 
 use crate::{
@@ -279,8 +279,13 @@ impl Provider for Zipwhip {
         webhooks::zipwhip::verify(request, secrets)
     }
 
-    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error> {
-        webhooks::zipwhip::parse(request.body, region)
+    fn parse_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        region: Region,
+        received_at: Timestamp,
+    ) -> Result<Vec<WebhookEvent>, Error> {
+        webhooks::zipwhip::parse(request.body, region, received_at)
     }
 }
 

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use sha2::Sha256;
 use textbridge_app::ports::{Provider, Providers, SecretFields, WebhookRequest};
-use textbridge_domain::{DeliveryStatus, Direction, E164, Error, MessageEvent, ProviderKind, Region, WebhookEvent};
+use textbridge_domain::{
+    DeliveryStatus, Direction, E164, Error, MessageEvent, ProviderKind, Region, Timestamp, WebhookEvent,
+};
 use textbridge_providers::{Endpoints, registry};
 use url::form_urlencoded;
 
@@ -75,8 +77,26 @@ fn parse(kind: ProviderKind, body: impl Into<Vec<u8>>) -> Result<Vec<WebhookEven
 }
 
 fn parse_in(kind: ProviderKind, body: impl Into<Vec<u8>>, region: Region) -> Result<Vec<WebhookEvent>, Error> {
+    parse_at(kind, body, region, received())
+}
+
+fn parse_at(
+    kind: ProviderKind,
+    body: impl Into<Vec<u8>>,
+    region: Region,
+    received_at: Timestamp,
+) -> Result<Vec<WebhookEvent>, Error> {
     let call = Call::new("https://hooks.example.com/webhooks/x/tok", body);
-    provider(kind).parse_webhook(&call.request(), region)
+    provider(kind).parse_webhook(&call.request(), region, received_at)
+}
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(text).unwrap()
+}
+
+/// When the test webhooks are received, unless a test says otherwise.
+fn received() -> Timestamp {
+    ts("2026-11-26T10:00:00Z")
 }
 
 fn parse_json(kind: ProviderKind, body: &Value) -> Result<Vec<WebhookEvent>, Error> {
@@ -152,7 +172,8 @@ fn textus_received_message() {
             our_number: e164("+13035550100"),
             their_number: e164("+13035551234"),
             body: "Yes, I can start Monday".into(),
-            occurred_at: "2018-07-24T20:59:32.156Z".into(),
+            occurred_at: ts("2018-07-24T20:59:32.156Z"),
+            time_received: false,
             provider_username: None,
             status: DeliveryStatus::Received,
         }
@@ -198,6 +219,33 @@ fn textus_message_id_falls_back_to_the_delivery_id() {
 fn textus_text_without_a_body_is_empty() {
     let body = with(fixture_json("textus/message_received.json"), "/message/body", Some(Value::Null));
     assert_eq!(only_message(parse_json(TEXTUS, &body).unwrap()).body, "");
+}
+
+#[test]
+fn textus_times() {
+    let received_fixture = fixture_json("textus/message_received.json");
+    let time_of = |timestamp: Option<Value>| {
+        let message =
+            only_message(parse_json(TEXTUS, &with(received_fixture.clone(), "/timestamp", timestamp)).unwrap());
+        (message.occurred_at.to_string(), message.time_received)
+    };
+    let fixture_time = ("2018-07-24T20:59:32.156000Z".to_owned(), false);
+    assert_eq!(time_of(Some(json!("2018-07-24T20:59:32.156Z"))), fixture_time, "as documented");
+    assert_eq!(time_of(Some(json!("2018-07-24T22:59:32.156+02:00"))), fixture_time, "another offset");
+    assert_eq!(time_of(Some(json!(1_532_465_972_156_i64))), fixture_time, "epoch milliseconds");
+    assert_eq!(time_of(Some(json!("1532465972156"))), fixture_time, "epoch milliseconds as text");
+    assert_eq!(time_of(Some(json!(1_532_465_972))), ("2018-07-24T20:59:32.000000Z".to_owned(), false), "seconds");
+    // Missing or unreadable: the time of receipt, flagged; never a rejected body.
+    let receipt = (received().to_string(), true);
+    for bad in
+        [None, Some(Value::Null), Some(json!("zzzz-not-a-date")), Some(json!("")), Some(json!(true)), Some(json!(1.5))]
+    {
+        assert_eq!(time_of(bad.clone()), receipt, "{bad:?}");
+    }
+    let body = with(received_fixture, "/timestamp", Some(json!("zzzz-not-a-date")));
+    let later = ts("2026-11-26T10:00:07.5Z");
+    let message = only_message(parse_at(TEXTUS, serde_json::to_vec(&body).unwrap(), Region::US, later).unwrap());
+    assert_eq!((message.occurred_at, message.time_received), (later, true));
 }
 
 #[test]
@@ -248,7 +296,6 @@ fn textus_malformed_bodies_name_the_field() {
         ("/conversation/phoneNumber", Some(json!(13035551234_u64)), "conversation.phoneNumber"),
         ("/conversation/accountPhoneNumber", None, "conversation.accountPhoneNumber"),
         ("/conversation/accountPhoneNumber", Some(json!("+1...")), "conversation.accountPhoneNumber"),
-        ("/timestamp", None, "timestamp"),
         ("/message", None, "message"),
         ("/message", Some(json!("hello")), "message"),
         ("/message/body", Some(json!(["a"])), "message.body"),
@@ -347,7 +394,8 @@ fn zipwhip_inbound_message_from_the_docs() {
             our_number: e164("+12068163958"),
             their_number: e164("+12063996756"),
             body: "Hello World".into(),
-            occurred_at: "2020-11-13T17:01:17Z".into(),
+            occurred_at: ts("2020-11-13T17:01:17Z"),
+            time_received: false,
             provider_username: None,
             status: DeliveryStatus::Received,
         }
@@ -407,6 +455,27 @@ fn zipwhip_national_numbers_and_empty_bodies() {
 }
 
 #[test]
+fn zipwhip_times() {
+    let mo = fixture_json("zipwhip/message_mo.json");
+    let time_of = |date: Option<Value>| {
+        let message = only_message(parse_json(ZIPWHIP, &with(mo.clone(), "/dateCreated", date)).unwrap());
+        (message.occurred_at.to_string(), message.time_received)
+    };
+    let fixture_time = ("2020-11-13T17:01:17.000000Z".to_owned(), false);
+    assert_eq!(time_of(Some(json!("2020-11-13T17:01:17Z"))), fixture_time, "as documented");
+    assert_eq!(time_of(Some(json!("2020-11-13T12:01:17-05:00"))), fixture_time, "another offset");
+    assert_eq!(time_of(Some(json!(1_605_286_877))), fixture_time, "epoch seconds");
+    assert_eq!(time_of(Some(json!("1605286877"))), fixture_time, "epoch seconds as text");
+    assert_eq!(time_of(Some(json!(1_605_286_877_000_i64))), fixture_time, "epoch milliseconds");
+    let receipt = (received().to_string(), true);
+    for bad in
+        [None, Some(Value::Null), Some(json!("zzzz-not-a-date")), Some(json!(" ")), Some(json!([1])), Some(json!(1e20))]
+    {
+        assert_eq!(time_of(bad.clone()), receipt, "{bad:?}");
+    }
+}
+
+#[test]
 fn zipwhip_other_message_types_are_left_out() {
     let body = with(fixture_json("zipwhip/message_mo.json"), "/messageType", Some(json!("XX")));
     assert_eq!(parse_json(ZIPWHIP, &body).unwrap(), vec![]);
@@ -429,7 +498,6 @@ fn zipwhip_malformed_bodies_name_the_field() {
         ("/finalDestination", Some(json!("12")), "finalDestination"),
         ("/finalSource", Some(json!("ptn:/nope")), "finalSource"),
         ("/address", Some(json!(5)), "address"),
-        ("/dateCreated", None, "dateCreated"),
         ("/body", Some(json!({"text": "hi"})), "body"),
     ];
     for (pointer, value, field) in cases {
@@ -501,13 +569,42 @@ fn twilio_inbound_message() {
             our_number: e164("+13035550100"),
             their_number: e164("+13035551234"),
             body: "Yes I'm available — 8am works!".into(),
-            occurred_at: String::new(),
+            occurred_at: received(),
+            time_received: true,
             provider_username: None,
             status: DeliveryStatus::Received,
         }
     );
+}
+
+#[test]
+fn twilio_times() {
+    // Twilio's webhook docs list no time: the time of receipt, flagged.
+    let message = only_message(parse(TWILIO, fixture("twilio/inbound.form")).unwrap());
+    assert_eq!((message.occurred_at, message.time_received), (received(), true));
+    // A `DateSent` / `DateCreated` in the form of Twilio's API (RFC 2822) counts.
     let dated = twilio_with("twilio/inbound.form", "DateSent", Some("Mon, 16 Aug 2010 03:45:01 +0000"));
-    assert_eq!(only_message(parse(TWILIO, dated).unwrap()).occurred_at, "Mon, 16 Aug 2010 03:45:01 +0000");
+    let message = only_message(parse(TWILIO, dated).unwrap());
+    assert_eq!(
+        (message.occurred_at.to_string().as_str(), message.time_received),
+        ("2010-08-16T03:45:01.000000Z", false)
+    );
+    let created = twilio_with("twilio/inbound.form", "DateCreated", Some("Mon, 16 Aug 2010 03:45:00 -0100"));
+    let message = only_message(parse(TWILIO, created).unwrap());
+    assert_eq!(
+        (message.occurred_at.to_string().as_str(), message.time_received),
+        ("2010-08-16T04:45:00.000000Z", false)
+    );
+    // A bad `DateSent` falls back to a good `DateCreated`, then to the time of receipt.
+    let bad = twilio_with("twilio/inbound.form", "DateSent", Some("zzzz-not-a-date"));
+    assert_eq!(only_message(parse(TWILIO, bad.clone()).unwrap()).occurred_at, received());
+    assert!(only_message(parse(TWILIO, bad).unwrap()).time_received);
+    let mut pairs = twilio_fixture("twilio/inbound.form");
+    pairs.push(("DateSent".into(), "zzzz-not-a-date".into()));
+    pairs.push(("DateCreated".into(), "2010-08-16T03:45:00Z".into()));
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let message = only_message(parse(TWILIO, body).unwrap());
+    assert_eq!((message.occurred_at, message.time_received), (ts("2010-08-16T03:45:00Z"), false));
 }
 
 #[test]
@@ -665,6 +762,67 @@ fn twilio_bad_signatures_are_all_the_same_error() {
 }
 
 // ---------------------------------------------------------------------------------
+// Every provider's texts on one timeline
+
+/// Texts from all three providers within one minute, arriving out of order, with
+/// times in each provider's own form, sort by their canonical text in time order —
+/// the order the conversation sort key (`keys::conversation_entry`) gives them.
+#[test]
+fn texts_from_every_provider_sort_by_time() {
+    let textus = |id: &str, timestamp: &str| {
+        let body = with(fixture_json("textus/message_received.json"), "/message/id", Some(json!(id)));
+        serde_json::to_vec(&with(body, "/timestamp", Some(json!(timestamp)))).unwrap()
+    };
+    let zipwhip = |id: u64, date: Value| {
+        let body = with(fixture_json("zipwhip/message_mo.json"), "/id", Some(json!(id)));
+        serde_json::to_vec(&with(body, "/dateCreated", Some(date))).unwrap()
+    };
+    let twilio = |sid: &str, date_sent: Option<&str>| {
+        let body = twilio_with("twilio/inbound.form", "MessageSid", Some(sid));
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        pairs.extend(date_sent.map(|d| ("DateSent".to_owned(), d.to_owned())));
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()
+    };
+    // (provider, body, when the webhook arrived), in order of arrival.
+    let calls = [
+        (TEXTUS, textus("/messages/t-59", "2026-11-26T10:00:59.900Z"), "2026-11-26T10:01:00Z"),
+        (ZIPWHIP, zipwhip(5, json!("2026-11-26T10:00:05Z")), "2026-11-26T10:00:06Z"),
+        (TWILIO, twilio("SM-receipt-30", None), "2026-11-26T10:00:30Z"),
+        (TEXTUS, textus("/messages/t-05.123", "2026-11-26T10:00:05.123Z"), "2026-11-26T10:00:06Z"),
+        (TWILIO, twilio("SM-04", Some("Thu, 26 Nov 2026 10:00:04 +0000")), "2026-11-26T10:00:06Z"),
+        (ZIPWHIP, zipwhip(10, json!("2026-11-26T05:00:10-05:00")), "2026-11-26T10:00:11Z"),
+        (TEXTUS, textus("/messages/t-05.02", "2026-11-26T10:00:05.02Z"), "2026-11-26T10:00:06Z"),
+        (ZIPWHIP, zipwhip(20, json!("zzzz-not-a-date")), "2026-11-26T10:00:20Z"),
+        (ZIPWHIP, zipwhip(1, json!(1_795_687_201_i64)), "2026-11-26T10:00:02Z"),
+        (TEXTUS, textus("/messages/t-00", "2026-11-26T11:00:00+01:00"), "2026-11-26T10:00:01Z"),
+    ];
+    let mut messages: Vec<MessageEvent> = calls
+        .into_iter()
+        .map(|(kind, body, at)| only_message(parse_at(kind, body, Region::US, ts(at)).unwrap()))
+        .collect();
+    messages.sort_by_key(|m| m.occurred_at.to_string());
+    let order: Vec<(String, String, bool)> =
+        messages.iter().map(|m| (m.occurred_at.to_string(), m.provider_message_id.clone(), m.time_received)).collect();
+    let want = [
+        ("2026-11-26T10:00:00.000000Z", "/messages/t-00", false),
+        ("2026-11-26T10:00:01.000000Z", "1", false),
+        ("2026-11-26T10:00:04.000000Z", "SM-04", false),
+        ("2026-11-26T10:00:05.000000Z", "5", false),
+        ("2026-11-26T10:00:05.020000Z", "/messages/t-05.02", false),
+        ("2026-11-26T10:00:05.123000Z", "/messages/t-05.123", false),
+        ("2026-11-26T10:00:10.000000Z", "10", false),
+        ("2026-11-26T10:00:20.000000Z", "20", true),
+        ("2026-11-26T10:00:30.000000Z", "SM-receipt-30", true),
+        ("2026-11-26T10:00:59.900000Z", "/messages/t-59", false),
+    ];
+    let want: Vec<(String, String, bool)> =
+        want.iter().map(|(t, id, r)| ((*t).to_owned(), (*id).to_owned(), *r)).collect();
+    assert_eq!(order, want);
+    // The canonical text sorts exactly as the times do.
+    assert!(messages.windows(2).all(|pair| pair[0].occurred_at < pair[1].occurred_at));
+}
+
+// ---------------------------------------------------------------------------------
 // Every provider, whatever arrives
 
 /// Field names the parsers look for, so generated bodies reach past the first check.
@@ -771,7 +929,7 @@ fn exercise(url: &str, headers: &[(&'static str, String)], body: &[u8], secret: 
             Ok(()) | Err(Error::Unauthenticated(_)) => {}
             Err(other) => panic!("{kind}: verify_webhook answered {other:?}"),
         }
-        match p.parse_webhook(&call.request(), Region::US) {
+        match p.parse_webhook(&call.request(), Region::US, received()) {
             Ok(_) | Err(Error::Malformed { .. }) => {}
             Err(other) => panic!("{kind}: parse_webhook answered {other:?}"),
         }
@@ -832,6 +990,28 @@ proptest! {
         let extra = [body.as_slice(), b"&Extra=1"].concat();
         let extra = Call { body: extra, ..call };
         prop_assert!(twilio_verify(&extra, TWILIO_TOKEN).is_err());
+    }
+
+    #[test]
+    fn a_time_never_rejects_a_text(raw in prop_oneof!["\\PC{0,40}", "[0-9T:.Z+-]{0,30}"], nanos in 0..4_102_444_800_000_000_000_i128, offset_minutes in -1439..1440_i32) {
+        // Whatever the time field holds, the text is kept: with that time when it
+        // reads as one, else with the time of receipt, flagged.
+        let offset = time::UtcOffset::from_whole_seconds(offset_minutes * 60).unwrap();
+        let exact = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap().to_offset(offset);
+        let rfc3339 = exact.format(&time::format_description::well_known::Rfc3339).unwrap();
+        for (kind, fixture_name, pointer) in [(TEXTUS, "textus/message_received.json", "/timestamp"), (ZIPWHIP, "zipwhip/message_mo.json", "/dateCreated")] {
+            let body = with(fixture_json(fixture_name), pointer, Some(json!(raw)));
+            let message = only_message(parse_json(kind, &body).unwrap());
+            if message.time_received {
+                prop_assert_eq!(message.occurred_at, received());
+            }
+            if let Ok(at) = Timestamp::parse_rfc3339(&raw) {
+                prop_assert_eq!((message.occurred_at, message.time_received), (at, false));
+            }
+            let body = with(fixture_json(fixture_name), pointer, Some(json!(rfc3339)));
+            let message = only_message(parse_json(kind, &body).unwrap());
+            prop_assert_eq!((message.occurred_at, message.time_received), (Timestamp::new(exact).unwrap(), false));
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::{
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, WebhookEvent};
+use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
 
 /// Credential fields as the caller sent them: a flat JSON object.
 pub type SubmittedFields = serde_json::Map<String, serde_json::Value>;
@@ -198,8 +198,14 @@ pub trait Provider: Send + Sync {
     /// Parses a webhook body into provider-neutral events, phone numbers in E.164
     /// (national ones read in `region`). A body that cannot be read is
     /// [`Error::Malformed`] with the reason; events the product does not use are
-    /// left out (an empty list).
-    fn parse_webhook(&self, request: &WebhookRequest<'_>, region: Region) -> Result<Vec<WebhookEvent>, Error>;
+    /// left out (an empty list). `received_at` is when the call arrived: a text
+    /// whose provider time is missing or unreadable gets it, with `time_received` set.
+    fn parse_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        region: Region,
+        received_at: Timestamp,
+    ) -> Result<Vec<WebhookEvent>, Error>;
 }
 
 /// The registered providers.

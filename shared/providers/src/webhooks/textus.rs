@@ -5,9 +5,11 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use textbridge_app::ports::{SecretFields, WebhookRequest};
-use textbridge_domain::{DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, Region, WebhookEvent};
+use textbridge_domain::{
+    DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, Region, Timestamp, WebhookEvent,
+};
 
-use super::{header, malformed, phone, secret, unauthenticated};
+use super::{header, malformed, occurred, phone, secret, unauthenticated};
 
 const KIND: ProviderKind = ProviderKind::TextUs;
 
@@ -49,17 +51,18 @@ fn signed_forms<'a>(body: &'a [u8], timestamp: Option<&'a str>) -> Vec<[&'a [u8]
 }
 
 /// Reads a delivery: received, delivered and failed texts; opt-outs and opt-ins.
-/// Every other action is left out.
-pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Error> {
+/// Every other action is left out. A text's time is the delivery's `timestamp`;
+/// without one that reads as a time it is `received_at`, flagged.
+pub(crate) fn parse(body: &[u8], region: Region, received_at: Timestamp) -> Result<Vec<WebhookEvent>, Error> {
     let root: Value =
         serde_json::from_slice(body).map_err(|_| Error::malformed("the TextUs webhook body is not JSON"))?;
     if !root.is_object() {
         return Err(Error::malformed("the TextUs webhook body is not a JSON object"));
     }
     let event = match text(&root, "action")? {
-        "message.received" => message(&root, region, Direction::Inbound, DeliveryStatus::Received)?,
-        "message.delivered" => message(&root, region, Direction::Outbound, DeliveryStatus::Delivered)?,
-        "message.failed" => message(&root, region, Direction::Outbound, DeliveryStatus::Failed)?,
+        "message.received" => message(&root, region, received_at, Direction::Inbound, DeliveryStatus::Received)?,
+        "message.delivered" => message(&root, region, received_at, Direction::Outbound, DeliveryStatus::Delivered)?,
+        "message.failed" => message(&root, region, received_at, Direction::Outbound, DeliveryStatus::Failed)?,
         "contact.opted_out" => opt_out(&root, region, true)?,
         "contact.opted_in" => opt_out(&root, region, false)?,
         _ => return Ok(Vec::new()),
@@ -70,7 +73,13 @@ pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Er
 /// A text. `direction` applies unless `message.direction` says otherwise; the
 /// conversation's `phoneNumber` is always the contact's and `accountPhoneNumber`
 /// the account's, whichever way the text went.
-fn message(root: &Value, region: Region, direction: Direction, status: DeliveryStatus) -> Result<WebhookEvent, Error> {
+fn message(
+    root: &Value,
+    region: Region,
+    received_at: Timestamp,
+    direction: Direction,
+    status: DeliveryStatus,
+) -> Result<WebhookEvent, Error> {
     match at(root, "message") {
         Some(Value::Object(_)) => {}
         None | Some(Value::Null) => return Err(malformed("message", "is missing")),
@@ -90,6 +99,7 @@ fn message(root: &Value, region: Region, direction: Direction, status: DeliveryS
     };
     let their_number = phone("conversation.phoneNumber", text(root, "conversation.phoneNumber")?, region)?;
     let our_number = phone("conversation.accountPhoneNumber", text(root, "conversation.accountPhoneNumber")?, region)?;
+    let (occurred_at, time_received) = occurred(time_text(root, "timestamp").as_deref(), received_at);
     Ok(WebhookEvent::Message(MessageEvent {
         provider: KIND,
         provider_message_id: provider_message_id.to_owned(),
@@ -97,7 +107,8 @@ fn message(root: &Value, region: Region, direction: Direction, status: DeliveryS
         our_number,
         their_number,
         body: optional_text(root, "message.body")?.unwrap_or_default().to_owned(),
-        occurred_at: text(root, "timestamp")?.to_owned(),
+        occurred_at,
+        time_received,
         provider_username: sender(root),
         status,
     }))
@@ -121,6 +132,16 @@ fn sender(root: &Value) -> Option<String> {
     let candidate = candidate.trim();
     let username_like = !candidate.starts_with('/') && !candidate.contains(char::is_whitespace);
     username_like.then(|| textbridge_domain::ProviderUsername::parse(candidate).ok()).flatten().map(String::from)
+}
+
+/// A time at `path` as text: a string, or a whole number's digits; `None` for
+/// anything else (read as no time, not as a malformed body).
+fn time_text(root: &Value, path: &str) -> Option<String> {
+    match at(root, path)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => n.as_i64().map(|n| n.to_string()),
+        _ => None,
+    }
 }
 
 /// The value at a dot-separated path of object keys.

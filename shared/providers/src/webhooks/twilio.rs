@@ -7,10 +7,12 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use textbridge_app::ports::{SecretFields, WebhookRequest};
-use textbridge_domain::{DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, Region, WebhookEvent};
+use textbridge_domain::{
+    DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, Region, Timestamp, WebhookEvent,
+};
 use url::form_urlencoded;
 
-use super::{header, malformed, phone, secret, unauthenticated};
+use super::{header, malformed, occurred, phone, secret, unauthenticated};
 
 const KIND: ProviderKind = ProviderKind::Twilio;
 
@@ -102,13 +104,13 @@ impl Params {
 /// - An inbound message (`SmsStatus`/`MessageStatus` `received`, or no status and a
 ///   `Body`) is a received [`WebhookEvent::Message`]; with Advanced Opt-Out's
 ///   `OptOutType` `STOP` or `START` it is followed by a [`WebhookEvent::OptOut`] of
-///   the sender. Twilio sends no time with it: `occurred_at` is `DateSent` or
-///   `DateCreated` when present and otherwise empty (this reader is pure and does not
-///   read the clock; the caller stamps the time of receipt).
+///   the sender. Twilio's webhook docs list no time: `occurred_at` is `DateSent` or
+///   `DateCreated` (RFC 2822 in Twilio's API) when one is there and reads as a time,
+///   and otherwise `received_at`, flagged as the time of receipt.
 /// - A status callback (any other known `MessageStatus`) is a
 ///   [`WebhookEvent::Status`]; Twilio sends no text with it.
 /// - An unknown status is left out.
-pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Error> {
+pub(crate) fn parse(body: &[u8], region: Region, received_at: Timestamp) -> Result<Vec<WebhookEvent>, Error> {
     let params = Params(form_urlencoded::parse(body).into_owned().collect());
     let status = params.first(&["MessageStatus", "SmsStatus"]);
     // `None` for an inbound message, else the status the callback reports.
@@ -133,6 +135,8 @@ pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Er
         Some("START") => Some(false),
         _ => None,
     };
+    let (occurred_at, time_received) =
+        occurred(["DateSent", "DateCreated"].map(|name| params.raw(name)).into_iter().flatten(), received_at);
     let mut events = vec![WebhookEvent::Message(MessageEvent {
         provider: KIND,
         provider_message_id,
@@ -140,7 +144,8 @@ pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Er
         our_number,
         their_number: their_number.clone(),
         body: params.raw("Body").unwrap_or_default().to_owned(),
-        occurred_at: params.first(&["DateSent", "DateCreated"]).unwrap_or_default().to_owned(),
+        occurred_at,
+        time_received,
         provider_username: None,
         status: DeliveryStatus::Received,
     })];

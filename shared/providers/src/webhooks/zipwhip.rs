@@ -7,9 +7,11 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use textbridge_app::ports::{SecretFields, WebhookRequest};
-use textbridge_domain::{DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, Region, WebhookEvent};
+use textbridge_domain::{
+    DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, Region, Timestamp, WebhookEvent,
+};
 
-use super::{malformed, phone};
+use super::{malformed, occurred, phone};
 
 const KIND: ProviderKind = ProviderKind::Zipwhip;
 
@@ -55,7 +57,9 @@ struct Message {
     /// The contact's number as `ptn:/+1…`.
     #[serde(default, deserialize_with = "text")]
     address: Field,
-    #[serde(default, deserialize_with = "text")]
+    /// When the message was created: RFC 3339 as documented (a number is kept as its
+    /// digits; anything else is no time).
+    #[serde(default, deserialize_with = "time")]
     date_created: Field,
     #[serde(default, deserialize_with = "text")]
     date_delivered: Field,
@@ -67,6 +71,16 @@ fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
         None | Some(Value::Null) => Field::Missing,
         Some(Value::String(s)) => Field::Text(s),
         Some(_) => Field::Invalid,
+    })
+}
+
+/// A time: a string, or a whole number's digits; `Missing` for anything else (a time
+/// that cannot be read is no time, not a malformed body).
+fn time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::String(s)) => Field::Text(s),
+        Some(Value::Number(n)) => n.as_i64().map_or(Field::Missing, |n| Field::Text(n.to_string())),
+        _ => Field::Missing,
     })
 }
 
@@ -108,8 +122,9 @@ impl Field {
 
 /// Reads one message. `MO` is inbound (received); `MT` and `ZO` are outbound, sent
 /// unless `dateDelivered` is set. Zipwhip's numeric `statusCode` and `messageStatus`
-/// are not documented, so they are not read. Other message types are left out.
-pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Error> {
+/// are not documented, so they are not read. Other message types are left out. The
+/// time is `dateCreated`; without one that reads as a time it is `received_at`, flagged.
+pub(crate) fn parse(body: &[u8], region: Region, received_at: Timestamp) -> Result<Vec<WebhookEvent>, Error> {
     let not_an_object = || Error::malformed("the Zipwhip webhook body is not a JSON object");
     // Checked as an object first: a struct would also be read from a JSON array.
     let value: Value = serde_json::from_slice(body).map_err(|_| not_an_object())?;
@@ -149,6 +164,11 @@ pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Er
         }
         Direction::Outbound => DeliveryStatus::Sent,
     };
+    let date_created = match &message.date_created {
+        Field::Text(raw) => Some(raw.as_str()),
+        Field::Missing | Field::Invalid => None,
+    };
+    let (occurred_at, time_received) = occurred(date_created, received_at);
     Ok(vec![WebhookEvent::Message(MessageEvent {
         provider: KIND,
         provider_message_id,
@@ -160,7 +180,8 @@ pub(crate) fn parse(body: &[u8], region: Region) -> Result<Vec<WebhookEvent>, Er
             Field::Missing => String::new(),
             Field::Invalid => return Err(malformed("body", "must be text")),
         },
-        occurred_at: message.date_created.required("dateCreated", "must be text")?.to_owned(),
+        occurred_at,
+        time_received,
         provider_username: None,
         status,
     })])
