@@ -159,8 +159,8 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
         let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
         handler.handle(&body).await.expect("handled");
     }
-    let prefix = textbridge_app::keys::conversation_prefix(RecordKind::Employee, "e1");
-    let entries = backend.store.query_all(&textbridge_app::ports::Query::new("T#acme", prefix)).await.expect("entries");
+    let conversation = textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1");
+    let entries = backend.store.query_all(&conversation).await.expect("entries");
     assert_eq!(entries.len(), 1, "one text");
     assert_eq!(entries[0].str("status"), Some("delivered"));
     assert_eq!(entries[0].str("occurred_at"), Some("2026-11-23T17:00:00.000000Z"), "the first report's time");

@@ -295,7 +295,7 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
     );
     let mut unmatched = Value::Null;
     for _ in 0..100 {
-        unmatched = w.call("GET", "/messages/unmatched", &admin, None).await.1;
+        unmatched = w.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
         if unmatched.as_array().is_some_and(|a| !a.is_empty()) {
             break;
         }
@@ -304,7 +304,7 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
     assert_eq!(unmatched[0]["number"], stranger, "{unmatched}");
     assert_eq!(
         w.call("GET", "/messages/unmatched", &w.admin("globex"), None).await.1,
-        json!([]),
+        json!({"messages": [], "next": null}),
         "other tenants see none"
     );
     w.upsert("acme", "employee", "e5", &["206-555-0177"]).await;
@@ -312,7 +312,7 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
     assert_eq!(attached[0]["body"], "who is this?");
     let mut left = Value::Null;
     for _ in 0..50 {
-        left = w.call("GET", "/messages/unmatched", &admin, None).await.1;
+        left = w.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
         if left == json!([]) {
             break;
         }

@@ -194,7 +194,7 @@ async fn main() {
     );
     let archived = app
         .store
-        .query_all(&Query::new("T#acme", textbridge_app::keys::conversation_prefix(RecordKind::Employee, "e1")))
+        .query_all(&textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1"))
         .await
         .expect("archive");
     assert_eq!(archived.len(), requests, "every message archived once");

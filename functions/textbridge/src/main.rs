@@ -166,7 +166,8 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let public_base_url =
         textbridge_app::public_base_url(&args.public_base_url.unwrap_or_else(|| format!("http://{addr}")))?;
     let visibility_timeout = Duration::from_secs(args.visibility_timeout_secs);
-    let config = Config { default_region: args.default_country, public_base_url, visibility_timeout };
+    let config =
+        Config { default_region: args.default_country, public_base_url, visibility_timeout, ..Config::default() };
     let backend = embedded.backend();
     let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
     let app = App::on(backend, config).with_providers(providers).with_ats(ats).shared();

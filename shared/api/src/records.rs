@@ -20,7 +20,7 @@ use serde::Deserialize;
 use textbridge_app::{
     App,
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
-    records::{self, ConversationPage, RecordInput, RecordView, UnmatchedView},
+    records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
     webhook_sources::{self, SourceLists},
 };
 use textbridge_domain::RecordKind;
@@ -40,7 +40,7 @@ async fn upsert_record(
     Ok(Json(records::upsert(&app, &caller, kind(&record_kind)?, &id, input).await?))
 }
 
-/// Paging of a conversation.
+/// Paging of a listing (`cursor` from the previous page's `next`, `limit` 1–100).
 #[derive(Debug, Deserialize)]
 struct Paging {
     cursor: Option<String>,
@@ -59,8 +59,12 @@ async fn conversation(
     Ok(Json(page))
 }
 
-async fn unmatched(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<Vec<UnmatchedView>>, ApiError> {
-    Ok(Json(records::unmatched(&app, &caller).await?))
+async fn unmatched(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Json<UnmatchedPage>, ApiError> {
+    Ok(Json(records::unmatched(&app, &caller, paging.cursor, paging.limit.unwrap_or(50)).await?))
 }
 
 async fn list_dead_letters(

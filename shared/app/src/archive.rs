@@ -10,17 +10,21 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::json;
 use textbridge_domain::{
-    DeliveryStatus, Direction, E164, Error, MessageEvent, RecordKind, TenantId, WebhookEvent, opt_out_keyword,
+    DeliveryStatus, Direction, E164, Error, MessageEvent, ProviderKind, TenantId, Timestamp, UserId, WebhookEvent,
+    opt_out_keyword,
 };
-use time::format_description::well_known::Rfc3339;
 
 use crate::{
     App,
     envelope::{Envelope, KIND_WEBHOOK_EVENT},
+    items::{
+        self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, MessageItem, OptOutItem,
+        RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
+    },
     keys,
-    ports::{AtsError, AtsMessage, Condition, Item, PortError, Query, RecordRef, Update},
+    ports::{AtsError, AtsMessage, Condition, Key, PortError, RecordRef, Update},
     worker::MessageHandler,
 };
 
@@ -66,28 +70,37 @@ pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent
 }
 
 /// Records a later delivery status on the message and on its archived entries; it
-/// never creates a message.
+/// never creates a text. A status that arrives before its text waits beside it.
 async fn update_status(
     app: &Arc<App>,
     tenant: &TenantId,
-    provider: textbridge_domain::ProviderKind,
+    provider: ProviderKind,
     provider_message_id: &str,
     status: DeliveryStatus,
 ) -> Result<(), Error> {
     let store = &app.store;
     let key = keys::message(tenant, provider, provider_message_id);
-    let item =
-        store.update(&key, &Update::default().set("status", json!(status)).set("status_at", now(app)), None).await?;
-    let Some(first) = item.attrs.get("event").and_then(|e| serde_json::from_value::<MessageEvent>(e.clone()).ok())
-    else {
-        return Ok(()); // the text itself has not arrived yet; its status waits on the message item
+    let update = Update::default().set("status", json!(status));
+    let message = match store.update(&key, &update, Some(&Condition::Exists)).await {
+        Ok(item) => MessageItem::from_item(&item)?,
+        Err(PortError::ConditionFailed) => {
+            let early = EarlyStatus { status }.to_item(keys::early_status(tenant, provider, provider_message_id))?;
+            store.put(&early, None).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     };
-    for record in item.attrs.get("records").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        let Some((kind, id)) = record.split_once('#') else { continue };
-        let kind: RecordKind = kind.parse()?;
-        let entry = keys::conversation_entry(tenant, kind, id, &first.occurred_at, provider, provider_message_id);
+    for record in &message.records {
+        let entry = keys::conversation_entry(
+            tenant,
+            record.kind,
+            &record.id,
+            &message.event.occurred_at,
+            provider,
+            provider_message_id,
+        );
         // A status never recreates an entry that no longer exists.
-        match store.update(&entry, &Update::default().set("status", json!(status)), Some(&Condition::Exists)).await {
+        match store.update(&entry, &update, Some(&Condition::Exists)).await {
             Ok(_) | Err(PortError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
@@ -95,64 +108,75 @@ async fn update_status(
     Ok(())
 }
 
-fn now(app: &App) -> String {
-    app.clock.now().format(&Rfc3339).unwrap_or_default()
+fn now(app: &App) -> Result<Timestamp, Error> {
+    Timestamp::new(app.clock.now())
 }
 
 async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_out: bool) -> Result<(), Error> {
-    let item = Item::new(keys::opt_out(tenant, number))
-        .with("number", number.as_str())
-        .with("opted_out", opted_out)
-        .with("at", now(app));
+    let item =
+        OptOutItem { number: number.clone(), opted_out, at: now(app)? }.to_item(keys::opt_out(tenant, number))?;
     app.store.put(&item, None).await?;
     Ok(())
 }
 
 /// The texting user a message is attributed to: the user whose user-level
 /// credentials carry the provider username (`None`: unattributed).
-async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<Option<String>, Error> {
+async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<Option<UserId>, Error> {
     let Some(name) = message.provider_username.as_deref() else { return Ok(None) };
     let Ok(username) = textbridge_domain::ProviderUsername::parse(name) else { return Ok(None) };
-    let claim = app.store.get(&keys::username_claim(tenant, message.provider, &username)).await?;
-    let credential = claim.as_ref().and_then(|c| c.str("credential")).unwrap_or_default();
-    let prefix = format!("{}{}#user#", keys::CREDENTIAL_PREFIX, message.provider);
-    Ok(credential.strip_prefix(&prefix).map(str::to_owned))
+    let key = keys::username_claim(tenant, message.provider, &username);
+    app.caches
+        .users
+        .get_or_load(&format!("{}/{}", key.pk, key.sk), || async {
+            let Some(claim) = items::get::<UsernameClaim>(app.store.as_ref(), &key).await? else { return Ok(None) };
+            let prefix = format!("{}{}#user#", keys::CREDENTIAL_PREFIX, message.provider);
+            claim.credential.strip_prefix(&prefix).map(UserId::parse).transpose()
+        })
+        .await
 }
 
-/// The records whose phone numbers include `number`.
+/// The records whose phone numbers include `number` (a strongly consistent read).
 pub async fn records_for(app: &Arc<App>, tenant: &TenantId, number: &E164) -> Result<Vec<RecordRef>, Error> {
-    let query = Query::new(keys::tenant_pk(tenant), keys::phone_prefix(number));
-    let items = app.store.query_all(&query).await?;
-    items
-        .iter()
-        .map(|i| {
-            let kind: RecordKind = i.str("kind").unwrap_or_default().parse()?;
-            Ok(RecordRef { kind, id: i.str("id").unwrap_or_default().to_owned() })
-        })
-        .collect()
+    let items = app.store.query_all(&keys::records_of(tenant, number)).await?;
+    items.iter().map(|i| DirectoryEntry::from_item(i).map(|e| RecordRef { kind: e.kind, id: e.id })).collect()
+}
+
+/// The message item of a text: the stored one when the text was reported before
+/// (its first report's content and time win, so every report lands on the same
+/// entries), else this report, written with a condition so that of two first
+/// reports handled at once exactly one wins.
+async fn first_report(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<MessageItem, Error> {
+    let store = &app.store;
+    let key = keys::message(tenant, reported.provider, &reported.provider_message_id);
+    for _ in 0..2 {
+        if let Some(stored) = items::get::<MessageItem>(store.as_ref(), &key).await? {
+            let status = reported.status;
+            return Ok(MessageItem { status, event: MessageEvent { status, ..stored.event.clone() }, ..stored });
+        }
+        let early = keys::early_status(tenant, reported.provider, &reported.provider_message_id);
+        let status = items::get::<EarlyStatus>(store.as_ref(), &early).await?.map_or(reported.status, |e| e.status);
+        let user = attribute(app, tenant, reported).await?;
+        let first = MessageItem {
+            event: MessageEvent { status, ..reported.clone() },
+            status,
+            texting_user: user,
+            matched: None,
+            records: Vec::new(),
+        };
+        match store.put(&first.to_item(key.clone())?, Some(&Condition::NotExists)).await {
+            Ok(()) => return Ok(first),
+            Err(PortError::ConditionFailed) => continue, // another first report won: read it
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Unavailable("the message item keeps changing; retry later".into()))
 }
 
 async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<(), Error> {
     let store = &app.store;
     let msg_key = keys::message(tenant, reported.provider, &reported.provider_message_id);
-    // A later report of a text already seen (e.g. "delivered") keeps the first
-    // report's content and time, so it lands on the same entries; only the status moves.
-    let first: Option<MessageEvent> = store
-        .get(&msg_key)
-        .await?
-        .and_then(|item| item.attrs.get("event").and_then(|e| serde_json::from_value(e.clone()).ok()));
-    let message = &match first {
-        Some(first) => MessageEvent { status: reported.status, ..first },
-        None => reported.clone(),
-    };
-    let event = serde_json::to_value(message).map_err(Error::unexpected)?;
-    let user = attribute(app, tenant, message).await?;
-    let record = Update::default()
-        .set("event", event.clone())
-        .set("status", json!(message.status))
-        .set("texting_user", json!(user))
-        .set("attributed", user.is_some());
-    store.update(&msg_key, &record, None).await?;
+    let first = first_report(app, tenant, reported).await?;
+    let message = &first.event;
     if message.direction == Direction::Inbound
         && let Some(opted_out) = opt_out_keyword(&message.body)
     {
@@ -161,22 +185,33 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
 
     let records = records_for(app, tenant, &message.their_number).await?;
     let unmatched_key = keys::unmatched(tenant, &message.their_number, message.provider, &message.provider_message_id);
+    let status = Update::default().set("status", json!(first.status)).set("event", json!(message));
     if records.is_empty() {
-        let item = Item::new(unmatched_key)
-            .with("event", event)
-            .with("number", message.their_number.as_str())
-            .with("received_at", now(app));
-        store.put(&item, None).await?;
-        store.update(&msg_key, &Update::default().set("matched", false), None).await?;
+        let received_at = now(app)?;
+        let mut item = UnmatchedItem { event: message.clone(), number: message.their_number.clone(), received_at }
+            .to_item(unmatched_key)?;
+        item.index = Some(keys::unmatched_listing(
+            tenant,
+            &received_at,
+            &message.their_number,
+            message.provider,
+            &message.provider_message_id,
+        ));
+        // Kept once: a redelivery keeps the first listing time.
+        match store.put(&item, Some(&Condition::NotExists)).await {
+            Ok(()) | Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        store.update(&msg_key, &status.set("matched", false), None).await?;
         tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
         return Ok(());
     }
     for record in &records {
-        archive_to(app, tenant, record, message, user.as_deref()).await?;
+        archive_to(app, tenant, record, message, first.texting_user.as_ref()).await?;
     }
     store.delete(&unmatched_key, None).await?;
-    let archived: Vec<String> = records.iter().map(|r| format!("{}#{}", r.kind.as_str(), r.id)).collect();
-    store.update(&msg_key, &Update::default().set("matched", true).set("records", json!(archived)), None).await?;
+    let archived: Vec<RecordRefItem> = records.iter().map(RecordRefItem::from).collect();
+    store.update(&msg_key, &status.set("matched", true).set("records", json!(archived)), None).await?;
     Ok(())
 }
 
@@ -190,40 +225,42 @@ async fn archive_to(
     tenant: &TenantId,
     record: &RecordRef,
     message: &MessageEvent,
-    user: Option<&str>,
+    user: Option<&UserId>,
 ) -> Result<(), Error> {
     let store = &app.store;
     let (provider, id) = (message.provider, message.provider_message_id.as_str());
-    let entry =
-        Item::new(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))
-            .with("provider", provider.as_str())
-            .with("provider_message_id", id)
-            .with("direction", json!(message.direction))
-            .with("body", message.body.as_str())
-            .with("occurred_at", message.occurred_at.to_string())
-            .with("time_received", message.time_received)
-            .with("our_number", message.our_number.as_str())
-            .with("their_number", message.their_number.as_str())
-            .with("texting_user", json!(user))
-            .with("provider_username", json!(message.provider_username))
-            .with("unattributed", user.is_none())
-            .with("status", json!(message.status))
-            .with("action_type", MESSAGE_ACTION_TYPE);
+    let entry = ConversationEntry {
+        provider,
+        provider_message_id: id.to_owned(),
+        direction: message.direction,
+        body: message.body.clone(),
+        occurred_at: message.occurred_at,
+        time_received: message.time_received,
+        our_number: message.our_number.clone(),
+        their_number: message.their_number.clone(),
+        texting_user: user.cloned(),
+        provider_username: message.provider_username.clone(),
+        unattributed: user.is_none(),
+        status: message.status,
+        action_type: MESSAGE_ACTION_TYPE.to_owned(),
+    }
+    .to_item(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))?;
     store.put(&entry, None).await?;
 
     let state_key = keys::archive_state(tenant, record.kind, &record.id, provider, id);
     let Some(ats) = app.ats.as_ref() else {
-        store.put(&Item::new(state_key).with("state", "done"), None).await?;
+        let done = ArchiveState { state: ArchivePhase::Done, lease_until: None, attempt: 0, ats_id: None };
+        store.put(&done.to_item(state_key)?, None).await?;
         return Ok(());
     };
     let now_secs = app.clock.now().unix_timestamp();
     let lease =
         Update::default().set("state", "writing").set("lease_until", now_secs + lease_secs(app)).add("attempt", 1);
     let busy = || Error::Unavailable("another archiver is writing this message; retry later".into());
-    match store.get(&state_key).await? {
-        Some(state) if state.str("state") == Some("done") => return Ok(()),
+    match items::get::<ArchiveState>(store.as_ref(), &state_key).await? {
+        Some(state) if state.state == ArchivePhase::Done => return Ok(()),
         Some(state) => {
-            let until = state.int("lease_until").unwrap_or(0);
+            let until = state.lease_until.unwrap_or(0);
             if until > now_secs {
                 return Err(busy());
             }
@@ -233,7 +270,7 @@ async fn archive_to(
             };
             let found = ats.find_message(tenant, record, provider, id).await.map_err(ats_error)?;
             if let Some(ats_id) = found {
-                tracing::info!(attempt = state.int("attempt"), "message found in the ATS after an interrupted write");
+                tracing::info!(attempt = state.attempt, "message found in the ATS after an interrupted write");
                 return mark_done(app, &state_key, &ats_id).await;
             }
         }
@@ -249,13 +286,13 @@ async fn archive_to(
         body: message.body.clone(),
         occurred_at: message.occurred_at.to_string(),
         their_number: message.their_number.to_string(),
-        texting_user: user.map(str::to_owned).or_else(|| message.provider_username.clone()),
+        texting_user: user.map(ToString::to_string).or_else(|| message.provider_username.clone()),
     };
     let ats_id = ats.write_message(tenant, record, &text).await.map_err(ats_error)?;
     mark_done(app, &state_key, &ats_id).await
 }
 
-async fn mark_done(app: &Arc<App>, state_key: &crate::ports::Key, ats_id: &str) -> Result<(), Error> {
+async fn mark_done(app: &Arc<App>, state_key: &Key, ats_id: &str) -> Result<(), Error> {
     let done = Update::default().set("state", "done").set("ats_id", ats_id).remove("lease_until");
     app.store.update(state_key, &done, None).await?;
     Ok(())

@@ -12,8 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::{
     App, groups, keys,
     ports::{
-        Condition, Credentials, Item, PortError, Provider, Query, SecretFields, SecretName, SubmittedFields, Update,
-        Write,
+        Condition, Credentials, Item, PortError, Provider, SecretFields, SecretName, SubmittedFields, Update, Write,
     },
 };
 
@@ -287,7 +286,8 @@ pub async fn save(
         .with("tenant", tenant.as_str())
         .with("provider", target.provider.as_str())
         .with("level", target.level.kind())
-        .with("scope", target.level.scope());
+        .with("scope", target.level.scope())
+        .with("username", checked.username.as_str());
     let writes = [
         Write::Put { item, condition: Some(Condition::NotExists) },
         Write::Put { item: claim, condition: Some(Condition::NotExists) },
@@ -373,8 +373,7 @@ pub async fn get(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<C
 
 /// Every credential the caller may see: all for admins, else their own.
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<CredentialView>, Error> {
-    let pk = keys::tenant_pk(&caller.tenant);
-    let items = app.store.query_all(&Query::new(pk, keys::CREDENTIAL_PREFIX)).await?;
+    let items = app.store.query_all(&keys::credentials(&caller.tenant)).await?;
     let mine = |i: &Item| i.str("level") == Some("user") && i.str("scope") == Some(caller.user_id.as_str());
     Ok(items.iter().filter(|i| caller.role.is_admin() || mine(i)).map(view).collect())
 }

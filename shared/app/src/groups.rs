@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use textbridge_domain::{Error, Identity, PermissionGroup, TenantId};
 
 use crate::{
-    App, keys,
-    ports::{Item, Query},
+    App,
+    items::{self, GroupItem, Stored},
+    keys,
 };
 
 /// A permission group's settings.
@@ -32,9 +33,8 @@ pub struct GroupSettings {
 pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupSettings) -> Result<GroupView, Error> {
     caller.require_admin()?;
     let name = PermissionGroup::parse(name)?;
-    let item = Item::new(keys::permission_group(&caller.tenant, name.as_str()))
-        .with("name", name.as_str())
-        .with("can_text", settings.can_text);
+    let item = GroupItem { name: name.to_string(), can_text: settings.can_text }
+        .to_item(keys::permission_group(&caller.tenant, name.as_str()))?;
     app.store.put(&item, None).await?;
     Ok(GroupView { name: name.to_string(), can_text: settings.can_text })
 }
@@ -42,19 +42,12 @@ pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupS
 /// Every group of the caller's tenant (managers and admins).
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<GroupView>, Error> {
     caller.require_user_manager()?;
-    let pk = keys::tenant_pk(&caller.tenant);
-    let items = app.store.query_all(&Query::new(pk, keys::GROUP_PREFIX)).await?;
-    Ok(items
-        .iter()
-        .map(|i| GroupView {
-            name: i.str("name").unwrap_or_default().to_owned(),
-            can_text: i.attrs.get("can_text").and_then(serde_json::Value::as_bool).unwrap_or(false),
-        })
-        .collect())
+    let items = app.store.query_all(&keys::permission_groups(&caller.tenant)).await?;
+    items.iter().map(|i| GroupItem::from_item(i).map(|g| GroupView { name: g.name, can_text: g.can_text })).collect()
 }
 
 /// Whether `group` of `tenant` grants Can Text (an unknown group grants nothing).
 pub async fn can_text(app: &Arc<App>, tenant: &TenantId, group: &PermissionGroup) -> Result<bool, Error> {
-    let item = app.store.get(&keys::permission_group(tenant, group.as_str())).await?;
-    Ok(item.and_then(|i| i.attrs.get("can_text").and_then(serde_json::Value::as_bool)).unwrap_or(false))
+    let key = keys::permission_group(tenant, group.as_str());
+    Ok(items::get::<GroupItem>(app.store.as_ref(), &key).await?.is_some_and(|g| g.can_text))
 }

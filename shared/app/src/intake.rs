@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, TenantId, Timestamp, WebhookEvent};
+use textbridge_domain::{Error, ProviderKind, Timestamp, WebhookEvent};
 
 use crate::{
     App,
     envelope::Envelope,
+    items::{self, Registration},
     keys,
     ports::{PortError, SecretFields, SecretName, WebhookRequest},
     webhook_sources,
@@ -50,16 +51,20 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     if !valid_token {
         return Err(unknown());
     }
-    let registration = app.store.get(&keys::webhook_registration(call.token)).await?.ok_or_else(unknown)?;
-    if registration.str("provider") != Some(provider_kind.as_str()) {
+    let registration = app
+        .caches
+        .registrations
+        .get_or_load(call.token, || async {
+            items::get::<Registration>(app.store.as_ref(), &keys::webhook_registration(call.token))
+                .await?
+                .ok_or_else(unknown)
+        })
+        .await?;
+    if registration.provider != provider_kind {
         return Err(unknown());
     }
-    let tenant = TenantId::parse(registration.str("tenant").unwrap_or_default()).map_err(|_| unknown())?;
-    let level = CredentialLevel::parse(
-        registration.str("level").unwrap_or_default(),
-        registration.str("scope").filter(|s| *s != "-"),
-    )
-    .map_err(|_| unknown())?;
+    let tenant = registration.tenant.clone();
+    let level = registration.level()?;
     let provider = app.providers.get(provider_kind)?;
     if !webhook_sources::allows(app, &tenant, provider_kind, call.source).await? {
         tracing::warn!(tenant = %tenant, provider = %provider_kind, "webhook from an address not on the allow-list");
@@ -67,19 +72,18 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     }
 
     let name = SecretName::credential(&tenant, provider_kind, level.kind(), level.scope())?;
-    let secrets = match app.secrets()?.get(&name).await {
-        Ok(stored) => SecretFields::from_secret_string(&stored)?,
-        Err(PortError::NotFound(_)) => return Err(Error::Unauthenticated("invalid webhook signature".into())),
-        Err(e) => return Err(e.into()),
-    };
     let url = format!("{}{}", app.config.public_base_url, call.path_and_query);
     let request = WebhookRequest { url: &url, headers: call.headers, body: call.body };
-    provider.verify_webhook(&request, &secrets)?;
+    let secrets = registration_secret(app, &name).await?;
+    if provider.verify_webhook(&request, &secrets).is_err() {
+        // The secret may have been replaced since it was cached: check once more.
+        app.caches.secrets.forget(name.as_str());
+        provider.verify_webhook(&request, &registration_secret(app, &name).await?)?;
+    }
     let received_at = Timestamp::new(app.clock.now()).map_err(Error::unexpected)?;
     let events = provider.parse_webhook(&request, app.config.default_region, received_at)?;
 
-    let cred = app.store.get(&keys::credential(&tenant, provider_kind, &level)).await?;
-    let line_username = cred.as_ref().and_then(|c| c.str("username")).map(str::to_owned);
+    let line_username = registration.username.as_ref().map(ToString::to_string);
     let bodies = events
         .into_iter()
         .map(|mut event| {
@@ -99,4 +103,19 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     }
     tracing::info!(tenant = %tenant, provider = %provider_kind, events = bodies.len(), "webhook accepted");
     Ok(Accepted { accepted: bodies.len() })
+}
+
+/// The secret fields of a registration's credentials (a missing secret is a bad
+/// signature: the credentials are being removed).
+async fn registration_secret(app: &Arc<App>, name: &SecretName) -> Result<SecretFields, Error> {
+    app.caches
+        .secrets
+        .get_or_load(name.as_str(), || async {
+            match app.secrets()?.get(name).await {
+                Ok(stored) => SecretFields::from_secret_string(&stored),
+                Err(PortError::NotFound(_)) => Err(Error::Unauthenticated("invalid webhook signature".into())),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
 }

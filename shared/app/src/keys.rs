@@ -1,11 +1,21 @@
-//! Store keys, in one place. Every tenant partition is `T#{tenant}`; partitions
-//! starting `T#_` are reserved for the system (no tenant id can start with `_`).
+//! Store keys, in one place, laid out for scale: a tenant's traffic is spread over
+//! many partition keys, one per entity that takes writes (a record, a phone number,
+//! a provider message, a webhook registration); only small tenant-wide sets
+//! (credentials, username claims, permission groups, settings) share the tenant
+//! partition `T#{tenant}`. Listings that cross entities read the secondary index.
+//!
+//! Every tenant key starts with `T#{tenant}`; system keys start with `T#_` or
+//! `HOOK#`, which no tenant id can produce (tenant ids never start with `_` and
+//! never contain `#`). See ARCHITECTURE.md for the access patterns.
 
 use textbridge_domain::{CredentialLevel, E164, ProviderKind, ProviderUsername, RecordKind, TenantId, Timestamp};
 
-use crate::ports::Key;
+use crate::ports::{Key, Query};
 
-/// The partition of a tenant.
+/// The sort key of an item that is alone in its partition.
+const ITEM: &str = "ITEM";
+
+/// The partition of a tenant's small tenant-wide sets.
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}")
 }
@@ -16,6 +26,11 @@ pub const CREDENTIAL_PREFIX: &str = "CRED#";
 /// A tenant's credentials of one provider at one level.
 pub fn credential(tenant: &TenantId, provider: ProviderKind, level: &CredentialLevel) -> Key {
     Key::new(tenant_pk(tenant), format!("{CREDENTIAL_PREFIX}{provider}#{}#{}", level.kind(), level.scope()))
+}
+
+/// Every credential item of a tenant (a small set: one per level and provider).
+pub fn credentials(tenant: &TenantId) -> Query {
+    Query::new(tenant_pk(tenant), CREDENTIAL_PREFIX)
 }
 
 /// The claim that makes a provider username unique within a tenant.
@@ -31,49 +46,47 @@ pub fn permission_group(tenant: &TenantId, name: &str) -> Key {
     Key::new(tenant_pk(tenant), format!("{GROUP_PREFIX}{}", name.to_lowercase()))
 }
 
-/// A webhook registration, found by the unguessable token in its URL (the caller
-/// of a webhook is a provider, not a tenant user, so this is a system partition).
-pub fn webhook_registration(token: &str) -> Key {
-    Key::new("T#_hooks", format!("HOOK#{token}"))
+/// Every permission group of a tenant.
+pub fn permission_groups(tenant: &TenantId) -> Query {
+    Query::new(tenant_pk(tenant), GROUP_PREFIX)
 }
 
-/// A provider message's own item: its content, status and where it was archived.
+/// A tenant's webhook source allow-lists.
+pub fn webhook_sources(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "SETTINGS#webhook-sources")
+}
+
+/// A webhook registration, found by the unguessable token in its URL: its own
+/// partition, so no two registrations (and no two tenants) share a key.
+pub fn webhook_registration(token: &str) -> Key {
+    Key::new(format!("HOOK#{token}"), ITEM)
+}
+
+/// A provider message's own item: its first report, status and where it was
+/// archived (one partition per message).
 pub fn message(tenant: &TenantId, provider: ProviderKind, provider_message_id: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("MSG#{provider}#{provider_message_id}"))
+    Key::new(format!("T#{tenant}#MSG#{provider}#{provider_message_id}"), ITEM)
+}
+
+/// A delivery status that arrived before its text (beside the message item).
+pub fn early_status(tenant: &TenantId, provider: ProviderKind, provider_message_id: &str) -> Key {
+    Key::new(message(tenant, provider, provider_message_id).pk, "STATUS")
+}
+
+/// The partition of one record: the record, its conversation and archive states.
+fn record_pk(tenant: &TenantId, kind: RecordKind, id: &str) -> String {
+    format!("T#{tenant}#REC#{}#{id}", kind.as_str())
 }
 
 /// A record of the directory (candidate, employee, contact).
 pub fn record(tenant: &TenantId, kind: RecordKind, id: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("REC#{kind}#{id}", kind = kind.as_str()))
+    Key::new(record_pk(tenant, kind, id), ITEM)
 }
 
-/// Prefix of the phone-number entries of the directory for one number.
-pub fn phone_prefix(number: &E164) -> String {
-    format!("PH#{number}#")
-}
+/// Prefix of a record's conversation entries (sort key order = time order).
+const CONVERSATION_PREFIX: &str = "CONV#";
 
-/// One phone number of one record (looked up by [`phone_prefix`]).
-pub fn record_phone(tenant: &TenantId, number: &E164, kind: RecordKind, id: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("{}{}#{id}", phone_prefix(number), kind.as_str()))
-}
-
-/// Prefix of the unmatched messages (of one number, when given).
-pub fn unmatched_prefix(number: Option<&E164>) -> String {
-    number.map_or_else(|| "UNMATCHED#".to_owned(), |n| format!("UNMATCHED#{n}#"))
-}
-
-/// A message that matched no record yet.
-pub fn unmatched(tenant: &TenantId, number: &E164, provider: ProviderKind, provider_message_id: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("{}{provider}#{provider_message_id}", unmatched_prefix(Some(number))))
-}
-
-/// Prefix of one record's conversation entries (sort key order = time order).
-pub fn conversation_prefix(kind: RecordKind, id: &str) -> String {
-    format!("CONV#{}#{id}#", kind.as_str())
-}
-
-/// One archived message on one record's conversation; `occurred_at` in its canonical
-/// form, which sorts as text in time order.
+/// One archived message on one record's conversation, sorted by its canonical time.
 pub fn conversation_entry(
     tenant: &TenantId,
     kind: RecordKind,
@@ -83,22 +96,113 @@ pub fn conversation_entry(
     provider_message_id: &str,
 ) -> Key {
     Key::new(
-        tenant_pk(tenant),
-        format!("{}{occurred_at}#{provider}#{provider_message_id}", conversation_prefix(kind, id)),
+        record_pk(tenant, kind, id),
+        format!("{CONVERSATION_PREFIX}{occurred_at}#{provider}#{provider_message_id}"),
     )
+}
+
+/// A record's conversation, oldest first (page it with [`Query::descending`]).
+pub fn conversation(tenant: &TenantId, kind: RecordKind, id: &str) -> Query {
+    Query::new(record_pk(tenant, kind, id), CONVERSATION_PREFIX)
 }
 
 /// The archive state of one message on one record (`writing` with a lease, `done`).
 pub fn archive_state(tenant: &TenantId, kind: RecordKind, id: &str, provider: ProviderKind, message_id: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("ARCH#{}#{id}#{provider}#{message_id}", kind.as_str()))
+    Key::new(record_pk(tenant, kind, id), format!("ARCH#{provider}#{message_id}"))
+}
+
+/// The partition of one phone number: the records that carry it, its opt-out and
+/// the texts of it that matched no record yet.
+fn phone_pk(tenant: &TenantId, number: &E164) -> String {
+    format!("T#{tenant}#PH#{number}")
+}
+
+/// Prefix of the directory entries of a number.
+const DIRECTORY_PREFIX: &str = "DIR#";
+
+/// One phone number of one record (found by [`records_of`]).
+pub fn record_phone(tenant: &TenantId, number: &E164, kind: RecordKind, id: &str) -> Key {
+    Key::new(phone_pk(tenant, number), format!("{DIRECTORY_PREFIX}{}#{id}", kind.as_str()))
+}
+
+/// The directory entries of a number (strongly consistent: a base-table query).
+pub fn records_of(tenant: &TenantId, number: &E164) -> Query {
+    Query::new(phone_pk(tenant, number), DIRECTORY_PREFIX)
 }
 
 /// Whether a number has opted out of texts from this tenant.
 pub fn opt_out(tenant: &TenantId, number: &E164) -> Key {
-    Key::new(tenant_pk(tenant), format!("OPTOUT#{number}"))
+    Key::new(phone_pk(tenant, number), "OPTOUT")
 }
 
-/// A tenant's webhook source allow-lists.
-pub fn webhook_sources(tenant: &TenantId) -> Key {
-    Key::new(tenant_pk(tenant), "SETTINGS#webhook-sources")
+/// Prefix of the unmatched texts of a number.
+const UNMATCHED_PREFIX: &str = "UNM#";
+
+/// A text that matched no record yet.
+pub fn unmatched(tenant: &TenantId, number: &E164, provider: ProviderKind, provider_message_id: &str) -> Key {
+    Key::new(phone_pk(tenant, number), format!("{UNMATCHED_PREFIX}{provider}#{provider_message_id}"))
+}
+
+/// The unmatched texts of one number (strongly consistent).
+pub fn unmatched_of(tenant: &TenantId, number: &E164) -> Query {
+    Query::new(phone_pk(tenant, number), UNMATCHED_PREFIX)
+}
+
+/// The secondary-index key listing an unmatched text among its tenant's, oldest first.
+pub fn unmatched_listing(
+    tenant: &TenantId,
+    received_at: &Timestamp,
+    number: &E164,
+    provider: ProviderKind,
+    provider_message_id: &str,
+) -> Key {
+    Key::new(format!("T#{tenant}#UNMATCHED"), format!("{received_at}#{number}#{provider}#{provider_message_id}"))
+}
+
+/// Every unmatched text of a tenant, oldest first (the secondary index: eventually
+/// consistent on DynamoDB, which an admin listing tolerates).
+pub fn unmatched_all(tenant: &TenantId) -> Query {
+    Query::new(format!("T#{tenant}#UNMATCHED"), "").on_index()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_keys_start_with_the_tenant_and_system_keys_cannot_collide() {
+        let t = TenantId::parse("acme").expect("tenant");
+        let n: E164 = "+12065550100".parse().expect("number");
+        let at: Timestamp = "2026-11-26T10:00:00Z".parse().expect("time");
+        let keys = [
+            credential(&t, ProviderKind::TextUs, &CredentialLevel::System),
+            permission_group(&t, "Recruiters"),
+            webhook_sources(&t),
+            message(&t, ProviderKind::Zipwhip, "1"),
+            record(&t, RecordKind::Employee, "e1"),
+            conversation_entry(&t, RecordKind::Employee, "e1", &at, ProviderKind::Twilio, "SM1"),
+            archive_state(&t, RecordKind::Employee, "e1", ProviderKind::Twilio, "SM1"),
+            record_phone(&t, &n, RecordKind::Contact, "k1"),
+            opt_out(&t, &n),
+            unmatched(&t, &n, ProviderKind::TextUs, "m1"),
+        ];
+        for key in &keys {
+            assert!(key.pk == "T#acme" || key.pk.starts_with("T#acme#"), "{key:?}");
+        }
+        assert!(webhook_registration("abc").pk.starts_with("HOOK#"));
+        assert!(TenantId::parse("_hooks").is_err() && TenantId::parse("a#b").is_err());
+    }
+
+    #[test]
+    fn entities_that_take_writes_have_partitions_of_their_own() {
+        let t = TenantId::parse("acme").expect("tenant");
+        let a = record(&t, RecordKind::Employee, "e1").pk;
+        let b = record(&t, RecordKind::Employee, "e2").pk;
+        let m1 = message(&t, ProviderKind::TextUs, "1").pk;
+        let m2 = message(&t, ProviderKind::TextUs, "2").pk;
+        assert_ne!(a, b);
+        assert_ne!(m1, m2);
+        assert_ne!(webhook_registration("x").pk, webhook_registration("y").pk);
+        assert_ne!(tenant_pk(&t), a);
+    }
 }

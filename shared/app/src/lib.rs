@@ -3,6 +3,7 @@
 //! and the local binary.
 
 pub mod archive;
+pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod dead_letters;
@@ -10,6 +11,7 @@ pub mod envelope;
 pub mod groups;
 pub mod health;
 pub mod intake;
+pub mod items;
 pub mod keys;
 pub mod ports;
 pub mod records;
@@ -53,6 +55,8 @@ pub struct App {
     pub config: Config,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Short-lived caches of hot items (see [`cache`]).
+    pub caches: Arc<cache::Caches>,
 }
 
 impl App {
@@ -64,6 +68,7 @@ impl App {
             secrets: None,
             providers: Providers::default(),
             ats: None,
+            caches: Arc::new(cache::Caches::new(config.cache_ttl)),
             config,
             clock: Arc::new(SystemClock),
         }

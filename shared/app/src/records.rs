@@ -7,14 +7,15 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use textbridge_domain::{E164, Error, Identity, MessageEvent, RecordKind, WebhookEvent};
+use textbridge_domain::{E164, Error, Identity, RecordKind, Timestamp, WebhookEvent};
 
 use crate::{
     App,
     archive::MESSAGE_ACTION_TYPE,
     envelope::Envelope,
+    items::{self, ConversationEntry, DirectoryEntry, RecordItem, Stored, UnmatchedItem},
     keys,
-    ports::{Item, Query, Write},
+    ports::{Condition, PortError, Update, Write},
 };
 
 /// Most phone numbers one record may carry.
@@ -46,22 +47,27 @@ pub struct RecordView {
     pub rematched: usize,
 }
 
-/// Checks a record id: 1–64 letters, digits, `-`, `_` or `.`.
+/// Checks a record id: 1–64 letters, digits, `-`, `_` or `.`, and not `.` or `..`.
 pub fn record_id(id: &str) -> Result<String, Error> {
-    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok { Ok(id.to_owned()) } else { Err(Error::invalid("id", "must be 1-64 letters, digits, '-', '_' or '.'")) }
+    let ok = (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && id != "."
+        && id != "..";
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(Error::invalid("id", "must be 1-64 letters, digits, '-', '_' or '.', and not '.' or '..'"))
+    }
 }
 
-fn phones_of(item: &Item) -> BTreeSet<String> {
-    item.attrs
-        .get("phones")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
+/// How many times an upsert re-reads a record that changed under it.
+const UPSERT_TRIES: usize = 5;
 
-/// Creates or replaces a record and its numbers, then queues again every unmatched
-/// message of its numbers so the archiver attaches them.
+/// Creates or replaces a record and its numbers. Unmatched texts are queued again
+/// only for numbers the record did not carry before, once per change: the write is
+/// conditional on the record's version (of concurrent identical upserts one adds
+/// the numbers, the others find nothing new), and the numbers to re-match are kept
+/// on the record until queued, so a crash between the two loses none.
 pub async fn upsert(
     app: &Arc<App>,
     caller: &Identity,
@@ -82,46 +88,82 @@ pub async fn upsert(
     }
     let tenant = &caller.tenant;
     let key = keys::record(tenant, kind, &id);
-    let old = app.store.get(&key).await?.map(|i| phones_of(&i)).unwrap_or_default();
-
-    let mut writes = vec![Write::Put {
-        item: Item::new(key)
-            .with("kind", kind.as_str())
-            .with("id", id.as_str())
-            .with("name", json!(input.name))
-            .with("phones", json!(phones.iter().map(E164::as_str).collect::<Vec<_>>())),
-        condition: None,
-    }];
-    for gone in old.iter().filter(|p| !phones.iter().any(|n| n.as_str() == p.as_str())) {
-        let number: E164 = gone.parse()?;
-        writes.push(Write::Delete { key: keys::record_phone(tenant, &number, kind, &id), condition: None });
-    }
-    for number in &phones {
-        let item = Item::new(keys::record_phone(tenant, number, kind, &id))
-            .with("kind", kind.as_str())
-            .with("id", id.as_str());
-        writes.push(Write::Put { item, condition: None });
-    }
-    app.store.transact(&writes).await?;
-
-    let mut rematched = 0;
-    for number in &phones {
-        let query = Query::new(keys::tenant_pk(tenant), keys::unmatched_prefix(Some(number)));
-        let waiting = app.store.query_all(&query).await?;
-        let bodies = waiting
-            .iter()
-            .filter_map(|item| item.attrs.get("event"))
-            .map(|event| {
-                let message: MessageEvent = serde_json::from_value(event.clone()).map_err(Error::unexpected)?;
-                Envelope::webhook_event(tenant, &WebhookEvent::Message(message)).map(|e| e.to_body())
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        if !bodies.is_empty() {
-            app.queue()?.send_batch(&bodies).await?;
-            rematched += bodies.len();
+    let mut written = None;
+    for _ in 0..UPSERT_TRIES {
+        let old = items::get::<RecordItem>(app.store.as_ref(), &key).await?;
+        let (old_phones, version, pending) = match &old {
+            Some(r) => (r.phones.iter().cloned().collect::<BTreeSet<_>>(), r.version, r.rematch.clone()),
+            None => (BTreeSet::new(), 0, Vec::new()),
+        };
+        let mut rematch: BTreeSet<E164> = pending.into_iter().filter(|n| phones.contains(n)).collect();
+        rematch.extend(phones.difference(&old_phones).cloned());
+        let record = RecordItem {
+            kind,
+            id: id.clone(),
+            name: input.name.clone(),
+            phones: phones.iter().cloned().collect(),
+            version: version + 1,
+            rematch: rematch.iter().cloned().collect(),
+        };
+        let unchanged = old.as_ref().is_some_and(|o| o.name == record.name && o.phones == record.phones);
+        if unchanged && rematch.is_empty() {
+            written = Some(record);
+            break;
+        }
+        let condition =
+            if old.is_some() { Condition::Equals("version".into(), json!(version)) } else { Condition::NotExists };
+        let mut writes = vec![Write::Put { item: record.to_item(key.clone())?, condition: Some(condition) }];
+        for gone in old_phones.difference(&phones) {
+            writes.push(Write::Delete { key: keys::record_phone(tenant, gone, kind, &id), condition: None });
+        }
+        for number in phones.difference(&old_phones) {
+            let entry =
+                DirectoryEntry { kind, id: id.clone() }.to_item(keys::record_phone(tenant, number, kind, &id))?;
+            writes.push(Write::Put { item: entry, condition: None });
+        }
+        match app.store.transact(&writes).await {
+            Ok(()) => {
+                written = Some(record);
+                break;
+            }
+            Err(PortError::ConditionFailed) => continue, // changed under us: read it again
+            Err(e) => return Err(e.into()),
         }
     }
-    Ok(RecordView { kind, id, name: input.name, phones: phones.iter().map(|p| p.to_string()).collect(), rematched })
+    let record = written.ok_or_else(|| Error::Unavailable("the record keeps changing; retry later".into()))?;
+
+    let mut rematched = 0;
+    if !record.rematch.is_empty() {
+        for number in &record.rematch {
+            let waiting = app.store.query_all(&keys::unmatched_of(tenant, number)).await?;
+            let bodies = waiting
+                .iter()
+                .map(|item| {
+                    let text = UnmatchedItem::from_item(item)?;
+                    Envelope::webhook_event(tenant, &WebhookEvent::Message(text.event)).map(|e| e.to_body())
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            if !bodies.is_empty() {
+                app.queue()?.send_batch(&bodies).await?;
+                rematched += bodies.len();
+            }
+        }
+        // Queued: clear the list, unless the record changed again meanwhile (then the
+        // next upsert re-sends, and archiving is idempotent).
+        let cleared = Update::default().set("rematch", json!([]));
+        match app.store.update(&key, &cleared, Some(&Condition::Equals("version".into(), json!(record.version)))).await
+        {
+            Ok(_) | Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(RecordView {
+        kind,
+        id,
+        name: record.name,
+        phones: record.phones.iter().map(ToString::to_string).collect(),
+        rematched,
+    })
 }
 
 /// A message waiting for a record.
@@ -132,29 +174,54 @@ pub struct UnmatchedView {
     /// The message as received.
     pub message: Value,
     /// When it was kept (RFC 3339).
-    pub received_at: String,
+    pub received_at: Timestamp,
 }
 
-/// Unmatched messages of the caller's tenant (admins), oldest number first.
-pub async fn unmatched(app: &Arc<App>, caller: &Identity) -> Result<Vec<UnmatchedView>, Error> {
+/// One page of unmatched messages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnmatchedPage {
+    /// Messages, oldest first.
+    pub messages: Vec<UnmatchedView>,
+    /// Cursor of the next page.
+    pub next: Option<String>,
+}
+
+fn bad_cursor(e: PortError) -> Error {
+    match e {
+        PortError::Invalid(_) => Error::invalid("cursor", "is not a cursor of this listing"),
+        other => other.into(),
+    }
+}
+
+/// Unmatched messages of the caller's tenant (admins), oldest first, `limit`
+/// (1–100) at a time.
+pub async fn unmatched(
+    app: &Arc<App>,
+    caller: &Identity,
+    cursor: Option<String>,
+    limit: u32,
+) -> Result<UnmatchedPage, Error> {
     caller.require_admin()?;
-    let query = Query::new(keys::tenant_pk(&caller.tenant), keys::unmatched_prefix(None));
-    let items = app.store.query_all(&query).await?;
-    Ok(items
+    let mut query = keys::unmatched_all(&caller.tenant).limit(limit.clamp(1, 100));
+    query.cursor = cursor;
+    let page = app.store.query(&query).await.map_err(bad_cursor)?;
+    let messages = page
+        .items
         .iter()
-        .map(|i| UnmatchedView {
-            number: i.str("number").unwrap_or_default().to_owned(),
-            message: i.attrs.get("event").cloned().unwrap_or(Value::Null),
-            received_at: i.str("received_at").unwrap_or_default().to_owned(),
+        .map(|i| {
+            let text = UnmatchedItem::from_item(i)?;
+            let message = serde_json::to_value(&text.event).map_err(Error::unexpected)?;
+            Ok(UnmatchedView { number: text.number.to_string(), message, received_at: text.received_at })
         })
-        .collect())
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(UnmatchedPage { messages, next: page.next })
 }
 
 /// One page of a record's conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConversationPage {
     /// Messages, newest first.
-    pub messages: Vec<Value>,
+    pub messages: Vec<ConversationEntry>,
     /// Cursor of the next (older) page.
     pub next: Option<String>,
 }
@@ -173,19 +240,14 @@ pub async fn conversation(
     if app.store.get(&keys::record(tenant, kind, &id)).await?.is_none() {
         return Err(Error::NotFound(format!("no {} {id:?} here", kind.as_str())));
     }
-    let mut query = Query::new(keys::tenant_pk(tenant), keys::conversation_prefix(kind, &id))
-        .descending()
-        .limit(limit.clamp(1, 100));
+    let mut query = keys::conversation(tenant, kind, &id).descending().limit(limit.clamp(1, 100));
     query.cursor = cursor;
-    let page = app.store.query(&query).await.map_err(|e| match e {
-        crate::ports::PortError::Invalid(_) => Error::invalid("cursor", "is not a cursor of this conversation"),
-        other => other.into(),
-    })?;
+    let page = app.store.query(&query).await.map_err(bad_cursor)?;
     let messages = page
         .items
-        .into_iter()
-        .filter(|i| i.str("action_type") == Some(MESSAGE_ACTION_TYPE))
-        .map(|i| Value::Object(i.attrs))
-        .collect();
+        .iter()
+        .map(ConversationEntry::from_item)
+        .filter(|e| e.as_ref().map_or(true, |e| e.action_type == MESSAGE_ACTION_TYPE))
+        .collect::<Result<Vec<_>, Error>>()?;
     Ok(ConversationPage { messages, next: page.next })
 }

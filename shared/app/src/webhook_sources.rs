@@ -5,10 +5,13 @@
 use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
 use ipnet::IpNet;
-use serde_json::{Value, json};
 use textbridge_domain::{Error, Identity, ProviderKind, TenantId};
 
-use crate::{App, keys, ports::Item};
+use crate::{
+    App,
+    items::{self, SourcesItem, Stored},
+    keys,
+};
 
 /// Allow-lists by provider name (`{"zipwhip": ["69.46.44.0/24", "208.69.95.64/26"]}`).
 pub type SourceLists = BTreeMap<String, Vec<String>>;
@@ -25,8 +28,9 @@ pub async fn set(app: &Arc<App>, caller: &Identity, lists: SourceLists) -> Resul
             })?;
         }
     }
-    let item = Item::new(keys::webhook_sources(&caller.tenant)).with("lists", json!(lists));
+    let item = SourcesItem { lists: lists.clone() }.to_item(keys::webhook_sources(&caller.tenant))?;
     app.store.put(&item, None).await?;
+    app.caches.sources.forget(caller.tenant.as_str());
     Ok(lists)
 }
 
@@ -36,12 +40,10 @@ pub async fn get(app: &Arc<App>, caller: &Identity) -> Result<SourceLists, Error
     load(app, &caller.tenant).await
 }
 
+/// The tenant's lists; an item that cannot be read is an error, never "no list".
 async fn load(app: &Arc<App>, tenant: &TenantId) -> Result<SourceLists, Error> {
-    let item = app.store.get(&keys::webhook_sources(tenant)).await?;
-    Ok(item
-        .and_then(|i| i.attrs.get("lists").cloned())
-        .and_then(|v: Value| serde_json::from_value(v).ok())
-        .unwrap_or_default())
+    let stored = items::get::<SourcesItem>(app.store.as_ref(), &keys::webhook_sources(tenant)).await?;
+    Ok(stored.unwrap_or_default().lists)
 }
 
 fn parse(entry: &str) -> Option<IpNet> {
@@ -49,14 +51,22 @@ fn parse(entry: &str) -> Option<IpNet> {
 }
 
 /// Whether a webhook of `provider` for `tenant` may come from `source` (unknown
-/// source: allowed only when there is no list).
+/// source: allowed only when there is no list). Fails closed: lists that cannot be
+/// read refuse every address, and say so in the log.
 pub async fn allows(
     app: &Arc<App>,
     tenant: &TenantId,
     provider: ProviderKind,
     source: Option<IpAddr>,
 ) -> Result<bool, Error> {
-    let lists = load(app, tenant).await?;
+    let lists = match app.caches.sources.get_or_load(tenant.as_str(), || load(app, tenant)).await {
+        Ok(lists) => lists,
+        Err(e @ Error::Unexpected(_)) => {
+            tracing::error!(tenant = %tenant, error = %e, "webhook source allow-lists unreadable; refusing the webhook");
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
     let Some(entries) = lists.get(provider.as_str()).filter(|l| !l.is_empty()) else { return Ok(true) };
     let Some(source) = source else { return Ok(false) };
     let source = match source {

@@ -99,10 +99,13 @@ fn queues_match_schema() {
     assert_eq!(dlq_name, format!("{intake_name}{}", schema::DLQ_SUFFIX));
 }
 
-/// What each function's code calls, per resource (`table`, `secrets`, `intake`,
-/// `dlq`): the template grants exactly this, nothing more. Calls inside a
+/// Actions per resource short name.
+type Grants = &'static [(&'static str, &'static [&'static str])];
+
+/// What each function's code calls, per resource (`table`, `index`, `secrets`,
+/// `intake`, `dlq`): the template grants exactly this, nothing more. Calls inside a
 /// `TransactWriteItems` are authorised per item (`PutItem`, `DeleteItem`, …).
-const NEEDS: &[(&str, &str, &[(&str, &[&str])])] = &[
+const NEEDS: &[(&str, &str, Grants)] = &[
     (
         "CredentialsFunction",
         "credentials",
@@ -143,7 +146,17 @@ const NEEDS: &[(&str, &str, &[(&str, &[&str])])] = &[
         "RecordsFunction",
         "records",
         &[
-            ("table", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"]),
+            (
+                "table",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            ("index", &["dynamodb:Query"]),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             (
                 "dlq",
@@ -177,6 +190,7 @@ const NEEDS: &[(&str, &str, &[(&str, &[&str])])] = &[
 fn resource_name(resource: &str) -> &'static str {
     match resource {
         "Table.Arn" => "table",
+        "${Table.Arn}/index/*" => "index",
         "IntakeQueue.Arn" => "intake",
         "IntakeDlq.Arn" => "dlq",
         r if r.contains(":secret:textbridge/${Stage}/") => "secrets",
@@ -241,6 +255,7 @@ fn every_function_is_granted_exactly_what_its_code_calls() {
 fn resource_arn(name: &str) -> String {
     match name {
         "table" => "Table.Arn".into(),
+        "index" => "${Table.Arn}/index/*".into(),
         "intake" => "IntakeQueue.Arn".into(),
         "dlq" => "IntakeDlq.Arn".into(),
         _ => {

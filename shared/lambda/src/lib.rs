@@ -39,7 +39,8 @@ fn required(name: &str) -> Result<String, Error> {
 /// The app settings from the environment: `DEFAULT_COUNTRY` (default `US`),
 /// `PUBLIC_BASE_URL` (required: providers post webhooks there) and
 /// `VISIBILITY_TIMEOUT_SECS` (the intake queue's visibility timeout, which is how
-/// long an archiver's claim on an ATS write lasts).
+/// long an archiver's claim on an ATS write lasts) and `CACHE_TTL_SECS` (how long a
+/// warm function reuses a registration, allow-list, secret or username it read).
 pub fn config() -> Result<Config, Error> {
     let default_region = match var("DEFAULT_COUNTRY") {
         Some(code) => Region::parse(&code).map_err(|e| Error::invalid("DEFAULT_COUNTRY", e))?,
@@ -55,6 +56,15 @@ pub fn config() -> Result<Config, Error> {
             .filter(|s| (1..=43_200).contains(s))
             .ok_or_else(|| Error::invalid("VISIBILITY_TIMEOUT_SECS", "must be a number of seconds, 1 to 43200"))?;
         config.visibility_timeout = std::time::Duration::from_secs(secs);
+    }
+    if let Some(secs) = var("CACHE_TTL_SECS") {
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s| *s <= 3600)
+            .ok_or_else(|| Error::invalid("CACHE_TTL_SECS", "must be a number of seconds, 0 to 3600"))?;
+        config.cache_ttl = std::time::Duration::from_secs(secs);
     }
     Ok(config)
 }

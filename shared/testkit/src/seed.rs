@@ -1,7 +1,9 @@
 //! Seeds state through the ports, for tests and benchmarks that start after setup.
 
 use textbridge_app::{
-    Backend, keys,
+    Backend,
+    items::{DirectoryEntry, RecordItem, Stored},
+    keys,
     ports::{Item, SecretFields, SecretName},
 };
 use textbridge_domain::{CredentialLevel, E164, ProviderKind, RecordKind, TenantId};
@@ -25,10 +27,11 @@ pub async fn textus_registration(backend: &Backend, tenant: &TenantId, token: &s
 /// Puts `number` on the directory record `kind`/`id` of `tenant`.
 pub async fn record_phone(backend: &Backend, tenant: &TenantId, number: &str, kind: RecordKind, id: &str) {
     let number: E164 = number.parse().expect("E.164 number");
-    let record = Item::new(keys::record(tenant, kind, id)).with("kind", kind.as_str()).with("id", id);
-    backend.store.put(&record, None).await.expect("record");
-    let phone = Item::new(keys::record_phone(tenant, &number, kind, id)).with("kind", kind.as_str()).with("id", id);
-    backend.store.put(&phone, None).await.expect("record phone");
+    let record =
+        RecordItem { kind, id: id.to_owned(), name: None, phones: vec![number.clone()], version: 1, rematch: vec![] };
+    backend.store.put(&record.to_item(keys::record(tenant, kind, id)).expect("item"), None).await.expect("record");
+    let phone = DirectoryEntry { kind, id: id.to_owned() }.to_item(keys::record_phone(tenant, &number, kind, id));
+    backend.store.put(&phone.expect("item"), None).await.expect("record phone");
 }
 
 /// Signs a TextUs webhook body (lowercase hex HMAC-SHA256).

@@ -123,7 +123,7 @@ async fn webhook_to_archive_and_ats_on_moto() {
     for (kind, id) in [(RecordKind::Employee, "e1"), (RecordKind::Contact, "k1")] {
         let page = records::conversation(&app, &identity, kind, id, None, 50).await.expect("conversation");
         assert_eq!(page.messages.len(), 1, "{kind:?} {id}");
-        assert_eq!(page.messages[0]["body"], "see you at nine");
+        assert_eq!(page.messages[0].body, "see you at nine");
     }
     let writes = ats_server.received_requests().await.unwrap_or_default();
     let posts: Vec<_> =

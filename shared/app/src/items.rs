@@ -1,0 +1,325 @@
+//! Typed stored items: one serde struct per item kind, read and written only
+//! through [`Stored`]. Reading an item with a missing or wrong attribute is an error
+//! that names the item's key, its kind and the attribute — never a default.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+use textbridge_domain::{
+    CredentialLevel, DeliveryStatus, E164, Error, MessageEvent, ProviderKind, ProviderUsername, RecordKind, TenantId,
+    Timestamp, UserId,
+};
+
+use crate::ports::{Item, ItemStore, Key, RecordRef};
+
+/// A kind of stored item.
+pub trait Stored: Serialize + DeserializeOwned {
+    /// The kind's name, for errors and logs.
+    const KIND: &'static str;
+
+    /// The item with this value's attributes under `key`.
+    fn to_item(&self, key: Key) -> Result<Item, Error> {
+        match serde_json::to_value(self).map_err(Error::unexpected)? {
+            Value::Object(attrs) => Ok(Item { key, index: None, attrs }),
+            _ => Err(Error::unexpected(format!("{} does not serialise to attributes", Self::KIND))),
+        }
+    }
+
+    /// Reads an item of this kind; a missing or wrong attribute is an error naming
+    /// the key and the attribute.
+    fn from_item(item: &Item) -> Result<Self, Error> {
+        from_attrs(&item.attrs).map_err(|e| {
+            Error::unexpected(format!("stored {} {}/{} cannot be read: {e}", Self::KIND, item.key.pk, item.key.sk))
+        })
+    }
+}
+
+fn from_attrs<T: DeserializeOwned>(attrs: &Map<String, Value>) -> Result<T, serde_json::Error> {
+    T::deserialize(Value::Object(attrs.clone()))
+}
+
+/// Reads the item at `key` as a `T` (strongly consistent), if there is one.
+pub async fn get<T: Stored>(store: &dyn ItemStore, key: &Key) -> Result<Option<T>, Error> {
+    store.get(key).await?.map(|item| T::from_item(&item)).transpose()
+}
+
+/// A webhook registration: whose URL token it is. Written with the credentials,
+/// read by intake on every call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The provider whose webhooks arrive here.
+    pub provider: ProviderKind,
+    /// `system`, `branch` or `user`.
+    pub level: String,
+    /// Branch or user id; `-` at system level.
+    pub scope: String,
+    /// The credentials' provider username (attributes texts that carry none).
+    #[serde(default)]
+    pub username: Option<ProviderUsername>,
+}
+
+impl Stored for Registration {
+    const KIND: &'static str = "webhook registration";
+}
+
+impl Registration {
+    /// The credential level of the registration.
+    pub fn level(&self) -> Result<CredentialLevel, Error> {
+        CredentialLevel::parse(&self.level, Some(self.scope.as_str()).filter(|s| *s != "-"))
+    }
+}
+
+/// The claim that a provider username is one user's (or the system's) credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernameClaim {
+    /// The sort key of the credentials holding the username.
+    pub credential: String,
+}
+
+impl Stored for UsernameClaim {
+    const KIND: &'static str = "username claim";
+}
+
+/// A provider message: its first report (content and time), latest status, and
+/// where it was archived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageItem {
+    /// The first report of the text; later reports keep its content and time.
+    pub event: MessageEvent,
+    /// The latest delivery status.
+    pub status: DeliveryStatus,
+    /// The texting user it is attributed to, if any.
+    #[serde(default)]
+    pub texting_user: Option<UserId>,
+    /// Whether it matched a record; absent until archived.
+    #[serde(default)]
+    pub matched: Option<bool>,
+    /// The records it was archived on.
+    #[serde(default)]
+    pub records: Vec<RecordRefItem>,
+}
+
+impl Stored for MessageItem {
+    const KIND: &'static str = "message";
+}
+
+/// A record reference as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRefItem {
+    /// Candidate, employee or contact.
+    pub kind: RecordKind,
+    /// The ATS's id.
+    pub id: String,
+}
+
+impl From<&RecordRef> for RecordRefItem {
+    fn from(r: &RecordRef) -> Self {
+        Self { kind: r.kind, id: r.id.clone() }
+    }
+}
+
+impl From<RecordRefItem> for RecordRef {
+    fn from(r: RecordRefItem) -> Self {
+        Self { kind: r.kind, id: r.id }
+    }
+}
+
+/// A status that arrived before its text: kept until the text does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlyStatus {
+    /// The status.
+    pub status: DeliveryStatus,
+}
+
+impl Stored for EarlyStatus {
+    const KIND: &'static str = "early status";
+}
+
+/// One archived text on one record's conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationEntry {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// The provider's id of the text.
+    pub provider_message_id: String,
+    /// Inbound or outbound.
+    pub direction: textbridge_domain::Direction,
+    /// The text.
+    pub body: String,
+    /// When it was sent or received.
+    pub occurred_at: Timestamp,
+    /// True when the provider gave no readable time and this is when it was received.
+    #[serde(default)]
+    pub time_received: bool,
+    /// The tenant's number.
+    pub our_number: E164,
+    /// The other side's number.
+    pub their_number: E164,
+    /// The texting user, if attributed.
+    pub texting_user: Option<UserId>,
+    /// The provider username the text carried.
+    pub provider_username: Option<String>,
+    /// True when no texting user could be found.
+    pub unattributed: bool,
+    /// Delivery status.
+    pub status: DeliveryStatus,
+    /// The message action type (`Message` for archived texts).
+    pub action_type: String,
+}
+
+impl Stored for ConversationEntry {
+    const KIND: &'static str = "conversation entry";
+}
+
+/// Where a text's ATS write is: claimed with a lease, or done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchivePhase {
+    /// An archiver holds the lease and is writing to the ATS.
+    Writing,
+    /// Written (or archived locally when there is no ATS).
+    Done,
+}
+
+/// The archive state of one text on one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveState {
+    /// The phase.
+    pub state: ArchivePhase,
+    /// Unix seconds until which the current claim holds (while writing).
+    #[serde(default)]
+    pub lease_until: Option<i64>,
+    /// How many archivers have claimed it.
+    #[serde(default)]
+    pub attempt: i64,
+    /// The ATS's id of the written text.
+    #[serde(default)]
+    pub ats_id: Option<String>,
+}
+
+impl Stored for ArchiveState {
+    const KIND: &'static str = "archive state";
+}
+
+/// A record of the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordItem {
+    /// Candidate, employee or contact.
+    pub kind: RecordKind,
+    /// The ATS's id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Phone numbers.
+    pub phones: Vec<E164>,
+    /// Bumped on every change; writes are conditional on it.
+    pub version: i64,
+    /// Numbers whose unmatched texts still have to be queued again (set in the same
+    /// write that added them, cleared once queued, so a crash in between loses none).
+    #[serde(default)]
+    pub rematch: Vec<E164>,
+}
+
+impl Stored for RecordItem {
+    const KIND: &'static str = "record";
+}
+
+/// One number of one record, in the number's partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// Candidate, employee or contact.
+    pub kind: RecordKind,
+    /// The ATS's id.
+    pub id: String,
+}
+
+impl Stored for DirectoryEntry {
+    const KIND: &'static str = "directory entry";
+}
+
+/// A text whose number matched no record yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmatchedItem {
+    /// The text as first reported.
+    pub event: MessageEvent,
+    /// Its number.
+    pub number: E164,
+    /// When it was kept.
+    pub received_at: Timestamp,
+}
+
+impl Stored for UnmatchedItem {
+    const KIND: &'static str = "unmatched text";
+}
+
+/// A number's opt-out state for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutItem {
+    /// The number.
+    pub number: E164,
+    /// True: opted out; false: opted back in.
+    pub opted_out: bool,
+    /// When the last keyword arrived.
+    pub at: Timestamp,
+}
+
+impl Stored for OptOutItem {
+    const KIND: &'static str = "opt-out";
+}
+
+/// A permission group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupItem {
+    /// The group's name as set.
+    pub name: String,
+    /// Whether members may text.
+    pub can_text: bool,
+}
+
+impl Stored for GroupItem {
+    const KIND: &'static str = "permission group";
+}
+
+/// A tenant's webhook source allow-lists.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SourcesItem {
+    /// Allow-lists by provider name.
+    pub lists: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Stored for SourcesItem {
+    const KIND: &'static str = "webhook source allow-lists";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_wrong_attribute_names_the_key_and_the_attribute() {
+        let key = Key::new("HOOK#abc", "ITEM");
+        let item = Item::new(key.clone()).with("tenant", "acme").with("provider", "textus").with("level", "system");
+        let err = Registration::from_item(&item).unwrap_err().to_string();
+        assert!(err.contains("HOOK#abc/ITEM") && err.contains("scope"), "{err}");
+
+        let item =
+            Item::new(key).with("tenant", "T#x").with("provider", "textus").with("level", "system").with("scope", "-");
+        let err = Registration::from_item(&item).unwrap_err().to_string();
+        assert!(err.contains("webhook registration") && err.contains("tenant"), "{err}");
+    }
+
+    #[test]
+    fn round_trip() {
+        let reg = Registration {
+            tenant: TenantId::parse("acme").expect("tenant"),
+            provider: ProviderKind::Zipwhip,
+            level: "user".into(),
+            scope: "u-1".into(),
+            username: Some(ProviderUsername::parse("alex@6512345678").expect("username")),
+        };
+        let item = reg.to_item(Key::new("HOOK#t", "ITEM")).expect("item");
+        assert_eq!(Registration::from_item(&item).expect("read"), reg);
+        assert!(matches!(reg.level().expect("level"), CredentialLevel::User(_)));
+    }
+}
