@@ -220,7 +220,8 @@ async fn looks_the_action_up_once_per_tenant() {
 
 #[tokio::test]
 async fn no_message_action_is_a_refusal() {
-    let server = stand_in(json!([{"actionId": 3, "action": "Phone Call"}, {"actionId": 4, "action": "Messages"}])).await;
+    let server =
+        stand_in(json!([{"actionId": 3, "action": "Phone Call"}, {"actionId": 4, "action": "Messages"}])).await;
 
     let tw = connector(&server).await;
     for _ in 0..2 {

@@ -51,9 +51,7 @@ impl Respond for Responder {
         }
         let rest = &path[account.len()..];
         match (request.method.as_str(), rest) {
-            ("GET", ".json") => {
-                ResponseTemplate::new(200).set_body_json(json!({"sid": state.sid, "status": "active"}))
-            }
+            ("GET", ".json") => ResponseTemplate::new(200).set_body_json(json!({"sid": state.sid, "status": "active"})),
             ("GET", "/IncomingPhoneNumbers.json") => {
                 let numbers: Vec<Value> =
                     state.numbers.iter().map(|(sid, url)| json!({"sid": sid, "sms_url": url})).collect();

@@ -18,7 +18,8 @@ impl StandIn {
     /// Starts one whose login answers `session` and whose added webhooks get `webhook_id`.
     pub async fn start(session: &str, webhook_id: &str) -> Self {
         let server = MockServer::start().await;
-        let ok = |response: Value| ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": response}));
+        let ok =
+            |response: Value| ResponseTemplate::new(200).set_body_json(json!({"success": true, "response": response}));
         Mock::given(method("POST")).and(path("/user/login")).respond_with(ok(session.into())).mount(&server).await;
         Mock::given(method("POST")).and(path("/webhook/list")).respond_with(ok(json!([]))).mount(&server).await;
         let added = format!(
