@@ -620,8 +620,10 @@ async fn twilio_credentials_then_a_signed_webhook_are_archived() {
     assert!(kept[0].ends_with(&format!(": Running 5 min late\n[textbridge twilio:{sid}]")), "{kept:?}");
     assert_eq!(w.ats.kept()[0].path, "/Employees/e1/messages");
 
-    // Advanced Opt-Out's STOP opts the sender out.
-    let mut stop = twilio::received(TWILIO_SID, "SM0123456789abcdef0123456789abcde0", THEIRS, OURS, "STOP");
+    // Advanced Opt-Out's STOP opts the sender out, whatever keyword Twilio was set up
+    // with (here French, which the body alone would not tell).
+    assert!(w.opt_out("acme", THEIRS).await.is_none());
+    let mut stop = twilio::received(TWILIO_SID, "SM0123456789abcdef0123456789abcde0", THEIRS, OURS, "ARRET");
     stop.push(("OptOutType", "STOP"));
     let status = w.post_twilio(&url, &stop, TWILIO_TOKEN, &url).await;
     assert!((200..300).contains(&status), "{status}");
