@@ -154,30 +154,9 @@ pub async fn post_oversized(base: &str, path: &str, bearer: &str, len: usize) ->
     line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-/// A Zipwhip stand-in speaking the documented API: login answers `session`, the
-/// webhook list is empty, every added webhook gets `webhook_id` (a JSON number, kept
-/// as text so ids above 2^53 stay exact), deletes and logout succeed.
-pub async fn zipwhip(session: &str, webhook_id: &str) -> wiremock::MockServer {
-    use wiremock::{
-        Mock, MockServer, ResponseTemplate,
-        matchers::{method, path},
-    };
-    let server = MockServer::start().await;
-    let ok = |response: Value| {
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({"success": true, "response": response}))
-    };
-    Mock::given(method("POST")).and(path("/user/login")).respond_with(ok(session.into())).mount(&server).await;
-    Mock::given(method("POST")).and(path("/webhook/list")).respond_with(ok(serde_json::json!([]))).mount(&server).await;
-    let added = format!(
-        r#"{{"success":true,"response":[{{"webhookId":{webhook_id},"type":"message","event":"receive","url":"x","method":"POST"}}]}}"#
-    );
-    Mock::given(method("POST"))
-        .and(path("/webhook/add"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(added))
-        .mount(&server)
-        .await;
-    for p in ["/webhook/delete", "/user/logout"] {
-        Mock::given(method("POST")).and(path(p)).respond_with(ok(Value::Null)).mount(&server).await;
-    }
-    server
+/// Runs `textbridge {args} --data-dir {data_dir}`; it must succeed. Returns stdout.
+pub fn cli(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).arg("--data-dir").arg(data_dir).output().expect("run textbridge");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
 }

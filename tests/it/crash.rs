@@ -3,8 +3,6 @@
 //! restart every accepted webhook is archived exactly once — on the record and in
 //! the ATS (which remembers what was written, so recovery can find it).
 
-use crate::common;
-
 use std::{
     collections::BTreeMap,
     sync::{
@@ -17,10 +15,7 @@ use std::{
 use crate::common::{Client, Server, token};
 use serde_json::{Value, json};
 use textbridge_app::ports::SecretName;
-use wiremock::{
-    Mock, MockServer, Request, Respond, ResponseTemplate,
-    matchers::{method, path, path_regex},
-};
+use textbridge_testkit::{tempworks, zipwhip};
 
 const WEBHOOKS: usize = 2000;
 const SENDERS: usize = 8;
@@ -28,52 +23,17 @@ const KILLS: usize = 5;
 const OURS: &str = "+12065550199";
 const THEIRS: &str = "+12065550100";
 
-/// A TempWorks-style ATS that remembers what was written, so that lookups after a
-/// crash find it (as the real one would).
-#[derive(Clone, Default)]
-struct RememberingAts {
-    written: Arc<Mutex<Vec<String>>>,
-}
-
-impl Respond for RememberingAts {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let mut written = self.written.lock().expect("written");
-        if request.method.as_str() == "POST" {
-            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-            written.push(body["message"].as_str().unwrap_or_default().to_owned());
-            ResponseTemplate::new(201).set_body_json(json!({"messageId": written.len()}))
-        } else {
-            let data: Vec<Value> =
-                written.iter().enumerate().map(|(i, m)| json!({"messageId": i + 1, "message": m})).collect();
-            ResponseTemplate::new(200).set_body_json(json!({"totalCount": data.len(), "data": data}))
-        }
-    }
-}
-
-async fn tempworks(ats: RememberingAts) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/DataLists/messageActions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"actionId": 7, "action": "Message"}])))
-        .mount(&server)
-        .await;
-    Mock::given(path_regex(r"^/Employees/[^/]+/messages$")).respond_with(ats).mount(&server).await;
-    server
-}
-
 fn webhook(i: usize) -> String {
     let id = 1_327_295_480_212_640_000_u64 + i as u64;
-    format!(
-        r#"{{"body":"message {i}","address":"ptn:/{THEIRS}","finalSource":"{THEIRS}","finalDestination":"{OURS}","messageType":"MO","id":{id},"dateCreated":"2026-11-23T17:01:17Z","statusCode":4,"messageStatus":1003}}"#
-    )
+    zipwhip::received(&id.to_string(), THEIRS, OURS, &format!("message {i}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_accepted_webhook_is_archived_once_across_sigkills() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let zw = common::zipwhip("zw-session-1", "1").await;
-    let ats = RememberingAts::default();
-    let tw = tempworks(ats.clone()).await;
+    let zw = zipwhip::StandIn::start("zw-session-1", "1").await;
+    // Keeps what is written and lists it back, so lookups after a crash find it.
+    let tw = tempworks::StandIn::start().await;
     let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
     let name = SecretName::from_parts(&["acme", "ats", "tempworks"]).expect("name");
     embedded.backend().secrets.create(&name, &"tw-token-1".to_owned().into()).await.expect("ats token");
@@ -89,11 +49,8 @@ async fn every_accepted_webhook_is_archived_once_across_sigkills() {
     let (status, resp) =
         client.call("POST", &format!("{}/credentials/zipwhip/user/u-7", server.base), Some(&admin), Some(&creds)).await;
     assert_eq!(status, 201, "{resp}");
-    let requests = zw.received_requests().await.unwrap_or_default();
-    let add = requests.iter().find(|r| r.url.path() == "/webhook/add").expect("webhook registered");
-    let url: String =
-        url::form_urlencoded::parse(&add.body).find(|(k, _)| k == "url").map(|(_, v)| v.into_owned()).expect("url");
-    let hook = &url[url.find("/webhooks/").expect("path")..];
+    let hook = zw.hook_path().await.expect("webhook registered");
+    let hook = hook.as_str();
     let (status, _) = client
         .call("PUT", &format!("{}/records/employee/e1", server.base), Some(&admin), Some(&json!({"phones": [THEIRS]})))
         .await;
@@ -182,8 +139,8 @@ async fn every_accepted_webhook_is_archived_once_across_sigkills() {
     let mut per_message = BTreeMap::<String, usize>::new();
     for _ in 0..300 {
         per_message.clear();
-        for text in ats.written.lock().expect("written").iter() {
-            let marker = text.rsplit('[').next().unwrap_or_default().to_owned();
+        for kept in tw.kept() {
+            let marker = kept.text.rsplit('[').next().unwrap_or_default().to_owned();
             *per_message.entry(marker).or_default() += 1;
         }
         if per_message.len() >= WEBHOOKS {

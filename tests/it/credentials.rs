@@ -6,6 +6,7 @@
 use crate::common;
 
 use crate::common::{Client, Server, token};
+use textbridge_testkit::zipwhip;
 
 use serde_json::{Value, json};
 use wiremock::{
@@ -68,13 +69,13 @@ struct World {
     server: Server,
     client: Client,
     textus: MockServer,
-    zipwhip: MockServer,
+    zipwhip: zipwhip::StandIn,
 }
 
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (textus, zipwhip) = (textus().await, common::zipwhip(ZIPWHIP_SESSION, "1327295480212647936").await);
+        let (textus, zipwhip) = (textus().await, zipwhip::StandIn::start(ZIPWHIP_SESSION, "1327295480212647936").await);
         let server = Server::start(
             dir.path(),
             &[
@@ -269,7 +270,7 @@ async fn zipwhip_logs_in_keeps_the_session_and_cleans_up() {
     let (status, resp) = w.call("POST", "/credentials/zipwhip/branch/north/test", &admin, None).await;
     assert_eq!(status, 200);
     assert_eq!(resp["last_test"]["ok"], true);
-    let requests = w.zipwhip.received_requests().await.unwrap_or_default();
+    let requests = w.zipwhip.requests().await;
     let login = requests.iter().find(|r| r.url.path() == "/user/login").expect("logged in");
     assert!(String::from_utf8_lossy(&login.body).contains("username=alex%406512345678"), "form-encoded username");
     let used_session = requests
@@ -278,7 +279,7 @@ async fn zipwhip_logs_in_keeps_the_session_and_cleans_up() {
     assert!(used_session, "the saved session key is used for later calls");
     let (status, resp) = w.call("DELETE", "/credentials/zipwhip/branch/north", &admin, None).await;
     assert_eq!(status, 200, "{resp}");
-    let requests = w.zipwhip.received_requests().await.unwrap_or_default();
+    let requests = w.zipwhip.requests().await;
     let deleted = requests.iter().find(|r| r.url.path() == "/webhook/delete").expect("webhook deleted");
     assert!(String::from_utf8_lossy(&deleted.body).contains("1327295480212647936"), "the id survives exactly");
     w.assert_no_secret_leaked();
@@ -340,7 +341,7 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing_behind() {
     let req = w.client.raw().post(&url).bearer_auth(&admin).header("content-type", "application/json").body("{nope");
     assert_eq!(w.client.send(req).await.0, 400);
     assert_eq!(w.call("GET", "/credentials", &admin, None).await.1, json!([]), "nothing left behind");
-    assert!(w.zipwhip.received_requests().await.unwrap_or_default().is_empty(), "no provider call on bad input");
+    assert!(w.zipwhip.requests().await.is_empty(), "no provider call on bad input");
     w.assert_no_secret_leaked();
 }
 

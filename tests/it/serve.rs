@@ -5,7 +5,8 @@ use crate::common;
 use std::process::Command;
 
 use crate::common::{BIN, Server};
-use serde_json::Value;
+use serde_json::{Value, json};
+use textbridge_testkit::twilio;
 
 fn serve(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     Server::start(data_dir, env)
@@ -56,11 +57,44 @@ async fn serves_health_identity_and_errors_on_the_embedded_backend() {
 
 #[tokio::test]
 async fn keeps_data_across_restarts() {
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+    const AUTH_TOKEN: &str = "f00dfeedf00dfeedf00dfeedf00dfeed";
     let dir = tempfile::tempdir().expect("tempdir");
+    let twilio = twilio::StandIn::start(SID, AUTH_TOKEN, &["PN11111111111111111111111111111111"]).await;
+    let env = [("TWILIO_BASE_URL", twilio.uri())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let first = token(dir.path(), "acme", "user");
-    drop(serve(dir.path(), &[]));
-    let server = serve(dir.path(), &[]);
+    let admin = token(dir.path(), "acme", "customer_admin");
+    let client = common::Client::default();
+
+    // Stored: a permission group, credentials (metadata and the encrypted secret), a record.
+    let server = serve(dir.path(), &env);
+    let call = |method: &'static str, path: &'static str, body: Option<Value>| {
+        let (client, admin, url) = (client.clone(), admin.clone(), format!("{}{path}", server.base));
+        async move { client.call(method, &url, Some(&admin), body.as_ref()).await }
+    };
+    assert_eq!(call("PUT", "/permission-groups/Recruiters", Some(json!({"can_text": true}))).await.0, 200);
+    let creds = json!({"account_sid": SID, "auth_token": AUTH_TOKEN});
+    let (status, saved) = call("POST", "/credentials/twilio/system", Some(creds)).await;
+    assert_eq!((status, &saved["status"]), (201, &json!("connected")), "{saved}");
+    assert_eq!(call("PUT", "/records/employee/e1", Some(json!({"phones": ["+12065550100"]}))).await.0, 200);
+    assert_eq!(call("GET", "/records/employee/e2/messages", None).await.0, 404, "an unknown record");
+    let groups = call("GET", "/permission-groups", None).await.1;
+    drop(server);
+
+    let server = serve(dir.path(), &env);
+    let call = |method: &'static str, path: &'static str| {
+        let (client, admin, url) = (client.clone(), admin.clone(), format!("{}{path}", server.base));
+        async move { client.call(method, &url, Some(&admin), None).await }
+    };
     assert_eq!(get(&format!("{}/users/me", server.base), Some(&first)).await.0, 200, "same key after restart");
+    assert_eq!(call("GET", "/permission-groups").await, (200, groups.clone()), "groups kept");
+    assert!(groups.to_string().contains("Recruiters"), "{groups}");
+    assert_eq!(call("GET", "/credentials/twilio/system").await, (200, saved), "credentials kept");
+    let (status, tested) = call("POST", "/credentials/twilio/system/test").await;
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["last_test"]["ok"], true, "the kept Auth Token still opens the account: {tested}");
+    assert_eq!(call("GET", "/records/employee/e1/messages").await.0, 200, "the record kept");
 }
 
 #[test]
@@ -83,11 +117,7 @@ fn bad_settings_stop_start_up_naming_the_setting() {
 #[test]
 fn dlq_commands_work_on_an_empty_queue() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).arg("--data-dir").arg(dir.path()).output().expect("run");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf8")
-    };
+    let run = |args: &[&str]| common::cli(dir.path(), args);
     assert_eq!(run(&["dlq", "list"]), "");
     assert_eq!(run(&["dlq", "replay"]).trim(), "replayed 0 dead letter(s)");
 }

@@ -1,4 +1,4 @@
-//! TempWorks against a local stand-in of its API.
+//! TempWorks against the shared local stand-in of its API (`textbridge_testkit::tempworks`).
 
 #![allow(clippy::unwrap_used)] // tests: a failed expectation is a panic
 
@@ -14,10 +14,7 @@ use serde_json::{Value, json};
 use textbridge_app::ports::{Ats, AtsError, AtsMessage, PortError, PortResult, RecordRef, SecretName, Secrets};
 use textbridge_ats::{TempWorks, Url, token_secret_name};
 use textbridge_domain::{Direction, ProviderKind, RecordKind, TenantId};
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{body_json, header, method, path, query_param},
-};
+use textbridge_testkit::tempworks::{Answer, StandIn};
 
 const TOKEN: &str = "tw-token-5f4e3d2c1b";
 const ACTION_ID: i64 = 17;
@@ -59,7 +56,7 @@ fn tenant() -> TenantId {
 }
 
 /// A connector to `server` with the tenant's token saved, short retry waits and `timeout`.
-async fn connector_with_timeout(server: &MockServer, timeout: Duration) -> TempWorks {
+async fn connector_with_timeout(server: &StandIn, timeout: Duration) -> TempWorks {
     let secrets = MemorySecrets::default();
     secrets.create(&token_secret_name(&tenant()).unwrap(), &SecretString::from(TOKEN)).await.unwrap();
     TempWorks::new(Url::parse(&server.uri()).unwrap(), Arc::new(secrets))
@@ -67,7 +64,7 @@ async fn connector_with_timeout(server: &MockServer, timeout: Duration) -> TempW
         .with_max_retry_wait(Duration::from_millis(20))
 }
 
-async fn connector(server: &MockServer) -> TempWorks {
+async fn connector(server: &StandIn) -> TempWorks {
     connector_with_timeout(server, Duration::from_secs(5)).await
 }
 
@@ -115,19 +112,6 @@ const OUTBOUND_TEXT: &str =
     "Text to +12065550100 by jane@acme.com: See you at 9 tomorrow\n[textbridge zipwhip:1327295480212647936]";
 const INBOUND_TEXT: &str = "Text from +12065550111: Running late\n[textbridge twilio:SM0123456789abcdef]";
 
-/// `GET /DataLists/messageActions?active=true` answering `list`, expected `times` times.
-async fn actions(server: &MockServer, list: Value, times: u64) {
-    Mock::given(method("GET"))
-        .and(path("/DataLists/messageActions"))
-        .and(query_param("active", "true"))
-        .and(header("x-tw-token", TOKEN))
-        .and(header("accept", "application/json"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(list))
-        .expect(times)
-        .mount(server)
-        .await;
-}
-
 fn action_list() -> Value {
     json!([
         {"actionId": 3, "action": "Phone Call", "messageActionType": "Call", "canWrite": true},
@@ -137,210 +121,230 @@ fn action_list() -> Value {
     ])
 }
 
-/// `POST {at}` with the exact headers and body for `text`, answering `reply`.
-async fn post(server: &MockServer, at: &str, text: &str, reply: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .and(path(at))
-        .and(header("x-tw-token", TOKEN))
-        .and(header("content-type", "application/json"))
-        .and(header("accept", "application/json"))
-        .and(body_json(written(text)))
-        .respond_with(reply)
-        .expect(times)
-        .mount(server)
-        .await;
+/// A stand-in whose action list is `list`.
+async fn stand_in(list: Value) -> StandIn {
+    let server = StandIn::start().await;
+    server.set_actions(list);
+    server
 }
 
-async fn posts(server: &MockServer) -> usize {
-    server.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count()
+fn header<'a>(request: &'a wiremock::Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every request carried the token and asked for JSON; every write sent JSON; every
+/// action lookup asked for active actions only.
+async fn assert_every_request_well_formed(server: &StandIn) {
+    for request in server.requests().await {
+        let what = format!("{} {}", request.method, request.url);
+        assert_eq!(header(&request, "x-tw-token"), Some(TOKEN), "{what}");
+        assert_eq!(header(&request, "accept"), Some("application/json"), "{what}");
+        if request.method.as_str() == "POST" {
+            assert_eq!(header(&request, "content-type"), Some("application/json"), "{what}");
+        }
+        if request.url.path() == "/DataLists/messageActions" {
+            assert!(request.url.query_pairs().any(|(k, v)| k == "active" && v == "true"), "{what}");
+        }
+    }
+}
+
+/// The writes received, as (path, body).
+async fn writes(server: &StandIn) -> Vec<(String, Value)> {
+    server
+        .writes()
+        .await
+        .into_iter()
+        .map(|r| (r.url.path().to_owned(), serde_json::from_slice(&r.body).unwrap_or(Value::Null)))
+        .collect()
+}
+
+async fn action_lookups(server: &StandIn) -> usize {
+    server.reads("/DataLists/messageActions").await.len()
 }
 
 #[tokio::test]
 async fn writes_on_an_employee() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    let reply = ResponseTemplate::new(201).set_body_json(json!({"messageId": 981}));
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, reply, 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(201).json(json!({"messageId": 981})));
 
     let tw = connector(&server).await;
     let id = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap();
     assert_eq!(id, "981");
+    assert_eq!(writes(&server).await, [("/Employees/42/messages".to_owned(), written(OUTBOUND_TEXT))]);
+    assert_eq!(action_lookups(&server).await, 1);
+    assert_every_request_well_formed(&server).await;
 }
 
 #[tokio::test]
 async fn writes_on_a_contact() {
-    let server = MockServer::start().await;
-    actions(&server, json!({"data": action_list()}), 1).await;
-    post(&server, "/Contacts/7/messages", INBOUND_TEXT, ResponseTemplate::new(200).set_body_string("5001"), 1).await;
+    let server = stand_in(json!({"data": action_list()})).await;
+    server.answer_next_write(Answer::status(200).text("5001"));
 
     let tw = connector(&server).await;
     let id = tw.write_message(&tenant(), &record(RecordKind::Contact, "7"), &inbound()).await.unwrap();
     assert_eq!(id, "5001");
+    assert_eq!(writes(&server).await, [("/Contacts/7/messages".to_owned(), written(INBOUND_TEXT))]);
+    assert_every_request_well_formed(&server).await;
 }
 
 #[tokio::test]
 async fn writes_a_candidate_as_an_employee() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    let reply = ResponseTemplate::new(201).set_body_json(json!({"id": "m-88"}));
-    post(&server, "/Employees/88/messages", OUTBOUND_TEXT, reply, 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(201).json(json!({"id": "m-88"})));
 
     let tw = connector(&server).await;
     let id = tw.write_message(&tenant(), &record(RecordKind::Candidate, "88"), &outbound()).await.unwrap();
     assert_eq!(id, "m-88");
+    assert_eq!(writes(&server).await, [("/Employees/88/messages".to_owned(), written(OUTBOUND_TEXT))]);
+    assert_every_request_well_formed(&server).await;
 }
 
 #[tokio::test]
 async fn looks_the_action_up_once_per_tenant() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    let reply = ResponseTemplate::new(201).set_body_json(json!({"messageId": 1}));
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, reply.clone(), 1).await;
-    post(&server, "/Contacts/7/messages", INBOUND_TEXT, reply, 1).await;
+    let server = stand_in(action_list()).await;
 
     let tw = connector(&server).await;
     tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap();
     tw.write_message(&tenant(), &record(RecordKind::Contact, "7"), &inbound()).await.unwrap();
-    let gets = server.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "GET").count();
-    assert_eq!(gets, 1);
+    assert_eq!(action_lookups(&server).await, 1);
+    let kept: Vec<_> = server.kept().into_iter().map(|k| (k.path, k.text)).collect();
+    assert_eq!(
+        kept,
+        [
+            ("/Employees/42/messages".to_owned(), OUTBOUND_TEXT.to_owned()),
+            ("/Contacts/7/messages".to_owned(), INBOUND_TEXT.to_owned())
+        ]
+    );
+    assert_every_request_well_formed(&server).await;
 }
 
 #[tokio::test]
 async fn no_message_action_is_a_refusal() {
-    let server = MockServer::start().await;
-    let list = json!([{"actionId": 3, "action": "Phone Call"}, {"actionId": 4, "action": "Messages"}]);
-    actions(&server, list, 2).await;
+    let server =
+        stand_in(json!([{"actionId": 3, "action": "Phone Call"}, {"actionId": 4, "action": "Messages"}])).await;
 
     let tw = connector(&server).await;
     for _ in 0..2 {
         let err = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap_err();
         assert_eq!(err, AtsError::Rejected("the ATS has no active message action \"Message\"".into()));
     }
-    assert_eq!(posts(&server).await, 0);
+    assert_eq!(action_lookups(&server).await, 2, "a missing action is looked up again");
+    assert!(writes(&server).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_rejected_token_is_a_refusal() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, ResponseTemplate::new(401), 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(401));
 
     let tw = connector(&server).await;
     let err = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap_err();
     assert_eq!(err, AtsError::Rejected("the ATS rejected the API token".into()));
     assert!(!err.to_string().contains(TOKEN));
+    assert_eq!(writes(&server).await.len(), 1, "not repeated");
 }
 
 #[tokio::test]
 async fn a_missing_record_is_a_refusal() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, ResponseTemplate::new(404), 1).await;
-    post(&server, "/Contacts/7/messages", INBOUND_TEXT, ResponseTemplate::new(403), 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(404));
+    server.answer_next_write(Answer::status(403));
 
     let tw = connector(&server).await;
     let err = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap_err();
     assert_eq!(err, AtsError::Rejected("no employee 42 in the ATS".into()));
     let err = tw.write_message(&tenant(), &record(RecordKind::Contact, "7"), &inbound()).await.unwrap_err();
     assert_eq!(err, AtsError::Rejected("the ATS API token may not write messages on contact 7".into()));
+    assert_eq!(writes(&server).await.len(), 2, "neither repeated");
 }
 
 #[tokio::test]
 async fn a_throttled_write_is_repeated_after_retry_after() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    Mock::given(method("POST"))
-        .and(path("/Employees/42/messages"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    let reply = ResponseTemplate::new(201).set_body_json(json!({"messageId": 982}));
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, reply, 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(429).retry_after(1));
+    server.answer_next_write(Answer::status(201).json(json!({"messageId": 982})));
 
     let tw = connector(&server).await.with_max_retry_wait(Duration::from_millis(300));
     let started = Instant::now();
     let id = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap();
     let waited = started.elapsed();
     assert_eq!(id, "982");
-    assert_eq!(posts(&server).await, 2);
+    let sent = writes(&server).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1], "the same write repeated");
     assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(1), "{waited:?}");
 }
 
 #[tokio::test]
 async fn an_ats_down_three_times_is_unavailable() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, ResponseTemplate::new(503), 3).await;
+    let server = stand_in(action_list()).await;
+    server.answer_writes(Answer::status(503));
 
     let tw = connector(&server).await;
     let err = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap_err();
     assert!(matches!(&err, AtsError::Unavailable(why) if why.contains("HTTP 503")), "{err:?}");
+    assert_eq!(writes(&server).await.len(), 3);
 }
 
 #[tokio::test]
 async fn a_failed_write_that_may_have_happened_is_not_repeated() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, ResponseTemplate::new(500), 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_writes(Answer::status(500));
 
     let tw = connector(&server).await;
     let err = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap_err();
     assert!(matches!(&err, AtsError::Unavailable(why) if why.contains("may have been written")), "{err:?}");
+    assert_eq!(writes(&server).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_slow_write_times_out_once() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    let slow = ResponseTemplate::new(201).set_body_json(json!({"messageId": 1})).set_delay(Duration::from_secs(3));
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, slow, 1).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(201).json(json!({"messageId": 1})).delayed(Duration::from_secs(3)));
 
     let tw = connector_with_timeout(&server, Duration::from_millis(300)).await;
     let started = Instant::now();
     let err = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap_err();
     assert!(matches!(&err, AtsError::Unavailable(why) if why.contains("did not answer")), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(posts(&server).await, 1);
+    assert_eq!(writes(&server).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_write_answered_without_an_id_is_found_by_its_marker() {
-    let server = MockServer::start().await;
-    actions(&server, action_list(), 1).await;
-    post(&server, "/Employees/42/messages", OUTBOUND_TEXT, ResponseTemplate::new(204), 1).await;
-    messages(&server, "/Employees/42/messages", "0", json!([{"messageId": 990, "message": OUTBOUND_TEXT}])).await;
+    let server = stand_in(action_list()).await;
+    server.answer_next_write(Answer::status(204));
+    server.add_message("/Employees/42/messages", json!(990), OUTBOUND_TEXT);
 
     let tw = connector(&server).await;
     let id = tw.write_message(&tenant(), &record(RecordKind::Employee, "42"), &outbound()).await.unwrap();
     assert_eq!(id, "990");
+    assert_eq!(writes(&server).await.len(), 1);
+    assert_eq!(pages_read(&server, "/Employees/42/messages").await, ["0"]);
+    assert_every_request_well_formed(&server).await;
 }
 
-/// `GET {at}?take=100&skip={skip}` answering `body`, expected once.
-async fn messages(server: &MockServer, at: &str, skip: &str, body: Value) {
-    Mock::given(method("GET"))
-        .and(path(at))
-        .and(query_param("take", "100"))
-        .and(query_param("skip", skip))
-        .and(header("x-tw-token", TOKEN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(1)
-        .mount(server)
-        .await;
+/// The `skip` of every read of `at`, each also checked to `take=100`.
+async fn pages_read(server: &StandIn, at: &str) -> Vec<String> {
+    let mut skips = Vec::new();
+    for read in server.reads(at).await {
+        let query: std::collections::HashMap<String, String> = read.url.query_pairs().into_owned().collect();
+        assert_eq!(query.get("take").map(String::as_str), Some("100"), "{}", read.url);
+        skips.push(query.get("skip").cloned().unwrap_or_default());
+    }
+    skips
 }
 
 #[tokio::test]
 async fn find_message_finds_the_marker() {
-    let server = MockServer::start().await;
-    let page = json!({"totalCount": 3, "data": [
-        {"messageId": 1001, "message": "Called about the shift", "actionId": 3},
-        {"messageId": 1002, "message": "Text from +12065550100: hi\n[textbridge zipwhip:13272954802126479360]"},
-        {"messageId": 1003, "message": format!("Text to +12065550100: ok\n[textbridge zipwhip:{ZIPWHIP_ID}]")},
-    ]});
-    messages(&server, "/Employees/42/messages", "0", page).await;
-    messages(&server, "/Contacts/7/messages", "0", json!([{"messageId": "c-5", "message": INBOUND_TEXT}])).await;
+    let server = StandIn::start().await;
+    for (id, text) in [
+        (json!(1001), "Called about the shift".to_owned()),
+        (json!(1002), "Text from +12065550100: hi\n[textbridge zipwhip:13272954802126479360]".to_owned()),
+        (json!(1003), format!("Text to +12065550100: ok\n[textbridge zipwhip:{ZIPWHIP_ID}]")),
+    ] {
+        server.add_message("/Employees/42/messages", id, &text);
+    }
 
     let tw = connector(&server).await;
     let found = tw
@@ -348,22 +352,25 @@ async fn find_message_finds_the_marker() {
         .await
         .unwrap();
     assert_eq!(found.as_deref(), Some("1003"));
+    // A bare array, with a text id.
+    server.answer_next_read(Answer::status(200).json(json!([{"messageId": "c-5", "message": INBOUND_TEXT}])));
     let found = tw
         .find_message(&tenant(), &record(RecordKind::Contact, "7"), ProviderKind::Twilio, "SM0123456789abcdef")
         .await
         .unwrap();
     assert_eq!(found.as_deref(), Some("c-5"));
+    assert_eq!(pages_read(&server, "/Employees/42/messages").await, ["0"]);
+    assert_eq!(pages_read(&server, "/Contacts/7/messages").await, ["0"]);
+    assert_every_request_well_formed(&server).await;
 }
 
 #[tokio::test]
 async fn find_message_reads_later_pages() {
-    let server = MockServer::start().await;
-    let first: Vec<Value> = (0..100)
-        .map(|i| json!({"messageId": i, "message": format!("Text from +1: {i}\n[textbridge zipwhip:{i}]")}))
-        .collect();
-    messages(&server, "/Employees/42/messages", "0", json!({"totalCount": 101, "data": first})).await;
-    let second = json!({"totalCount": 101, "data": [{"messageId": 100, "message": OUTBOUND_TEXT}]});
-    messages(&server, "/Employees/42/messages", "100", second).await;
+    let server = StandIn::start().await;
+    for i in 0..100 {
+        server.add_message("/Employees/42/messages", json!(i), &format!("Text from +1: {i}\n[textbridge zipwhip:{i}]"));
+    }
+    server.add_message("/Employees/42/messages", json!(100), OUTBOUND_TEXT);
 
     let tw = connector(&server).await;
     let found = tw
@@ -371,51 +378,52 @@ async fn find_message_reads_later_pages() {
         .await
         .unwrap();
     assert_eq!(found.as_deref(), Some("100"));
+    assert_eq!(pages_read(&server, "/Employees/42/messages").await, ["0", "100"]);
 }
 
 #[tokio::test]
 async fn find_message_without_the_marker_is_none() {
-    let server = MockServer::start().await;
-    let page = json!({"totalCount": 2, "data": [
-        {"messageId": 1002, "message": "Text from +12065550100: hi\n[textbridge zipwhip:13272954802126479360]"},
-        {"messageId": 1004, "message": format!("Text to +12065550100: ok\n[textbridge textus:{ZIPWHIP_ID}]")},
-    ]});
-    messages(&server, "/Employees/42/messages", "0", page).await;
-    messages(&server, "/Contacts/7/messages", "0", json!({"totalCount": 0, "data": []})).await;
+    let server = StandIn::start().await;
+    server.add_message(
+        "/Employees/42/messages",
+        json!(1002),
+        "Text from +12065550100: hi\n[textbridge zipwhip:13272954802126479360]",
+    );
+    server.add_message(
+        "/Employees/42/messages",
+        json!(1004),
+        &format!("Text to +12065550100: ok\n[textbridge textus:{ZIPWHIP_ID}]"),
+    );
 
     let tw = connector(&server).await;
     let employee = record(RecordKind::Employee, "42");
     assert_eq!(tw.find_message(&tenant(), &employee, ProviderKind::Zipwhip, ZIPWHIP_ID).await.unwrap(), None);
     let contact = record(RecordKind::Contact, "7");
     assert_eq!(tw.find_message(&tenant(), &contact, ProviderKind::Zipwhip, ZIPWHIP_ID).await.unwrap(), None);
+    assert_eq!(pages_read(&server, "/Employees/42/messages").await, ["0"]);
+    assert_eq!(pages_read(&server, "/Contacts/7/messages").await, ["0"]);
 }
 
 #[tokio::test]
 async fn find_message_repeats_a_failed_read() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/Employees/42/messages"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    messages(&server, "/Employees/42/messages", "0", json!([{"messageId": 7, "message": OUTBOUND_TEXT}])).await;
+    let server = StandIn::start().await;
+    server.answer_next_read(Answer::status(502));
+    server.add_message("/Employees/42/messages", json!(7), OUTBOUND_TEXT);
 
     let tw = connector(&server).await;
     let employee = record(RecordKind::Employee, "42");
     let found = tw.find_message(&tenant(), &employee, ProviderKind::Zipwhip, ZIPWHIP_ID).await.unwrap();
     assert_eq!(found.as_deref(), Some("7"));
+    assert_eq!(pages_read(&server, "/Employees/42/messages").await, ["0", "0"]);
 }
 
 #[tokio::test]
 async fn a_missing_token_is_a_refusal() {
-    let server = MockServer::start().await;
+    let server = StandIn::start().await;
     let tw = TempWorks::new(Url::parse(&server.uri()).unwrap(), Arc::new(MemorySecrets::default()));
     let employee = record(RecordKind::Employee, "42");
     let expected = AtsError::Rejected("no TempWorks API token is saved for this tenant".into());
     assert_eq!(tw.write_message(&tenant(), &employee, &outbound()).await.unwrap_err(), expected);
     assert_eq!(tw.find_message(&tenant(), &employee, ProviderKind::Zipwhip, ZIPWHIP_ID).await.unwrap_err(), expected);
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(server.requests().await.is_empty());
 }

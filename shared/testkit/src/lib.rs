@@ -1,5 +1,6 @@
 //! Test support shared by the workspace: the port contract suite that every backend
-//! must pass, seeding through the ports, and (feature `aws`) a moto server harness
+//! must pass, seeding through the ports, local stand-ins for the TempWorks, Zipwhip
+//! and Twilio APIs (`tempworks`, `zipwhip`, `twilio`), and (feature `aws`) a moto server harness
 //! for the AWS backend and a local Lambda Runtime API that runs the release
 //! bootstraps against it (`lambda_runtime`).
 
@@ -11,3 +12,6 @@ pub mod lambda_runtime;
 #[cfg(feature = "aws")]
 pub mod moto;
 pub mod seed;
+pub mod tempworks;
+pub mod twilio;
+pub mod zipwhip;

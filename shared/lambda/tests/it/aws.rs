@@ -1,6 +1,6 @@
 //! End to end on the AWS backend: the intake router as deployed and the archiver's
 //! SQS entry on DynamoDB, SQS and Secrets Manager (a moto server), with a
-//! TempWorks-style ATS played by wiremock.
+//! TempWorks-style ATS played by the testkit stand-in.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,31 +14,12 @@ use textbridge_app::{
     records,
 };
 use textbridge_domain::{Identity, RecordKind, Role, TenantId};
-use textbridge_testkit::{moto, seed};
+use textbridge_testkit::{moto, seed, tempworks};
 use tower::ServiceExt;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{method, path, path_regex},
-};
 
 const SECRET: &str = "whsec-aws-0001";
 const THEIRS: &str = "+12065550100";
 const OURS: &str = "+12065550199";
-
-async fn ats() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/DataLists/messageActions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"actionId": 7, "action": "Message"}])))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/(Employees|Contacts)/[^/]+/messages$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"messageId": 1})))
-        .mount(&server)
-        .await;
-    server
-}
 
 fn admin(tenant: &TenantId) -> Identity {
     Identity {
@@ -60,7 +41,7 @@ async fn webhook_to_archive_and_ats_on_moto() {
     seed::record_phone(&backend, &tenant, THEIRS, RecordKind::Contact, "k1").await;
     let name = SecretName::from_parts(&["acme", "ats", "tempworks"]).expect("name");
     backend.secrets.create(&name, &"tw-token".to_owned().into()).await.expect("token");
-    let ats_server = ats().await;
+    let ats_server = tempworks::StandIn::start().await;
     let url = textbridge_ats::Url::parse(&ats_server.uri()).expect("url");
     let ats: Arc<dyn Ats> = Arc::new(textbridge_ats::TempWorks::new(url, backend.secrets.clone()));
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
@@ -125,7 +106,7 @@ async fn webhook_to_archive_and_ats_on_moto() {
         assert_eq!(page.messages.len(), 1, "{kind:?} {id}");
         assert_eq!(page.messages[0].body, "see you at nine");
     }
-    let writes = ats_server.received_requests().await.unwrap_or_default();
+    let writes = ats_server.requests().await;
     let posts: Vec<_> =
         writes.iter().filter(|r| r.method.as_str() == "POST").map(|r| r.url.path().to_owned()).collect();
     assert_eq!(posts.len(), 2, "one ATS write per record: {posts:?}");
