@@ -642,7 +642,6 @@ async fn twilio_credentials_then_a_signed_webhook_are_archived() {
 }
 
 #[tokio::test]
-#[ignore = "two reports of one Twilio text handled at the same time (one worker batch) make two conversation entries"]
 async fn twilio_redeliveries_handled_together_are_archived_once() {
     let w = World::new(tempworks::StandIn::start().await).await;
     let url = w.twilio_hook("acme").await;

@@ -83,7 +83,12 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     let received_at = Timestamp::new(app.clock.now()).map_err(Error::unexpected)?;
     let events = provider.parse_webhook(&request, app.config.default_region, received_at)?;
 
-    let line_username = registration.username.as_ref().map(ToString::to_string);
+    // User-level credentials belong to one person: their texts are theirs. A system
+    // or branch registration's username names an account, never a texting user.
+    let line_username = match level {
+        textbridge_domain::CredentialLevel::User(_) => registration.username.as_ref().map(ToString::to_string),
+        _ => None,
+    };
     let bodies = events
         .into_iter()
         .map(|mut event| {
