@@ -165,3 +165,10 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
     assert_eq!(entries[0].str("status"), Some("delivered"));
     assert_eq!(entries[0].str("occurred_at"), Some("2026-11-23T17:00:00.000000Z"), "the first report's time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    textbridge_testkit::races::two_first_reports_make_one_entry(embedded.backend(), "race-a").await;
+    textbridge_testkit::races::identical_upserts_requeue_each_text_once(embedded.backend(), "race-b").await;
+}

@@ -219,6 +219,10 @@ pub struct RecordItem {
     /// write that added them, cleared once queued, so a crash in between loses none).
     #[serde(default)]
     pub rematch: Vec<E164>,
+    /// When (Unix seconds) `rematch` was set: a list older than the queue's
+    /// visibility timeout was left by an upsert that died, and the next one takes it over.
+    #[serde(default)]
+    pub rematch_at: Option<i64>,
 }
 
 impl Stored for RecordItem {

@@ -88,11 +88,17 @@ pub async fn upsert(
     }
     let tenant = &caller.tenant;
     let key = keys::record(tenant, kind, &id);
+    let now = app.clock.now().unix_timestamp();
+    let lease = i64::try_from(app.config.visibility_timeout.as_secs()).unwrap_or(i64::MAX);
     let mut written = None;
     for _ in 0..UPSERT_TRIES {
         let old = items::get::<RecordItem>(app.store.as_ref(), &key).await?;
         let (old_phones, version, pending) = match &old {
-            Some(r) => (r.phones.iter().cloned().collect::<BTreeSet<_>>(), r.version, r.rematch.clone()),
+            // Numbers another upsert is still queuing are its to queue, unless it died.
+            Some(r) if r.rematch_at.is_some_and(|at| now - at >= lease) => {
+                (r.phones.iter().cloned().collect::<BTreeSet<_>>(), r.version, r.rematch.clone())
+            }
+            Some(r) => (r.phones.iter().cloned().collect::<BTreeSet<_>>(), r.version, Vec::new()),
             None => (BTreeSet::new(), 0, Vec::new()),
         };
         let mut rematch: BTreeSet<E164> = pending.into_iter().filter(|n| phones.contains(n)).collect();
@@ -104,10 +110,11 @@ pub async fn upsert(
             phones: phones.iter().cloned().collect(),
             version: version + 1,
             rematch: rematch.iter().cloned().collect(),
+            rematch_at: (!rematch.is_empty()).then_some(now),
         };
         let unchanged = old.as_ref().is_some_and(|o| o.name == record.name && o.phones == record.phones);
         if unchanged && rematch.is_empty() {
-            written = Some(record);
+            written = old.map(|o| RecordItem { rematch: Vec::new(), ..o });
             break;
         }
         let condition =
@@ -150,7 +157,7 @@ pub async fn upsert(
         }
         // Queued: clear the list, unless the record changed again meanwhile (then the
         // next upsert re-sends, and archiving is idempotent).
-        let cleared = Update::default().set("rematch", json!([]));
+        let cleared = Update::default().set("rematch", json!([])).remove("rematch_at");
         match app.store.update(&key, &cleared, Some(&Condition::Equals("version".into(), json!(record.version)))).await
         {
             Ok(_) | Err(PortError::ConditionFailed) => {}

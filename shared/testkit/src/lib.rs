@@ -11,6 +11,7 @@ pub mod contract;
 pub mod lambda_runtime;
 #[cfg(feature = "aws")]
 pub mod moto;
+pub mod races;
 pub mod seed;
 pub mod tempworks;
 pub mod twilio;

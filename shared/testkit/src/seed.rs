@@ -27,8 +27,15 @@ pub async fn textus_registration(backend: &Backend, tenant: &TenantId, token: &s
 /// Puts `number` on the directory record `kind`/`id` of `tenant`.
 pub async fn record_phone(backend: &Backend, tenant: &TenantId, number: &str, kind: RecordKind, id: &str) {
     let number: E164 = number.parse().expect("E.164 number");
-    let record =
-        RecordItem { kind, id: id.to_owned(), name: None, phones: vec![number.clone()], version: 1, rematch: vec![] };
+    let record = RecordItem {
+        kind,
+        id: id.to_owned(),
+        name: None,
+        phones: vec![number.clone()],
+        version: 1,
+        rematch: vec![],
+        rematch_at: None,
+    };
     backend.store.put(&record.to_item(keys::record(tenant, kind, id)).expect("item"), None).await.expect("record");
     let phone = DirectoryEntry { kind, id: id.to_owned() }.to_item(keys::record_phone(tenant, &number, kind, id));
     backend.store.put(&phone.expect("item"), None).await.expect("record phone");

@@ -120,3 +120,9 @@ async fn webhook_to_archive_and_ats_on_moto() {
     let other_items = backend.store.query_all(&Query::new("T#globex", "")).await.expect("query");
     assert!(other_items.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_first_reports_and_upserts_on_moto() {
+    textbridge_testkit::races::two_first_reports_make_one_entry(moto::backend().await, "race-a").await;
+    textbridge_testkit::races::identical_upserts_requeue_each_text_once(moto::backend().await, "race-b").await;
+}

@@ -1,0 +1,122 @@
+//! Racing use-case calls, run at the same moment on any backend: each function
+//! sets up its own tenant, fires the calls concurrently and asserts the one outcome
+//! the conditional writes guarantee. Each backend's tests call every function here.
+
+use std::sync::Arc;
+
+use textbridge_app::{
+    App, Backend, Config,
+    archive::Archiver,
+    envelope::Envelope,
+    items::{ConversationEntry, Stored},
+    keys,
+    records::{self, RecordInput},
+    worker::MessageHandler,
+};
+use textbridge_domain::{
+    DeliveryStatus, Direction, Identity, MessageEvent, ProviderKind, RecordKind, Role, TenantId, Timestamp,
+    WebhookEvent,
+};
+
+use crate::seed;
+
+fn admin(tenant: &TenantId) -> Identity {
+    Identity {
+        tenant: tenant.clone(),
+        user_id: "admin-1".parse().expect("id"),
+        username: "admin@example.test".parse().expect("username"),
+        role: Role::CustomerAdmin,
+        permission_group: "Admins".parse().expect("group"),
+    }
+}
+
+fn text(id: &str, their: &str, at: &str, body: &str) -> MessageEvent {
+    MessageEvent {
+        provider: ProviderKind::Twilio,
+        provider_message_id: id.to_owned(),
+        direction: Direction::Inbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: their.parse().expect("e164"),
+        body: body.to_owned(),
+        occurred_at: at.parse::<Timestamp>().expect("time"),
+        time_received: true,
+        provider_username: None,
+        status: DeliveryStatus::Received,
+    }
+}
+
+/// Two different first reports of one text (another time, another status), handled
+/// at the same moment: exactly one conversation entry, with one report's time.
+pub async fn two_first_reports_make_one_entry(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let archiver = Arc::new(Archiver::new(App::on(backend.clone(), Config::default()).shared()));
+    let a = text("SM-race", "+12065550100", "2026-11-26T10:00:00Z", "on my way");
+    let b = MessageEvent {
+        occurred_at: "2026-11-26T10:00:03Z".parse().expect("time"),
+        status: DeliveryStatus::Delivered,
+        ..a.clone()
+    };
+    let bodies: Vec<String> = [a, b]
+        .into_iter()
+        .map(|m| Envelope::webhook_event(&tenant, &WebhookEvent::Message(m)).expect("envelope").to_body())
+        .collect();
+    let runs = bodies.into_iter().map(|body| {
+        let archiver = archiver.clone();
+        async move { archiver.handle(&body).await }
+    });
+    for result in at_once(runs).await {
+        result.expect("archived");
+    }
+    let entries = backend.store.query_all(&keys::conversation(&tenant, RecordKind::Employee, "e1")).await.expect("q");
+    assert_eq!(entries.len(), 1, "one entry for one text: {entries:?}");
+    let entry = ConversationEntry::from_item(&entries[0]).expect("entry");
+    assert_eq!(entry.body, "on my way");
+}
+
+/// Twenty identical upserts of a record at the same moment queue each unmatched
+/// text of its number once, and an unchanged upsert afterwards queues nothing.
+pub async fn identical_upserts_requeue_each_text_once(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let archiver = Archiver::new(app.clone());
+    for i in 0..3 {
+        let m = text(&format!("SM-u{i}"), "+12065550177", "2026-11-26T10:00:00Z", "who is this?");
+        let body = Envelope::webhook_event(&tenant, &WebhookEvent::Message(m)).expect("envelope").to_body();
+        archiver.handle(&body).await.expect("kept as unmatched");
+    }
+    let before = backend.queue.depth().await.expect("depth").visible;
+    let caller = admin(&tenant);
+    let upserts = (0..20).map(|_| {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move {
+            let input = RecordInput { name: Some("Pat".into()), phones: vec!["+12065550177".into()] };
+            records::upsert(&app, &caller, RecordKind::Candidate, "c1", input).await
+        }
+    });
+    let mut rematched = 0;
+    for result in at_once(upserts).await {
+        rematched += result.expect("upsert").rematched;
+    }
+    let queued = backend.queue.depth().await.expect("depth").visible - before;
+    assert_eq!((rematched, queued), (3, 3), "each unmatched text queued once");
+    let input = RecordInput { name: Some("Pat".into()), phones: vec!["+12065550177".into()] };
+    let again = records::upsert(&app, &caller, RecordKind::Candidate, "c1", input).await.expect("upsert");
+    assert_eq!(again.rematched, 0, "numbers unchanged: nothing queued");
+    assert_eq!(backend.queue.depth().await.expect("depth").visible - before, 3);
+}
+
+/// Runs every future on its own task, all started before any is awaited, and
+/// returns their outputs in order.
+async fn at_once<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await.expect("task"));
+    }
+    out
+}
