@@ -16,52 +16,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use async_trait::async_trait;
 use axum::{Router, http::StatusCode, routing::post};
 use textbridge::{DevKey, worker};
-use textbridge_app::{
-    App, Backend, Config,
-    archive::Archiver,
-    ports::{Condition, Item, ItemStore, Key, Page, PortResult, Query, Update, Write},
-};
+use textbridge_app::{App, Backend, Config, archive::Archiver};
 use textbridge_domain::{RecordKind, TenantId};
-use textbridge_testkit::seed;
+use textbridge_testkit::{
+    counting::{CountingStore, Counts},
+    seed,
+};
 use tokio::sync::watch;
-
-/// Counts every call that reaches the item store.
-struct CountingStore {
-    inner: Arc<dyn ItemStore>,
-    reads: AtomicU64,
-    writes: AtomicU64,
-}
-
-#[async_trait]
-impl ItemStore for CountingStore {
-    async fn get(&self, key: &Key) -> PortResult<Option<Item>> {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: &Item, condition: Option<&Condition>) -> PortResult<()> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.put(item, condition).await
-    }
-    async fn update(&self, key: &Key, update: &Update, condition: Option<&Condition>) -> PortResult<Item> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.update(key, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<&Condition>) -> PortResult<()> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.delete(key, condition).await
-    }
-    async fn query(&self, query: &Query) -> PortResult<Page> {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.query(query).await
-    }
-    async fn transact(&self, writes: &[Write]) -> PortResult<()> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.inner.transact(writes).await
-    }
-}
 
 const SECRET: &str = "whsec-bench-0001";
 
@@ -128,8 +91,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
     let plain = embedded.backend();
-    let counting =
-        Arc::new(CountingStore { inner: plain.store.clone(), reads: AtomicU64::new(0), writes: AtomicU64::new(0) });
+    let counting = Arc::new(CountingStore::new(plain.store.clone()));
     let backend = Backend { store: counting.clone(), queue: plain.queue.clone(), secrets: plain.secrets.clone() };
 
     // A TextUs system registration and one record, seeded through the ports.
@@ -154,11 +116,13 @@ async fn main() {
     println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
     let (lat, wall) = load(&format!("{base}/noop"), requests, concurrency, false).await;
     report("no-op route", lat, wall);
-    let (reads0, writes0) = (counting.reads.load(Ordering::Relaxed), counting.writes.load(Ordering::Relaxed));
+    let (reads0, writes0) = {
+        let t = counting.totals();
+        (t.reads, t.writes)
+    };
     let (lat, wall) = load(&format!("{base}/webhooks/textus/{token}"), requests, concurrency, true).await;
     report("signed webhook + enqueue", lat, wall);
-    let reads1 = counting.reads.load(Ordering::Relaxed);
-    let writes1 = counting.writes.load(Ordering::Relaxed);
+    let Counts { reads: reads1, writes: writes1 } = counting.totals();
     let per = |n: u64| n as f64 / requests as f64;
     println!("  store ops per webhook: {:.1} reads, {:.1} writes", per(reads1 - reads0), per(writes1 - writes0));
 
@@ -180,8 +144,7 @@ async fn main() {
     let wall = started.elapsed();
     let _ = stop.send(true);
     run.await.expect("worker");
-    let reads2 = counting.reads.load(Ordering::Relaxed);
-    let writes2 = counting.writes.load(Ordering::Relaxed);
+    let Counts { reads: reads2, writes: writes2 } = counting.totals();
     println!(
         "archiver                     {:>8.0} msg/s   ({requests} messages in {:.2} s)",
         requests as f64 / wall.as_secs_f64(),

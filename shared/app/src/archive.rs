@@ -141,17 +141,26 @@ pub async fn records_for(app: &Arc<App>, tenant: &TenantId, number: &E164) -> Re
     items.iter().map(|i| DirectoryEntry::from_item(i).map(|e| RecordRef { kind: e.kind, id: e.id })).collect()
 }
 
-/// The message item of a text: the stored one when the text was reported before
-/// (its first report's content and time win, so every report lands on the same
-/// entries), else this report, written with a condition so that of two first
-/// reports handled at once exactly one wins.
-async fn first_report(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<MessageItem, Error> {
+/// The message item of a text, and whether this report is its first: the stored
+/// item when the text was reported before (its first report's content and time win,
+/// so every report lands on the same entries), else this report — with the records
+/// it matched — written with a condition, so that of two first reports handled at
+/// once exactly one wins.
+async fn first_report(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    reported: &MessageEvent,
+    records: &[RecordRef],
+) -> Result<(MessageItem, bool), Error> {
     let store = &app.store;
     let key = keys::message(tenant, reported.provider, &reported.provider_message_id);
     for _ in 0..2 {
         if let Some(stored) = items::get::<MessageItem>(store.as_ref(), &key).await? {
             let status = reported.status;
-            return Ok(MessageItem { status, event: MessageEvent { status, ..stored.event.clone() }, ..stored });
+            return Ok((
+                MessageItem { status, event: MessageEvent { status, ..stored.event.clone() }, ..stored },
+                false,
+            ));
         }
         let early = keys::early_status(tenant, reported.provider, &reported.provider_message_id);
         let status = items::get::<EarlyStatus>(store.as_ref(), &early).await?.map_or(reported.status, |e| e.status);
@@ -160,11 +169,11 @@ async fn first_report(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent
             event: MessageEvent { status, ..reported.clone() },
             status,
             texting_user: user,
-            matched: None,
-            records: Vec::new(),
+            matched: Some(!records.is_empty()),
+            records: records.iter().map(RecordRefItem::from).collect(),
         };
         match store.put(&first.to_item(key.clone())?, Some(&Condition::NotExists)).await {
-            Ok(()) => return Ok(first),
+            Ok(()) => return Ok((first, true)),
             Err(PortError::ConditionFailed) => continue, // another first report won: read it
             Err(e) => return Err(e.into()),
         }
@@ -175,7 +184,8 @@ async fn first_report(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent
 async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<(), Error> {
     let store = &app.store;
     let msg_key = keys::message(tenant, reported.provider, &reported.provider_message_id);
-    let first = first_report(app, tenant, reported).await?;
+    let records = records_for(app, tenant, &reported.their_number).await?;
+    let (first, is_first) = first_report(app, tenant, reported, &records).await?;
     let message = &first.event;
     if message.direction == Direction::Inbound
         && let Some(opted_out) = opt_out_keyword(&message.body)
@@ -183,7 +193,6 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
         record_opt_out(app, tenant, &message.their_number, opted_out).await?;
     }
 
-    let records = records_for(app, tenant, &message.their_number).await?;
     let unmatched_key = keys::unmatched(tenant, &message.their_number, message.provider, &message.provider_message_id);
     let status = Update::default().set("status", json!(first.status)).set("event", json!(message));
     if records.is_empty() {
@@ -202,14 +211,21 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
             Ok(()) | Err(PortError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
-        store.update(&msg_key, &status.set("matched", false), None).await?;
+        if !is_first {
+            store.update(&msg_key, &status.set("matched", false), None).await?;
+        }
         tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
         return Ok(());
     }
     for record in &records {
         archive_to(app, tenant, record, message, first.texting_user.as_ref()).await?;
     }
-    store.delete(&unmatched_key, None).await?;
+    if is_first {
+        return Ok(()); // the message item was written with its records
+    }
+    if first.matched != Some(true) {
+        store.delete(&unmatched_key, None).await?;
+    }
     let archived: Vec<RecordRefItem> = records.iter().map(RecordRefItem::from).collect();
     store.update(&msg_key, &status.set("matched", true).set("records", json!(archived)), None).await?;
     Ok(())

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)] // test support: a failed expectation is a panic
 
 pub mod contract;
+pub mod counting;
 #[cfg(feature = "aws")]
 pub mod lambda_runtime;
 #[cfg(feature = "aws")]
