@@ -9,5 +9,6 @@ mod archiving;
 mod common;
 mod crash;
 mod credentials;
+mod http_errors;
 mod intake;
 mod serve;

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use textbridge_api::{Authenticator, Claims, identity::bearer_token};
 use textbridge_domain::{Error, Identity};
 
+/// The least length of the key, in bytes.
+const KEY_LEN: usize = 32;
+
 /// Issuer and audience of development tokens.
 const DEV_ISSUER: &str = "textbridge-local";
 
@@ -38,41 +41,52 @@ impl DevKey {
     /// Loads `path`, creating it (32 random bytes, mode 0600) if it does not exist.
     /// A key file others may read is refused (anyone who reads it can mint tokens).
     pub fn load_or_create(path: &Path) -> Result<Self, Error> {
-        let io = |e: std::io::Error| Error::unexpected(format!("token key file {}: {e}", path.display()));
+        let io = |what: &str, e: std::io::Error| {
+            Error::unexpected(format!("cannot {what} the token key file {}: {e}", path.display()))
+        };
         if !path.exists() {
             if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(io)?;
+                fs::create_dir_all(dir).map_err(|e| io("create", e))?;
             }
-            let mut bytes = [0u8; 32];
+            let mut bytes = [0u8; KEY_LEN];
             rand::fill(&mut bytes);
             let mut options = fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             match options.open(path) {
-                Ok(mut file) => file.write_all(&bytes).map_err(io)?,
+                Ok(mut file) => {
+                    file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(|e| io("create", e))?;
+                    tracing::info!(path = %path.display(), "created a new token key file");
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io(e)),
+                Err(e) => return Err(io("create", e)),
             }
         }
+        let meta = fs::metadata(path).map_err(|e| io("read", e))?;
+        if !meta.is_file() {
+            return Err(Error::unexpected(format!("the token key file {} is not a regular file", path.display())));
+        }
+        // The same rule as the secret key file (`secrets.key`): private to its owner.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(path).map_err(io)?.permissions().mode();
+            let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(Error::invalid(
-                    "dev-token.key",
-                    format!(
-                        "{} is readable by others (mode {:o}); run `chmod 600` on it or remove it",
-                        path.display(),
-                        mode & 0o777
-                    ),
-                ));
+                return Err(Error::unexpected(format!(
+                    "refusing the token key file {}: its mode {mode:04o} lets group or others access it; \
+                     make it private to its owner (chmod 600)",
+                    path.display()
+                )));
             }
         }
-        let bytes = fs::read(path).map_err(io)?;
-        if bytes.len() < 32 {
-            return Err(Error::unexpected(format!("token key file {} is shorter than 32 bytes", path.display())));
+        let bytes = fs::read(path).map_err(|e| io("read", e))?;
+        if bytes.len() < KEY_LEN {
+            return Err(Error::unexpected(format!(
+                "the token key file {} holds {} bytes, fewer than {KEY_LEN}",
+                path.display(),
+                bytes.len()
+            )));
         }
         Ok(Self::from_bytes(&bytes))
     }
@@ -187,7 +201,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
             let err = DevKey::load_or_create(&path).err().expect("world-readable key refused");
-            assert!(err.to_string().contains("readable by others"), "{err}");
+            assert!(err.to_string().contains("lets group or others access it"), "{err}");
         }
     }
 }

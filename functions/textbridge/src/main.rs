@@ -70,6 +70,19 @@ struct ServeArgs {
     #[arg(long, env = "SYNC_INTERVAL_MINUTES", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     sync_interval_minutes: u64,
+    /// The most connections served at once; more are answered 503 and closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_connections: u64,
+    /// Seconds a client has to send a request head (and the longest an idle
+    /// kept-alive connection stays open).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request body, counted from its head (408 after).
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_read_timeout_secs: u64,
 }
 
 #[derive(Args)]
@@ -126,7 +139,11 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            match e {
+                // A start-up fault names its own subject; the variant's prefix adds nothing.
+                Error::Unexpected(message) => eprintln!("error: {message}"),
+                other => eprintln!("error: {other}"),
+            }
             ExitCode::FAILURE
         }
     }
@@ -134,6 +151,45 @@ async fn main() -> ExitCode {
 
 fn dev_key(data: &DataDir) -> Result<DevKey, Error> {
     DevKey::load_or_create(&data.data_dir.join("dev-token.key"))
+}
+
+impl DataDir {
+    /// The data directory of an existing installation: commands other than `serve`
+    /// never create one (a mistyped path would otherwise be a new, empty installation).
+    fn existing(&self) -> Result<&Self, Error> {
+        match std::fs::metadata(&self.data_dir) {
+            Ok(meta) if meta.is_dir() => Ok(self),
+            Ok(_) => Err(Error::invalid("--data-dir", format!("{} is not a directory", self.data_dir.display()))),
+            Err(_) => Err(Error::invalid(
+                "--data-dir",
+                format!(
+                    "{} does not exist; check the path, or run `textbridge serve --data-dir {}` once to create \
+                     a new installation there",
+                    self.data_dir.display(),
+                    self.data_dir.display()
+                ),
+            )),
+        }
+    }
+
+    /// Creates the data directory when there is none, saying so in the log.
+    fn create_if_missing(&self) -> Result<(), Error> {
+        if self.data_dir.is_dir() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| Error::invalid("--data-dir", format!("cannot create {}: {e}", self.data_dir.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700));
+        }
+        tracing::warn!(
+            data_dir = %self.data_dir.display(),
+            "created a new, empty data directory (a new installation); if you meant an existing one, stop and check --data-dir"
+        );
+        Ok(())
+    }
 }
 
 fn token(args: TokenArgs) -> Result<(), Error> {
@@ -145,7 +201,7 @@ fn token(args: TokenArgs) -> Result<(), Error> {
         group: args.group,
     };
     claims.clone().into_identity()?;
-    println!("{}", dev_key(&args.data)?.sign(&claims, args.ttl_hours * 3600)?);
+    println!("{}", dev_key(args.data.existing()?)?.sign(&claims, args.ttl_hours * 3600)?);
     Ok(())
 }
 
@@ -155,16 +211,30 @@ async fn open(data: &DataDir) -> Result<textbridge_embedded::Embedded, Error> {
 
 async fn serve(args: ServeArgs) -> Result<(), Error> {
     textbridge_telemetry::init(&args.log_level);
+    // Every setting is checked before anything is created on disk.
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?);
-    let embedded = open(&args.data).await?;
-    let auth = Arc::new(dev_key(&args.data)?);
-
+    if let Some(url) = &args.public_base_url {
+        textbridge_app::public_base_url(url)?;
+    }
+    let tempworks_url = std::env::var(textbridge_ats::TempWorks::BASE_URL_VARIABLE).unwrap_or_default();
+    if !tempworks_url.trim().is_empty() {
+        textbridge_app::base_url(textbridge_ats::TempWorks::BASE_URL_VARIABLE, tempworks_url.trim())?;
+    }
+    let limits = textbridge_api::server::Limits {
+        max_connections: usize::try_from(args.max_connections).map_err(Error::unexpected)?,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
+    };
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .map_err(|e| Error::invalid("PORT", format!("cannot listen on {}:{}: {e}", args.bind, args.port)))?;
     let addr = listener.local_addr().map_err(Error::unexpected)?;
     let public_base_url =
         textbridge_app::public_base_url(&args.public_base_url.unwrap_or_else(|| format!("http://{addr}")))?;
+
+    args.data.create_if_missing()?;
+    let auth = Arc::new(dev_key(&args.data)?);
+    let embedded = open(&args.data).await?;
     let visibility_timeout = Duration::from_secs(args.visibility_timeout_secs);
     let config =
         Config { default_region: args.default_country, public_base_url, visibility_timeout, ..Config::default() };
@@ -182,8 +252,9 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     ));
     let timer = tokio::spawn(sync_timer(app.clone(), Duration::from_secs(args.sync_interval_minutes * 60), stopped));
 
-    let service = router(&app, auth).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.map_err(Error::unexpected)?;
+    textbridge_api::server::serve(listener, router(&app, auth), limits, shutdown_signal())
+        .await
+        .map_err(Error::unexpected)?;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = tokio::join!(worker, timer);
@@ -225,13 +296,13 @@ async fn shutdown_signal() {
 async fn dlq(command: DlqCommand) -> Result<(), Error> {
     match command {
         DlqCommand::List { data, max } => {
-            let queue = open(&data).await?.backend().queue;
+            let queue = open(data.existing()?).await?.backend().queue;
             for letter in queue.dead_letters(max).await? {
                 println!("{}", serde_json::json!({ "id": letter.id, "body": letter.body }));
             }
         }
         DlqCommand::Replay { data, ids } => {
-            let queue = open(&data).await?.backend().queue;
+            let queue = open(data.existing()?).await?.backend().queue;
             let moved = queue.replay((!ids.is_empty()).then_some(ids.as_slice())).await?;
             println!("replayed {moved} dead letter(s)");
         }

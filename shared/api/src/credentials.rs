@@ -14,7 +14,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, Path, State},
+    extract::{FromRequestParts, State},
     http::{StatusCode, request::Parts},
     routing::{get, post, put},
 };
@@ -23,9 +23,9 @@ use textbridge_app::{
     credentials::{self, CredentialView, Removal, Target},
     ports::SubmittedFields,
 };
-use textbridge_domain::{CredentialLevel, Error};
+use textbridge_domain::CredentialLevel;
 
-use crate::{ApiError, ApiJson, Caller, health};
+use crate::{ApiError, ApiJson, ApiPath, Caller, health};
 
 /// The provider and level named by the path (`system` when the path has no level).
 struct TargetPath(Target);
@@ -34,9 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TargetPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(params) = Path::<BTreeMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError(Error::malformed(e.body_text())))?;
+        let ApiPath(params) = ApiPath::<BTreeMap<String, String>>::from_request_parts(parts, state).await?;
         let param = |name: &str| params.get(name).map(String::as_str);
         let provider = param("provider").unwrap_or_default().parse()?;
         let level = CredentialLevel::parse(param("level").unwrap_or("system"), param("scope"))?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     body::to_bytes,
-    extract::{Path, Request, State},
+    extract::{Request, State},
     http::StatusCode,
     routing::post,
 };
@@ -18,18 +18,25 @@ use textbridge_app::{
 };
 use textbridge_domain::Error;
 
-use crate::{ApiError, MAX_BODY_BYTES, health};
+use crate::{ApiError, ApiPath, MAX_BODY_BYTES, health};
 
 /// The path of the webhook route, as it is logged (the token is a credential).
 pub const ROUTE: &str = "/webhooks/{provider}/{token}";
 
 async fn receive(
     State(app): State<Arc<App>>,
-    Path((provider, token)): Path<(String, String)>,
+    ApiPath((provider, token)): ApiPath<(String, String)>,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let (parts, body) = request.into_parts();
-    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError(Error::TooLarge { limit: MAX_BODY_BYTES }))?;
+    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        let too_large = e.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some();
+        if too_large {
+            ApiError(Error::TooLarge { limit: MAX_BODY_BYTES })
+        } else {
+            ApiError(Error::malformed("the request body could not be read to its end"))
+        }
+    })?;
     let path_and_query = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |pq| pq.as_str());
     let source = crate::source_ip(&parts);
     let call =

@@ -33,6 +33,7 @@ fn rejection_to_error(rejection: &JsonRejection) -> Error {
         }
         JsonRejection::JsonDataError(e) => Error::Malformed { field: None, reason: e.body_text() },
         JsonRejection::JsonSyntaxError(e) => Error::Malformed { field: None, reason: e.body_text() },
+        JsonRejection::BytesRejection(_) => Error::malformed("the request body could not be read to its end"),
         other => Error::malformed(other.body_text()),
     }
 }

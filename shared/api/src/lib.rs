@@ -8,8 +8,10 @@ pub mod health;
 pub mod identity;
 pub mod intake;
 mod json;
+mod params;
 pub mod records;
 pub mod request_id;
+pub mod server;
 pub mod users;
 
 use std::{net::IpAddr, sync::Arc};
@@ -20,6 +22,7 @@ use textbridge_domain::Error;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use identity::{Authenticator, Caller, Claims};
 pub use json::ApiJson;
+pub use params::{ApiPath, ApiQuery};
 
 /// The largest request body any route accepts (routes may set less).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

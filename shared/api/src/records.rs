@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::State,
     routing::{get, post, put},
 };
 use serde::Deserialize;
@@ -25,7 +25,7 @@ use textbridge_app::{
 };
 use textbridge_domain::RecordKind;
 
-use crate::{ApiError, ApiJson, Caller, health};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, health};
 
 fn kind(raw: &str) -> Result<RecordKind, ApiError> {
     Ok(raw.parse()?)
@@ -34,7 +34,7 @@ fn kind(raw: &str) -> Result<RecordKind, ApiError> {
 async fn upsert_record(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    Path((record_kind, id)): Path<(String, String)>,
+    ApiPath((record_kind, id)): ApiPath<(String, String)>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> Result<Json<RecordView>, ApiError> {
     Ok(Json(records::upsert(&app, &caller, kind(&record_kind)?, &id, input).await?))
@@ -50,8 +50,8 @@ struct Paging {
 async fn conversation(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    Path((record_kind, id)): Path<(String, String)>,
-    Query(paging): Query<Paging>,
+    ApiPath((record_kind, id)): ApiPath<(String, String)>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<ConversationPage>, ApiError> {
     let page =
         records::conversation(&app, &caller, kind(&record_kind)?, &id, paging.cursor, paging.limit.unwrap_or(50))

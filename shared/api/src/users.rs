@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::State,
     routing::{get, put},
 };
 use serde::Serialize;
@@ -16,7 +16,7 @@ use textbridge_app::{
 };
 use textbridge_domain::Role;
 
-use crate::{ApiError, ApiJson, Caller, health};
+use crate::{ApiError, ApiJson, ApiPath, Caller, health};
 
 /// The caller as Textbridge sees them.
 #[derive(Debug, Serialize)]
@@ -46,7 +46,7 @@ async fn me(Caller(id): Caller) -> Json<Me> {
 async fn set_group(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(settings): ApiJson<GroupSettings>,
 ) -> Result<Json<GroupView>, ApiError> {
     Ok(Json(groups::set(&app, &caller, &name, settings).await?))
