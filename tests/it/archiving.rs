@@ -581,7 +581,6 @@ async fn dlq_commands_list_and_replay_real_dead_letters() {
 }
 
 #[tokio::test]
-#[ignore = "`textbridge dlq list` prints each dead letter's whole body today (text and phone numbers)"]
 async fn dlq_list_never_prints_a_message_body() {
     let (w, ids) = two_dead_letters().await;
     let listing = common::cli(&w.dir, &["dlq", "list"]);

@@ -102,7 +102,7 @@ async fn wait_for_log(server: &Server, needle: &str) -> String {
 #[tokio::test]
 async fn webhook_token_is_in_no_log_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let zw = common::zipwhip("zw-session-1", "1").await;
+    let zw = textbridge_testkit::zipwhip::StandIn::start("zw-session-1", "1").await;
     let server = Server::start(dir.path(), &[("ZIPWHIP_BASE_URL", &zw.uri())]);
     let admin = common::token(dir.path(), &["--tenant", "acme", "--role", "customer_admin", "--user-id", "admin-1"]);
     let client = Client::default();
@@ -110,7 +110,7 @@ async fn webhook_token_is_in_no_log_line() {
     let (status, resp) =
         client.call("POST", &format!("{}/credentials/zipwhip/user/u-7", server.base), Some(&admin), Some(&creds)).await;
     assert_eq!(status, 201, "{resp}");
-    let requests = zw.received_requests().await.unwrap_or_default();
+    let requests = zw.requests().await;
     let add = requests.iter().find(|r| r.url.path() == "/webhook/add").expect("webhook registered");
     let url: String =
         url::form_urlencoded::parse(&add.body).find(|(k, _)| k == "url").map(|(_, v)| v.into_owned()).expect("url");

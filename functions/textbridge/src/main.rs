@@ -111,7 +111,7 @@ struct TokenArgs {
 
 #[derive(Subcommand)]
 enum DlqCommand {
-    /// Prints dead letters, one JSON object per line.
+    /// Prints dead letters (id, tenant, kind; never the message), one JSON object per line.
     List {
         #[command(flatten)]
         data: DataDir,
@@ -298,7 +298,8 @@ async fn dlq(command: DlqCommand) -> Result<(), Error> {
         DlqCommand::List { data, max } => {
             let queue = open(data.existing()?).await?.backend().queue;
             for letter in queue.dead_letters(max).await? {
-                println!("{}", serde_json::json!({ "id": letter.id, "body": letter.body }));
+                let view = textbridge_app::dead_letters::view(&letter);
+                println!("{}", serde_json::to_string(&view).map_err(Error::unexpected)?);
             }
         }
         DlqCommand::Replay { data, ids } => {

@@ -62,7 +62,7 @@ async fn conversation(
 async fn unmatched(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
-    Query(paging): Query<Paging>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<UnmatchedPage>, ApiError> {
     Ok(Json(records::unmatched(&app, &caller, paging.cursor, paging.limit.unwrap_or(50)).await?))
 }

@@ -43,17 +43,21 @@ pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<DeadLetterVie
     caller.require_admin()?;
     let letters = app.queue()?.dead_letters(MAX_LISTED).await?;
     Ok(letters
-        .into_iter()
-        .map(|letter| {
-            let envelope = Envelope::parse(&letter.body).ok();
-            DeadLetterView {
-                id: letter.id,
-                tenant: envelope.as_ref().map(|e| e.tenant.to_string()),
-                kind: envelope.map(|e| e.kind),
-            }
-        })
+        .iter()
+        .map(view)
         .filter(|v| caller.role == Role::Staff || v.tenant.as_deref() == Some(caller.tenant.as_str()))
         .collect())
+}
+
+/// What an operator may see of a dead letter: its id, tenant and kind, never the
+/// message (text and phone numbers).
+pub fn view(letter: &crate::ports::DeadLetter) -> DeadLetterView {
+    let envelope = Envelope::parse(&letter.body).ok();
+    DeadLetterView {
+        id: letter.id.clone(),
+        tenant: envelope.as_ref().map(|e| e.tenant.to_string()),
+        kind: envelope.map(|e| e.kind),
+    }
 }
 
 /// Moves dead letters back to the intake queue. Archiving is idempotent, so a
