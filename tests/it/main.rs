@@ -11,4 +11,5 @@ mod crash;
 mod credentials;
 mod http_errors;
 mod intake;
+mod logs;
 mod serve;

@@ -47,6 +47,7 @@ impl Archiver {
 impl MessageHandler for Archiver {
     async fn handle(&self, body: &str) -> Result<(), Error> {
         let envelope = Envelope::parse(body)?;
+        tracing::Span::current().record("tenant", envelope.tenant.as_str());
         match envelope.kind.as_str() {
             KIND_WEBHOOK_EVENT => {
                 let event: WebhookEvent = serde_json::from_value(envelope.payload)
@@ -60,6 +61,14 @@ impl MessageHandler for Archiver {
 
 /// Handles one webhook event of `tenant`.
 pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent) -> Result<(), Error> {
+    let provider = match &event {
+        WebhookEvent::Message(m) => Some(m.provider),
+        WebhookEvent::Status { provider, .. } => Some(*provider),
+        WebhookEvent::OptOut { .. } => None,
+    };
+    if let Some(provider) = provider {
+        tracing::Span::current().record("provider", provider.as_str());
+    }
     match event {
         WebhookEvent::Message(message) => archive_message(app, tenant, &message).await,
         WebhookEvent::Status { provider, provider_message_id, status } => {
@@ -220,6 +229,7 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
     for record in &records {
         archive_to(app, tenant, record, message, first.texting_user.as_ref()).await?;
     }
+    tracing::info!(records = records.len(), first_report = is_first, "text archived");
     if is_first {
         return Ok(()); // the message item was written with its records
     }

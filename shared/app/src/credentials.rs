@@ -245,6 +245,7 @@ async fn connect_and_record(
 /// Saves new credentials: checks the fields, claims the provider username, stores
 /// the secret, connects, and returns the outcome. Every rule is checked before
 /// anything is written.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn save(
     app: &Arc<App>,
     caller: &Identity,
@@ -366,12 +367,14 @@ fn webhook_token() -> String {
 }
 
 /// One tenant's credentials at a target (metadata only).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn get(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
     authorize(app, caller, &target.level).await?;
     Ok(view(&metadata(app, &caller.tenant, target).await?))
 }
 
 /// Every credential the caller may see: all for admins, else their own.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<CredentialView>, Error> {
     let items = app.store.query_all(&keys::credentials(&caller.tenant)).await?;
     let mine = |i: &Item| i.str("level") == Some("user") && i.str("scope") == Some(caller.user_id.as_str());
@@ -379,6 +382,7 @@ pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<CredentialVie
 }
 
 /// Replaces the secret part (API key, password, auth token) and reconnects.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn replace_secret(
     app: &Arc<App>,
     caller: &Identity,
@@ -400,6 +404,7 @@ pub async fn replace_secret(
 }
 
 /// Re-checks saved credentials with the provider and records when and with what result.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
     let provider = authorized_provider(app, caller, target).await?;
     let tenant = &caller.tenant;
@@ -417,6 +422,7 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
 
 /// Removes credentials: unregisters at the provider where it can (a failure there is
 /// reported, not blocking), deletes the secret, releases the username.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<Removal, Error> {
     let provider = authorized_provider(app, caller, target).await?;
     let tenant = &caller.tenant;

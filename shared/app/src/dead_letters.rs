@@ -39,6 +39,7 @@ pub struct Replayed {
 }
 
 /// Dead letters the caller may see (admins: their tenant's; staff: all).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<DeadLetterView>, Error> {
     caller.require_admin()?;
     let letters = app.queue()?.dead_letters(MAX_LISTED).await?;
@@ -62,6 +63,7 @@ pub fn view(letter: &crate::ports::DeadLetter) -> DeadLetterView {
 
 /// Moves dead letters back to the intake queue. Archiving is idempotent, so a
 /// replayed message that was archived after all changes nothing.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn replay(app: &Arc<App>, caller: &Identity, request: ReplayRequest) -> Result<Replayed, Error> {
     let visible: Vec<String> = list(app, caller).await?.into_iter().map(|v| v.id).collect();
     let ids: Vec<String> = match request.ids {

@@ -30,6 +30,7 @@ pub struct GroupSettings {
 }
 
 /// Creates or changes a group (admins only).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupSettings) -> Result<GroupView, Error> {
     caller.require_admin()?;
     let name = PermissionGroup::parse(name)?;
@@ -40,6 +41,7 @@ pub async fn set(app: &Arc<App>, caller: &Identity, name: &str, settings: GroupS
 }
 
 /// Every group of the caller's tenant (managers and admins).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<GroupView>, Error> {
     caller.require_user_manager()?;
     let items = app.store.query_all(&keys::permission_groups(&caller.tenant)).await?;

@@ -64,10 +64,11 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
         return Err(unknown());
     }
     let tenant = registration.tenant.clone();
+    tracing::Span::current().record("tenant", tenant.as_str());
     let level = registration.level()?;
     let provider = app.providers.get(provider_kind)?;
     if !webhook_sources::allows(app, &tenant, provider_kind, call.source).await? {
-        tracing::warn!(tenant = %tenant, provider = %provider_kind, "webhook from an address not on the allow-list");
+        tracing::warn!(provider = %provider_kind, "webhook from an address not on the allow-list");
         return Err(Error::Forbidden("this address may not post webhooks here".into()));
     }
 
@@ -106,7 +107,7 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
             Error::Unavailable("the intake queue is unavailable; retry".into())
         })?;
     }
-    tracing::info!(tenant = %tenant, provider = %provider_kind, events = bodies.len(), "webhook accepted");
+    tracing::info!(provider = %provider_kind, events = bodies.len(), "webhook accepted");
     Ok(Accepted { accepted: bodies.len() })
 }
 

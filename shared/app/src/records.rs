@@ -68,6 +68,7 @@ const UPSERT_TRIES: usize = 5;
 /// conditional on the record's version (of concurrent identical upserts one adds
 /// the numbers, the others find nothing new), and the numbers to re-match are kept
 /// on the record until queued, so a crash between the two loses none.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn upsert(
     app: &Arc<App>,
     caller: &Identity,
@@ -202,6 +203,7 @@ fn bad_cursor(e: PortError) -> Error {
 
 /// Unmatched messages of the caller's tenant (admins), oldest first, `limit`
 /// (1–100) at a time.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn unmatched(
     app: &Arc<App>,
     caller: &Identity,
@@ -234,6 +236,7 @@ pub struct ConversationPage {
 }
 
 /// A record's archived texts, newest first, `limit` (1–100) at a time.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn conversation(
     app: &Arc<App>,
     caller: &Identity,

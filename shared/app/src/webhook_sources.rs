@@ -18,6 +18,7 @@ pub type SourceLists = BTreeMap<String, Vec<String>>;
 
 /// Sets the caller's tenant's allow-lists (admins); every entry must be an address
 /// or a network in CIDR form.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn set(app: &Arc<App>, caller: &Identity, lists: SourceLists) -> Result<SourceLists, Error> {
     caller.require_admin()?;
     for (provider, entries) in &lists {
@@ -35,6 +36,7 @@ pub async fn set(app: &Arc<App>, caller: &Identity, lists: SourceLists) -> Resul
 }
 
 /// The caller's tenant's allow-lists (admins).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn get(app: &Arc<App>, caller: &Identity) -> Result<SourceLists, Error> {
     caller.require_admin()?;
     load(app, &caller.tenant).await

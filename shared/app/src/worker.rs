@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use futures::future::join_all;
 use textbridge_domain::Error;
+use tracing::Instrument;
 
 /// Handles one queued message body. Must be idempotent: delivery is at least once.
 #[async_trait]
@@ -18,14 +19,25 @@ pub async fn handle_batch<'a, I>(handler: &dyn MessageHandler, messages: I) -> V
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let results = join_all(messages.into_iter().map(|(id, body)| async move {
-        match handler.handle(body).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(message_id = id, error = %e, "message failed; it will be retried");
-                Some(id.to_owned())
+    let results = join_all(messages.into_iter().map(|(id, body)| {
+        // Every line logged while handling the message carries its id; the handler
+        // adds the tenant and provider once it has read them.
+        let span = tracing::info_span!(
+            "message",
+            message_id = %id,
+            tenant = tracing::field::Empty,
+            provider = tracing::field::Empty
+        );
+        async move {
+            match handler.handle(body).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "message failed; it will be retried");
+                    Some(id.to_owned())
+                }
             }
         }
+        .instrument(span)
     }))
     .await;
     results.into_iter().flatten().collect()
