@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repository on a machine with only Rust and
 # Python 3: creates its own venv (moto, cfn-lint, SAM CLI, cargo-lambda), then
-# formatting, lints, all tests (the AWS backend against a moto server the tests
-# start themselves), the SAM template lint and the Lambda release build.
+# formatting, lints, the Lambda release build, all tests (the AWS backend against a
+# moto server the tests start themselves, and the release bootstraps run through a
+# local Lambda Runtime API with the template's IAM) and the SAM template lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,15 +24,18 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -j "$jobs" -- -D warnings
 
+step "cargo lambda build --release"
+# Built before the tests: shared/testkit/tests/{runtime_api,deployed}.rs run these
+# bootstraps (under CI=true a missing one fails those tests instead of skipping).
+cargo lambda build --release --locked --compiler cargo -j "$jobs" \
+    --bin credentials --bin intake --bin records --bin users --bin archiver --bin ats-sync
+ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
+
 step "cargo test"
-cargo test --workspace --locked -j "$jobs"
+TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)" \
+    cargo test --workspace --locked -j "$jobs"
 
 step "SAM template lint"
 VENV_BIN="$venv/bin" scripts/lint-infra.sh
-
-step "cargo lambda build --release"
-cargo lambda build --release --locked --compiler cargo -j "$jobs" \
-    --bin credentials --bin webhooks --bin users --bin archiver --bin ats-sync
-ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
 
 step "all checks passed"

@@ -1,11 +1,13 @@
 //! The intake function (public): reads the registration and the tenant's provider
 //! secrets, verifies and parses the webhook, sends it to the intake queue.
 
+use std::process::ExitCode;
+
 use textbridge_app::App;
-use textbridge_lambda::{LambdaError, config, providers, run_http};
+use textbridge_lambda::{config, providers, run_http};
 
 #[tokio::main]
-async fn main() -> Result<(), LambdaError> {
+async fn main() -> ExitCode {
     run_http(|aws| async move {
         let app = App::on_store(aws.store()?, config()?)
             .with_secrets(aws.secrets()?)

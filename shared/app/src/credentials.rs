@@ -1,20 +1,106 @@
 //! Provider credentials (SPEC S1): save, list, test, replace the secret, remove — at
 //! system, branch and user level. Secrets live only in the secret store; the item
 //! store keeps metadata. No response, log line or error carries a secret.
+//!
+//! **Deadlines.** A request run inside [`with_deadline`] (on Lambda: the invocation's
+//! deadline) gives each provider call only the time left before
+//! [`DEADLINE_MARGIN`] ahead of it, so a provider that does not answer in time
+//! becomes the outcome "… did not answer within N s" instead of the function being
+//! killed mid-save.
+//!
+//! **Interrupted saves.** A save first claims the credentials in state `connecting`
+//! until its deadline (or [`SAVE_LEASE`] without one). If it never finishes (the
+//! process was killed), a later save of the same credentials takes them over once
+//! that claim has ended, with a conditional write, keeping the webhook token so a
+//! registration already made at the provider is found again.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use textbridge_domain::{CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId};
-use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
     App, groups, keys,
     ports::{
-        Condition, Credentials, Item, PortError, Provider, SecretFields, SecretName, SubmittedFields, Update, Write,
+        Condition, Credentials, Item, PortError, Provider, ProviderError, SecretFields, SecretName, SubmittedFields,
+        Update, Write,
     },
 };
+
+/// Time kept back from a request's deadline for what follows a provider call
+/// (recording its outcome, answering).
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// How long a save without a deadline (the local server) holds its `connecting`
+/// claim before another save may take the credentials over.
+pub const SAVE_LEASE: Duration = Duration::from_secs(300);
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Runs `work` (one request) with `deadline`, the moment its caller stops waiting
+/// (on Lambda, the invocation's deadline): provider calls made by this module within
+/// `work` end [`DEADLINE_MARGIN`] before it, and a save's claim lasts until it.
+pub async fn with_deadline<F: Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+/// The deadline of the request being served, if it has one.
+fn deadline() -> Option<Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
+/// Runs a provider call within the request's budget: the time left before
+/// [`DEADLINE_MARGIN`] ahead of its deadline (no limit of its own without one; the
+/// provider client's timeouts still apply).
+async fn within_budget<T>(call: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+    let Some(deadline) = deadline() else { return call.await };
+    let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_MARGIN);
+    match tokio::time::timeout(budget, call).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                "provider call cut at the request's deadline"
+            );
+            Err(ProviderError::Timeout(Duration::from_secs(budget.as_secs().max(1))))
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch of `at`.
+fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// When a save starting now gives up its `connecting` claim (Unix ms).
+fn claim_until(app: &App) -> i64 {
+    let left = deadline().map_or(SAVE_LEASE, |d| d.saturating_duration_since(Instant::now()));
+    unix_ms(app.clock.now() + left)
+}
+
+/// Whether `item` is a save that was interrupted: still `connecting` after its
+/// claim ended.
+fn interrupted(app: &App, item: &Item) -> bool {
+    if item.str("status") != Some("connecting") {
+        return false;
+    }
+    match item.int("connecting_until") {
+        Some(until) => until < unix_ms(app.clock.now()),
+        None => item
+            .str("status_at")
+            .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok())
+            .is_some_and(|at| at + SAVE_LEASE < app.clock.now()),
+    }
+}
 
 /// Which credentials: a provider at a level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +303,8 @@ async fn connect_and_record(
     token: &str,
 ) -> Result<CredentialView, Error> {
     let system = system_credentials(app, tenant, target).await?;
-    let outcome = provider.connect(&credentials, system.as_ref(), &intake_url(app, target.provider, token)).await;
+    let intake_url = intake_url(app, target.provider, token);
+    let outcome = within_budget(provider.connect(&credentials, system.as_ref(), &intake_url)).await;
     let mut update = Update::default().set("status_at", now(app));
     match outcome {
         Ok(connection) => {
@@ -267,40 +354,81 @@ pub async fn save(
         });
     }
 
-    let token = webhook_token();
     let cred_key = keys::credential(tenant, target.provider, &target.level);
     let claim_key = keys::username_claim(tenant, target.provider, &checked.username);
-    let mut item = Item::new(cred_key.clone())
-        .with("provider", target.provider.as_str())
-        .with("level", target.level.kind())
-        .with("scope", target.level.scope())
-        .with("username", checked.username.as_str())
-        .with("fields", json!(checked.public))
-        .with("status", "connecting")
-        .with("status_message", "connecting")
-        .with("status_at", now(app))
-        .with("webhook_ids", json!([]))
-        .with("hook_token", token.as_str());
-    item.attrs.insert("created_by".into(), json!(caller.user_id.as_str()));
+    let attempt = webhook_token();
+    let until = claim_until(app);
+    let credential_item = |token: &str| {
+        let mut item = Item::new(cred_key.clone())
+            .with("provider", target.provider.as_str())
+            .with("level", target.level.kind())
+            .with("scope", target.level.scope())
+            .with("username", checked.username.as_str())
+            .with("fields", json!(checked.public))
+            .with("status", "connecting")
+            .with("status_message", "connecting")
+            .with("status_at", now(app))
+            .with("webhook_ids", json!([]))
+            .with("hook_token", token)
+            .with("attempt", attempt.as_str())
+            .with("connecting_until", until);
+        item.attrs.insert("created_by".into(), json!(caller.user_id.as_str()));
+        item
+    };
     let claim = Item::new(claim_key.clone()).with("credential", cred_key.sk.as_str());
-    let hook = Item::new(keys::webhook_registration(&token))
-        .with("tenant", tenant.as_str())
-        .with("provider", target.provider.as_str())
-        .with("level", target.level.kind())
-        .with("scope", target.level.scope())
-        .with("username", checked.username.as_str());
+    let hook = |token: &str| {
+        Item::new(keys::webhook_registration(token))
+            .with("tenant", tenant.as_str())
+            .with("provider", target.provider.as_str())
+            .with("level", target.level.kind())
+            .with("scope", target.level.scope())
+            .with("username", checked.username.as_str())
+    };
+    let fresh = webhook_token();
     let writes = [
-        Write::Put { item, condition: Some(Condition::NotExists) },
-        Write::Put { item: claim, condition: Some(Condition::NotExists) },
-        Write::Put { item: hook, condition: Some(Condition::NotExists) },
+        Write::Put { item: credential_item(&fresh), condition: Some(Condition::NotExists) },
+        Write::Put { item: claim.clone(), condition: Some(Condition::NotExists) },
+        Write::Put { item: hook(&fresh), condition: Some(Condition::NotExists) },
     ];
-    match app.store.transact(&writes).await {
-        Ok(()) => {}
-        Err(PortError::ConditionFailed) => {
-            return Err(clash(app, &cred_key, &claim_key, target, &checked.username).await);
-        }
+    let token = match app.store.transact(&writes).await {
+        Ok(()) => fresh,
+        Err(PortError::ConditionFailed) => match app.store.get(&cred_key).await? {
+            Some(stuck) if interrupted(app, &stuck) => {
+                // The same token: a webhook the interrupted save registered is reused.
+                let token = stuck.str("hook_token").map_or_else(webhook_token, str::to_owned);
+                let lock = match stuck.attrs.get("attempt") {
+                    Some(attempt) => Condition::Equals("attempt".into(), attempt.clone()),
+                    None => {
+                        Condition::Equals("status_at".into(), stuck.attrs.get("status_at").cloned().unwrap_or_default())
+                    }
+                };
+                let mut writes = vec![
+                    Write::Put { item: credential_item(&token), condition: Some(lock) },
+                    Write::Put { item: hook(&token), condition: None },
+                ];
+                let previous = stuck.str("username").and_then(|u| ProviderUsername::parse(u).ok());
+                if previous.as_ref() != Some(&checked.username) {
+                    if let Some(previous) = previous {
+                        let key = keys::username_claim(tenant, target.provider, &previous);
+                        writes.push(Write::Delete { key, condition: None });
+                    }
+                    writes.push(Write::Put { item: claim, condition: Some(Condition::NotExists) });
+                }
+                match app.store.transact(&writes).await {
+                    Ok(()) => {
+                        tracing::info!(provider = %target.provider, level = target.level.kind(), "took over credentials whose save was interrupted");
+                        token
+                    }
+                    Err(PortError::ConditionFailed) => {
+                        return Err(clash(app, &cred_key, &claim_key, target, &checked.username).await);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            _ => return Err(clash(app, &cred_key, &claim_key, target, &checked.username).await),
+        },
         Err(e) => return Err(e.into()),
-    }
+    };
 
     let stored = match app.secrets()?.create(&name, &checked.secret.to_secret_string()).await {
         Err(PortError::ConditionFailed) => app.secrets()?.replace(&name, &checked.secret.to_secret_string()).await,
@@ -331,6 +459,13 @@ async fn clash(
 ) -> Error {
     let p = target.provider.display_name();
     match app.store.get(cred_key).await {
+        Ok(Some(item)) if item.str("status") == Some("connecting") => Error::Conflict {
+            field: Some("level".into()),
+            message: format!(
+                "a save of these {p} {} credentials is under way; try again when it has finished",
+                target.level.kind()
+            ),
+        },
         Ok(Some(_)) => Error::Conflict {
             field: Some("level".into()),
             message: format!("{p} {} credentials already exist here; replace or remove them", target.level.kind()),
@@ -410,7 +545,7 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
     let tenant = &caller.tenant;
     let (_, credentials) = existing(app, tenant, target).await?;
     let system = system_credentials(app, tenant, target).await?;
-    let (ok, message) = match provider.test(&credentials, system.as_ref()).await {
+    let (ok, message) = match within_budget(provider.test(&credentials, system.as_ref())).await {
         Ok(()) => (true, "connected".to_owned()),
         Err(e) => (false, credentials.secret.scrub(&e.describe(target.provider))),
     };
@@ -428,7 +563,7 @@ pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Resul
     let tenant = &caller.tenant;
     let (item, credentials) = existing(app, tenant, target).await?;
     let system = system_credentials(app, tenant, target).await?;
-    let provider_cleanup = match provider.disconnect(&credentials, system.as_ref()).await {
+    let provider_cleanup = match within_budget(provider.disconnect(&credentials, system.as_ref())).await {
         Ok(()) if credentials.webhook_ids.is_empty() => "nothing to unregister".to_owned(),
         Ok(()) => "webhooks unregistered".to_owned(),
         Err(e) => {

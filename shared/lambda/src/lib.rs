@@ -3,17 +3,25 @@
 //! hands its router or handler to [`run_http`], [`run_sqs`] or [`run_schedule`].
 //! Clients are built once per cold start and reused across invokes; nothing is
 //! fetched before the first invocation.
+//!
+//! A start-up failure (a missing or wrong setting) is reported to the Runtime API's
+//! `/runtime/init/error` as `{"errorType": "Runtime.ConfigError", "errorMessage": …}`
+//! and as one JSON log line, and the process exits non-zero. A failed invocation of
+//! an SQS or scheduled function reports a short type (`Unavailable`, `Internal`, …)
+//! and a plain message; the detail goes to the log only.
 
 mod identity;
 
-use std::{env, future::Future, sync::Arc};
+mod startup;
+
+use std::{env, future::Future, process::ExitCode, sync::Arc, time::Instant};
 
 use aws_lambda_events::event::{
     eventbridge::EventBridgeEvent,
     sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent},
 };
-use axum::Router;
-use lambda_runtime::{LambdaEvent, service_fn};
+use axum::{Router, extract::Request, middleware::Next, response::Response};
+use lambda_runtime::{Context, LambdaEvent, service_fn};
 use textbridge_app::{
     Config,
     ports::{Ats, ItemStore, Providers, Queue, Secrets},
@@ -22,9 +30,7 @@ use textbridge_app::{
 use textbridge_domain::{Error, Region};
 
 pub use identity::{ApiGatewayJwt, upstream};
-
-/// Error type of the entry points.
-pub type LambdaError = lambda_runtime::Error;
+pub use startup::{HandlerError, StartupError, log_level};
 
 /// Reads an optional environment variable, treating empty as unset.
 fn var(name: &str) -> Option<String> {
@@ -112,27 +118,80 @@ pub fn ats(secrets: Arc<dyn Secrets>) -> Result<Option<Arc<dyn Ats>>, Error> {
     Ok(textbridge_ats::TempWorks::from_env(secrets)?.map(|t| Arc::new(t) as Arc<dyn Ats>))
 }
 
-/// Logs at `LOG_LEVEL` (default `info`), as JSON lines.
-fn init_logs() {
-    textbridge_telemetry::init(&var("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+/// Reads `LOG_LEVEL` (default `info`), installs the JSON log subscriber and builds
+/// the function with `build`; a failure of either is reported (see the crate
+/// documentation) and ends the process's start-up.
+async fn start<T, F, Fut>(build: F) -> Result<T, ExitCode>
+where
+    F: FnOnce(Aws) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let level = log_level(var("LOG_LEVEL").as_deref());
+    textbridge_telemetry::init(level.as_deref().unwrap_or("info"));
+    let built = match level {
+        Ok(_) => build(Aws::load().await).await,
+        Err(e) => Err(e),
+    };
+    match built {
+        Ok(built) => Ok(built),
+        Err(e) => {
+            StartupError::from(&e).report(var("AWS_LAMBDA_RUNTIME_API").as_deref());
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The process's exit once the runtime loop ends (it only ends when the Runtime API
+/// fails).
+fn finished(result: Result<(), lambda_runtime::Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the Lambda Runtime API failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs an HTTP function behind API Gateway: `build` makes its router from the
 /// ports it builds; identity comes from the JWT authorizer's claims.
-pub async fn run_http<F, Fut>(build: F) -> Result<(), LambdaError>
+pub async fn run_http<F, Fut>(build: F) -> ExitCode
 where
     F: FnOnce(Aws) -> Fut,
     Fut: Future<Output = Result<Router, Error>>,
 {
-    init_logs();
-    let router = build(Aws::load().await).await?;
-    lambda_http::run(as_deployed(router)).await
+    let router = match start(build).await {
+        Ok(router) => router,
+        Err(code) => return code,
+    };
+    finished(lambda_http::run(as_deployed(router)).await)
 }
 
 /// A function's router as API Gateway invokes it: the finishing layers, identity
-/// from the JWT authorizer's claims, API Gateway's request id and source address.
+/// from the JWT authorizer's claims, API Gateway's request id and source address,
+/// and the invocation's deadline for the use-cases that budget their calls.
 pub fn as_deployed(router: Router) -> Router {
-    textbridge_api::finish(router, Arc::new(ApiGatewayJwt)).layer(axum::middleware::map_request(upstream))
+    textbridge_api::finish(router, Arc::new(ApiGatewayJwt))
+        .layer(axum::middleware::map_request(upstream))
+        .layer(axum::middleware::from_fn(within_deadline))
+}
+
+/// Middleware: runs the request within the invocation's deadline (from the Lambda
+/// context), so provider calls end in time for the function to answer.
+pub async fn within_deadline(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Context>().and_then(invocation_deadline) {
+        Some(deadline) => textbridge_app::credentials::with_deadline(deadline, next.run(request)).await,
+        None => next.run(request).await,
+    }
+}
+
+/// The invocation's deadline as an [`Instant`]; `None` when the context has none.
+pub fn invocation_deadline(context: &Context) -> Option<Instant> {
+    if context.deadline == 0 {
+        return None;
+    }
+    let left = context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    Some(Instant::now() + left)
 }
 
 /// Handles one SQS batch, reporting failed messages (`ReportBatchItemFailures`).
@@ -160,23 +219,27 @@ pub async fn sqs_batch(handler: &dyn MessageHandler, event: &SqsEvent) -> SqsBat
 }
 
 /// Runs an SQS-triggered function with the handler `build` makes.
-pub async fn run_sqs<F, Fut>(build: F) -> Result<(), LambdaError>
+pub async fn run_sqs<F, Fut>(build: F) -> ExitCode
 where
     F: FnOnce(Aws) -> Fut,
     Fut: Future<Output = Result<Arc<dyn MessageHandler>, Error>>,
 {
-    init_logs();
-    let handler = build(Aws::load().await).await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let handler = handler.clone();
-        async move { Ok::<_, LambdaError>(sqs_batch(handler.as_ref(), &event.payload).await) }
-    }))
-    .await
+    let handler = match start(build).await {
+        Ok(handler) => handler,
+        Err(code) => return code,
+    };
+    finished(
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+            let handler = handler.clone();
+            async move { Ok::<_, HandlerError>(sqs_batch(handler.as_ref(), &event.payload).await) }
+        }))
+        .await,
+    )
 }
 
 /// Runs a scheduled function: `job` once per EventBridge event; its report is the
-/// invocation's result.
-pub async fn run_schedule<S, F, Fut, R, B, BFut>(build: B, job: F) -> Result<(), LambdaError>
+/// invocation's result, its failure a [`HandlerError`].
+pub async fn run_schedule<S, F, Fut, R, B, BFut>(build: B, job: F) -> ExitCode
 where
     B: FnOnce(Aws) -> BFut,
     BFut: Future<Output = Result<S, Error>>,
@@ -185,12 +248,20 @@ where
     Fut: Future<Output = Result<R, Error>> + Send,
     R: serde::Serialize,
 {
-    init_logs();
-    let state = build(Aws::load().await).await?;
+    let state = match start(build).await {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
     let job = Arc::new(job);
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<EventBridgeEvent>| {
-        let (state, job) = (state.clone(), job.clone());
-        async move { Ok::<_, LambdaError>(serde_json::to_value(job(state).await?)?) }
-    }))
-    .await
+    finished(
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
+            let (state, job) = (state.clone(), job.clone());
+            async move {
+                let request_id = event.context.request_id;
+                let report = job(state).await.map_err(|e| HandlerError::new(&e, &request_id))?;
+                serde_json::to_value(report).map_err(|e| HandlerError::new(&Error::unexpected(e), &request_id))
+            }
+        }))
+        .await,
+    )
 }

@@ -246,12 +246,13 @@ fn the_template_gives_users_its_grants_and_environment() {
     assert_eq!(env["PUBLIC_BASE_URL"], "https://textbridge.test");
 
     let statements = users.policy["Statement"].as_array().expect("statements");
-    let crud = &statements[0];
-    assert!(crud["Action"].as_array().expect("actions").contains(&json!("dynamodb:PutItem")));
-    assert_eq!(crud["Resource"], deployment.table_arn.as_str());
-    assert_eq!(statements.len(), 1, "the users function reaches only the table: {statements:?}");
-    let grants_secrets = statements.iter().any(|s| s.to_string().contains("secretsmanager:"));
-    assert!(!grants_secrets, "the users function is granted no secret");
+    assert_eq!(statements.len(), 1, "users holds one statement: {statements:?}");
+    let items = &statements[0];
+    assert_eq!(items["Action"], json!(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]));
+    assert_eq!(items["Resource"], deployment.table_arn.as_str());
+    let grants_other =
+        statements.iter().any(|s| s.to_string().contains("secretsmanager:") || s.to_string().contains("sqs:"));
+    assert!(!grants_other, "the users function is granted no secret and no queue");
 
     let credentials = template.function("CredentialsFunction", &resolver).expect("CredentialsFunction");
     let secrets = credentials.policy["Statement"]
@@ -336,11 +337,9 @@ async fn users_health_answers_under_the_templates_grants() {
     let Some(mut users) = users().await else { return };
     let event = HttpApiRequest::get("/users/health").route_key("GET /users/health").build();
     let response = get(&mut users, &event).await;
-    // Known today: the users function is granted no Secrets Manager action, while its
-    // health check reads a probe secret, so it answers 503 with `"secrets": "error"`.
-    // The restructure of the functions removes that read; then this holds.
+    // The users function has its store only, and its health checks only that.
     assert_eq!(response.status, 200, "{}\n{}", response.body, users.function.log_text());
-    assert_eq!(response.json()["checks"], json!({ "store": "ok", "queue": "ok", "secrets": "ok" }));
+    assert_eq!(response.json()["checks"], json!({ "store": "ok" }));
 }
 
 /// moto enforces the template's grants for the keys the function runs with: what
@@ -354,7 +353,7 @@ async fn the_functions_keys_hold_only_the_templates_grants() {
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let pk = aws_sdk_dynamodb::types::AttributeValue::S("T#_probe".into());
     let got = dynamodb.get_item().table_name(&d.table_name).key("PK", pk.clone()).key("SK", pk).send().await;
-    assert!(got.is_ok(), "DynamoDBCrudPolicy grants GetItem: {got:?}");
+    assert!(got.is_ok(), "UserItems grants GetItem: {got:?}");
 
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let depth = sqs
@@ -363,7 +362,8 @@ async fn the_functions_keys_hold_only_the_templates_grants() {
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
         .send()
         .await;
-    assert!(depth.is_ok(), "QueueHealth grants GetQueueAttributes: {depth:?}");
+    let denied = format!("{depth:?}");
+    assert!(depth.is_err() && denied.contains("AccessDenied"), "users may not read the queue: {denied}");
 
     let sent = sqs.send_message().queue_url(&d.intake_queue_url).message_body("{}").send().await;
     let denied = format!("{sent:?}");

@@ -15,10 +15,16 @@
 //!   always `*`, which a statement scoped to an ARN never matches. For those services
 //!   the statement's resources are widened to `*` (actions still enforced).
 //! * **Transactions are checked as an action of their own**
-//!   (`dynamodb:TransactWriteItems`), where AWS checks the item actions inside them.
-//!   A grant of all item writes (`PutItem`, `UpdateItem`, `DeleteItem`,
-//!   `ConditionCheckItem`) therefore also grants `TransactWriteItems`, and `GetItem`
-//!   grants `TransactGetItems`.
+//!   (`dynamodb:TransactWriteItems`), where AWS checks the item actions inside them
+//!   (a transaction of puts and deletes needs `PutItem` and `DeleteItem`, nothing
+//!   more). moto cannot see inside, so a grant of any item write (`PutItem`,
+//!   `UpdateItem`, `DeleteItem`, `ConditionCheckItem`) also grants
+//!   `TransactWriteItems` — the one widening of a write — and `GetItem` grants
+//!   `TransactGetItems`.
+//! * **SQS batch actions are checked by their own names** (`sqs:SendMessageBatch`),
+//!   where AWS authorises them with the single action's permission; a grant of
+//!   `sqs:SendMessage`, `sqs:DeleteMessage` or `sqs:ChangeMessageVisibility` also
+//!   grants its batch form on the same resources.
 
 use serde_json::{Map, Value, json};
 use textbridge_aws::aws_config::{self, BehaviorVersion, Region, SdkConfig};
@@ -147,6 +153,11 @@ pub fn policy_document(logical_id: &str, policies: &Value, resolver: &Resolver) 
     Ok(json!({ "Version": VERSION, "Statement": statements }))
 }
 
+/// SQS actions whose batch form AWS authorises with the single action's permission
+/// (`SendMessageBatch` needs `sqs:SendMessage`), while moto checks the batch
+/// action's own name.
+const SQS_BATCHED: &[&str] = &["sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"];
+
 /// Services for which moto compares a statement's resources with the request's.
 const RESOURCE_AWARE: &[&str] = &["sqs", "iam", "sts"];
 
@@ -167,11 +178,18 @@ pub fn moto_enforceable(policy: &Value) -> Value {
         let mut aware: Vec<String> = Vec::new();
         for action in &actions {
             let service = action.split(':').next().unwrap_or_default();
-            if RESOURCE_AWARE.contains(&service) { aware.push(action.clone()) } else { blind.push(action.clone()) }
+            if RESOURCE_AWARE.contains(&service) {
+                aware.push(action.clone())
+            } else {
+                blind.push(action.clone())
+            }
+            if SQS_BATCHED.contains(&action.as_str()) {
+                aware.push(format!("{action}Batch"));
+            }
         }
         if ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
             .iter()
-            .all(|a| granted(a))
+            .any(|a| granted(a))
         {
             blind.push("dynamodb:TransactWriteItems".into());
         }

@@ -1,0 +1,597 @@
+//! Every function's release bootstrap as the template deploys it: its environment,
+//! memory and timeout, running with the keys of an IAM user that holds exactly the
+//! template's grants, against one stage's table and queues on moto (IAM enforced),
+//! invoked through the Lambda Runtime API emulator with API Gateway, SQS and
+//! EventBridge events. Providers are played by loopback stand-ins.
+//!
+//! The moto server of this test binary enforces IAM, so every moto call here is
+//! signed by an IAM user's keys (set-up with an administrator's).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use textbridge_app::Backend;
+use textbridge_aws::aws_config::SdkConfig;
+use textbridge_aws::{AwsConfig, aws_sdk_sqs};
+use textbridge_domain::TenantId;
+use textbridge_testkit::lambda_runtime::events::{
+    HttpApiRequest, HttpApiResponse, SqsMessage, scheduled_event, sqs_event,
+};
+use textbridge_testkit::lambda_runtime::template::{FunctionConfig, Template, project_template};
+use textbridge_testkit::lambda_runtime::{Deployment, Function, FunctionSpec, Outcome, bootstrap, iam};
+use textbridge_testkit::{moto, seed};
+use tokio::sync::Notify;
+
+const ZIPWHIP_PASSWORD: &str = "zw-pass-Qm41!x";
+const ZIPWHIP_SESSION: &str = "zw-session-88a1f0c2";
+const TEXTUS_KEY: &str = "tx-system-key-c0ffee17";
+const WEBHOOK_SECRET: &str = "whsec-deployed-4e1b";
+const THEIR_NUMBER: &str = "+16125550123";
+const OUR_NUMBER: &str = "+16515550100";
+
+/// One stage on moto: its resources, the template resolved against them, and an
+/// administrator's SDK configuration for set-up and checks.
+struct Stage {
+    admin: SdkConfig,
+    deployment: Deployment,
+    template: Template,
+}
+
+async fn stage() -> Stage {
+    let admin = iam::sdk_config(&iam::enforce_iam().await).await;
+    let stage = format!("d{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let deployment = Deployment::create(&admin, &stage).await.expect("resources on moto");
+    let template = Template::load(&project_template()).expect("template");
+    Stage { admin, deployment, template }
+}
+
+impl Stage {
+    /// A function's configuration as the template deploys it on this stage.
+    fn config(&self, logical_id: &str) -> FunctionConfig {
+        let resolver = self
+            .deployment
+            .resolver(&self.template)
+            .with_ref("PublicBaseUrl", "https://textbridge.test")
+            .with_ref("JwtIssuer", "https://issuer.example.com/")
+            .with_ref("JwtAudience", "textbridge-api");
+        self.template.function(logical_id, &resolver).unwrap_or_else(|e| panic!("{logical_id}: {e}"))
+    }
+
+    /// The bootstrap `name` started as `logical_id` with the template's grants; `env`
+    /// is added to (or overrides) the template's environment. `None` when the
+    /// bootstraps are not available outside CI.
+    async fn start(&self, name: &str, logical_id: &str, env: &[(&str, &str)]) -> Option<Deployed> {
+        let bootstrap = bootstrap(name)?;
+        let config = self.config(logical_id);
+        static USERS: AtomicUsize = AtomicUsize::new(0);
+        let n = USERS.fetch_add(1, Ordering::SeqCst);
+        let user = format!("{}-{}-{n}", config.logical_id, self.deployment.stage);
+        let keys =
+            iam::create_user(&self.admin, &user, &iam::moto_enforceable(&config.policy)).await.expect("IAM user");
+        let spec = FunctionSpec::new(bootstrap)
+            .name(&config.function_name)
+            .memory_mb(config.memory_mb)
+            .credentials(keys)
+            .endpoint_url(moto::endpoint())
+            .envs(config.environment.clone())
+            .envs(env.iter().copied());
+        let function = spec.start().expect("start the bootstrap");
+        Some(Deployed { function, timeout: config.timeout, name: name.to_owned() })
+    }
+
+    /// The stage's backend as an administrator sees it, for seeding and checks.
+    async fn backend(&self) -> Backend {
+        let d = &self.deployment;
+        let config = AwsConfig {
+            table_name: d.table_name.clone(),
+            intake_queue_url: d.intake_queue_url.clone(),
+            intake_dlq_url: d.intake_dlq_url.clone(),
+            secrets_prefix: format!("textbridge/{}/", d.stage),
+        };
+        textbridge_aws::backend(&self.admin, &config).await
+    }
+}
+
+/// A running function and its template timeout.
+struct Deployed {
+    function: Function,
+    timeout: Duration,
+    name: String,
+}
+
+impl Deployed {
+    /// Invokes with the template's timeout; the outcome and how long it took.
+    async fn invoke(&mut self, event: &Value) -> (Outcome, Duration) {
+        let started = Instant::now();
+        let outcome = self.function.invoke(event, self.timeout).await;
+        (outcome, started.elapsed())
+    }
+
+    /// An HTTP API invocation that must answer within the template's timeout.
+    async fn http(&mut self, event: &Value) -> HttpApiResponse {
+        match self.invoke(event).await {
+            (Outcome::Response(response), took) => {
+                assert!(took < self.timeout, "{} took {took:?}", self.name);
+                HttpApiResponse::from_value(&response)
+                    .unwrap_or_else(|| panic!("not an HTTP API response: {response}\n{}", self.function.log_text()))
+            }
+            (other, _) => panic!("{} answered {other:?}\n{}", self.name, self.function.log_text()),
+        }
+    }
+
+    /// A JSON invocation (SQS, EventBridge) that must answer within the timeout.
+    async fn event(&mut self, event: &Value) -> Value {
+        match self.invoke(event).await {
+            (Outcome::Response(response), took) => {
+                assert!(took < self.timeout, "{} took {took:?}", self.name);
+                response
+            }
+            (other, _) => panic!("{} answered {other:?}\n{}", self.name, self.function.log_text()),
+        }
+    }
+
+    fn init(&self) -> String {
+        self.function.init_duration().map_or_else(|| "not measured".into(), |d| format!("{d:?}"))
+    }
+}
+
+fn claims(tenant: &str, user: &str, role: &str) -> Value {
+    json!({
+        "iss": "https://issuer.example.com/", "aud": "textbridge-api",
+        "sub": user, "tenant": tenant, "username": format!("{user}@{tenant}.test"),
+        "role": role, "group": "Recruiters",
+    })
+}
+
+fn call(method: &str, path: &str, claims: Option<&Value>, body: Option<&Value>) -> Value {
+    let mut request = HttpApiRequest::new(method, path);
+    if let Some(claims) = claims {
+        request = request.claims(claims);
+    }
+    if let Some(body) = body {
+        request = request.json_body(body);
+    }
+    request.build()
+}
+
+// ---------------------------------------------------------------------------------
+// Provider stand-ins on loopback
+// ---------------------------------------------------------------------------------
+
+/// A provider stand-in: its base URL, how many calls reached it, and a signal for
+/// the first one.
+struct StandIn {
+    base: String,
+    calls: Arc<AtomicUsize>,
+    first_call: Arc<Notify>,
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+/// Zipwhip: login answers a session key — after `slow_first_login` on the first
+/// login —, the webhook list is empty, an added webhook gets an id.
+async fn zipwhip(slow_first_login: Option<Duration>) -> StandIn {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let first_call = Arc::new(Notify::new());
+    let (seen, signal) = (calls.clone(), first_call.clone());
+    let ok = |response: Value| axum::Json(json!({ "success": true, "response": response }));
+    let router = Router::new()
+        .route(
+            "/user/login",
+            post(move || {
+                let (seen, signal) = (seen.clone(), signal.clone());
+                async move {
+                    let n = seen.fetch_add(1, Ordering::SeqCst);
+                    signal.notify_one();
+                    if let (0, Some(delay)) = (n, slow_first_login) {
+                        tokio::time::sleep(delay).await;
+                    }
+                    ok(json!(ZIPWHIP_SESSION))
+                }
+            }),
+        )
+        .route("/webhook/list", post(move || async move { ok(json!([])) }))
+        .route(
+            "/webhook/add",
+            post(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"success":true,"response":[{"webhookId":7001,"type":"message","event":"receive","url":"x","method":"POST"}]}"#,
+                )
+                    .into_response()
+            }),
+        )
+        .route("/webhook/delete", post(move || async move { ok(Value::Null) }))
+        .route("/user/logout", post(move || async move { ok(Value::Null) }));
+    StandIn { base: serve(router).await, calls, first_call }
+}
+
+/// TextUs: `GET /me` answers after `delay`; integrations are listed empty and created.
+async fn textus(delay: Duration) -> StandIn {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let first_call = Arc::new(Notify::new());
+    let (seen, signal) = (calls.clone(), first_call.clone());
+    let router = Router::new()
+        .route(
+            "/me",
+            get(move || {
+                let (seen, signal) = (seen.clone(), signal.clone());
+                async move {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    signal.notify_one();
+                    tokio::time::sleep(delay).await;
+                    axum::Json(json!({ "@type": "User" }))
+                }
+            }),
+        )
+        .route(
+            "/acme/integrations",
+            get(|| async { axum::Json(json!({ "@type": "hydra:Collection", "members": [] })) }).post(|| async {
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(json!({
+                        "@type": "Integration", "id": "/integrations/0yX2VrJ", "active": true, "provider": "webhook",
+                        "config": { "baseUrl": "ignored", "webhookSecret": WEBHOOK_SECRET }
+                    })),
+                )
+            }),
+        );
+    StandIn { base: serve(router).await, calls, first_call }
+}
+
+fn assert_no_secret(texts: &[&str], secrets: &[&str]) {
+    for text in texts {
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret appears in:\n{text}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// users
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn users_answers_health_me_and_permission_groups_per_tenant() {
+    let stage = stage().await;
+    let Some(mut users) = stage.start("users", "UsersFunction", &[]).await else { return };
+    let health = users.http(&call("GET", "/users/health", None, None)).await;
+    assert_eq!(health.status, 200, "{}\n{}", health.body, users.function.log_text());
+    assert_eq!(health.json()["checks"], json!({ "store": "ok" }), "users checks only its store");
+    eprintln!("users: init {}", users.init());
+
+    let admin_a = claims("acme", "u-1", "customer_admin");
+    let me = users.http(&call("GET", "/users/me", Some(&admin_a), None)).await;
+    assert_eq!((me.status, me.json()["tenant"].clone()), (200, json!("acme")), "{}", me.body);
+
+    let put = call("PUT", "/permission-groups/Recruiters", Some(&admin_a), Some(&json!({ "can_text": true })));
+    let saved = users.http(&put).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let listed = users.http(&call("GET", "/permission-groups", Some(&admin_a), None)).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(listed.body.contains("Recruiters"), "{}", listed.body);
+
+    // Tenant B's admin sees none of tenant A's groups.
+    let admin_b = claims("globex", "u-1", "customer_admin");
+    let other = users.http(&call("GET", "/permission-groups", Some(&admin_b), None)).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(!other.body.contains("Recruiters"), "tenant B sees tenant A's group: {}", other.body);
+    assert_eq!(users.function.cold_starts(), 1);
+}
+
+// ---------------------------------------------------------------------------------
+// credentials
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn credentials_saves_against_a_provider_and_keeps_the_secret_out_of_answers_and_logs() {
+    let stage = stage().await;
+    let zipwhip = zipwhip(None).await;
+    let env = [("ZIPWHIP_BASE_URL", zipwhip.base.as_str())];
+    let Some(mut credentials) = stage.start("credentials", "CredentialsFunction", &env).await else { return };
+    let health = credentials.http(&call("GET", "/credentials/health", None, None)).await;
+    assert_eq!(health.status, 200, "{}\n{}", health.body, credentials.function.log_text());
+    eprintln!("credentials: init {}", credentials.init());
+
+    let admin = claims("acme", "u-1", "customer_admin");
+    let body = json!({ "username": "alex@6512345678", "password": ZIPWHIP_PASSWORD });
+    let saved = credentials.http(&call("POST", "/credentials/zipwhip/user/u-7", Some(&admin), Some(&body))).await;
+    assert_eq!(saved.status, 201, "{}\n{}", saved.body, credentials.function.log_text());
+    assert_eq!(saved.json()["status"], "connected", "{}", saved.body);
+    let read = credentials.http(&call("GET", "/credentials/zipwhip/user/u-7", Some(&admin), None)).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    let other_tenant = claims("globex", "u-1", "customer_admin");
+    let hidden = credentials.http(&call("GET", "/credentials/zipwhip/user/u-7", Some(&other_tenant), None)).await;
+    assert_eq!(hidden.status, 404, "tenant B reads tenant A's credentials: {}", hidden.body);
+
+    let logs = credentials.function.log_text();
+    assert_no_secret(&[&saved.body, &read.body, &hidden.body, &logs], &[ZIPWHIP_PASSWORD, ZIPWHIP_SESSION]);
+}
+
+/// Issue 9 item 8: TextUs answers after the function's timeout; the save answers in
+/// time with the timeout outcome instead of being killed.
+#[tokio::test]
+async fn a_provider_slower_than_the_function_timeout_is_reported_in_time() {
+    let stage = stage().await;
+    let textus = textus(Duration::from_secs(15)).await;
+    let env = [("TEXTUS_BASE_URL", textus.base.as_str())];
+    let Some(mut credentials) = stage.start("credentials", "CredentialsFunction", &env).await else { return };
+    let admin = claims("acme", "u-1", "customer_admin");
+    let body = json!({ "account_slug": "acme", "username": "ops@acme.test", "api_key": TEXTUS_KEY });
+    let event = call("POST", "/credentials/textus/system", Some(&admin), Some(&body));
+    let (outcome, took) = credentials.invoke(&event).await;
+    let Outcome::Response(response) = outcome else {
+        panic!(
+            "the save did not answer within {:?}: {outcome:?}\n{}",
+            credentials.timeout,
+            credentials.function.log_text()
+        )
+    };
+    let response = HttpApiResponse::from_value(&response).expect("HTTP response");
+    assert!(took < credentials.timeout, "took {took:?}");
+    assert_eq!(response.status, 201, "{}", response.body);
+    let saved = response.json();
+    assert_eq!(saved["status"], "failed", "{saved}");
+    let message = saved["status_message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("TextUs did not answer within "), "{message}");
+    assert_eq!(textus.calls.load(Ordering::SeqCst), 1, "the stand-in was called");
+    assert_eq!(credentials.function.cold_starts(), 1, "not killed");
+    assert_no_secret(&[&response.body, &credentials.function.log_text()], &[TEXTUS_KEY]);
+}
+
+/// Issue 9 item 8: a save killed while the provider call is under way leaves the
+/// credentials `connecting`; once that save's deadline has passed, saving again
+/// takes them over and completes.
+#[tokio::test]
+async fn a_save_killed_midway_is_completed_by_saving_again() {
+    let stage = stage().await;
+    let zipwhip = zipwhip(Some(Duration::from_secs(60))).await;
+    let env = [("ZIPWHIP_BASE_URL", zipwhip.base.as_str())];
+    let Some(mut credentials) = stage.start("credentials", "CredentialsFunction", &env).await else { return };
+    let admin = claims("acme", "u-1", "customer_admin");
+    let body = json!({ "username": "alex@6512345678", "password": ZIPWHIP_PASSWORD });
+    let save = call("POST", "/credentials/zipwhip/user/u-7", Some(&admin), Some(&body));
+
+    // The first save runs with a short deadline and is killed as soon as its login
+    // reaches Zipwhip (before its budget would end it).
+    let short = Duration::from_secs(3);
+    let started = Instant::now();
+    tokio::select! {
+        outcome = credentials.function.invoke(&save, short) => panic!("the save was not interrupted: {outcome:?}"),
+        () = zipwhip.first_call.notified() => {}
+    }
+    drop(credentials);
+    let Some(mut credentials) = stage.start("credentials", "CredentialsFunction", &env).await else { return };
+    let read = credentials.http(&call("GET", "/credentials/zipwhip/user/u-7", Some(&admin), None)).await;
+    assert_eq!(read.json()["status"], "connecting", "{}", read.body);
+
+    // While the killed save could still be running, a new save waits for it.
+    let early = credentials.http(&save).await;
+    assert_eq!(early.status, 409, "{}", early.body);
+    assert!(early.body.contains("under way"), "{}", early.body);
+
+    let resume = (started + short + Duration::from_millis(300)).saturating_duration_since(Instant::now());
+    tokio::time::sleep(resume).await;
+    let again = credentials.http(&save).await;
+    assert_eq!(again.status, 201, "{}\n{}", again.body, credentials.function.log_text());
+    assert_eq!(again.json()["status"], "connected", "{}", again.body);
+    assert_eq!(again.json()["webhooks"]["state"], "registered", "{}", again.body);
+    assert_eq!(zipwhip.calls.load(Ordering::SeqCst), 2, "logged in again");
+    assert_no_secret(&[&again.body, &credentials.function.log_text()], &[ZIPWHIP_PASSWORD, ZIPWHIP_SESSION]);
+}
+
+// ---------------------------------------------------------------------------------
+// intake → queue → archiver → records, and ats-sync
+// ---------------------------------------------------------------------------------
+
+async fn receive_one(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    for _ in 0..10 {
+        let received = sqs.receive_message().queue_url(url).max_number_of_messages(1).send().await.expect("receive");
+        if let Some(body) = received.messages.unwrap_or_default().into_iter().find_map(|m| m.body) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("nothing on {url}");
+}
+
+#[tokio::test]
+async fn a_signed_webhook_is_queued_archived_and_read_back_per_tenant() {
+    let stage = stage().await;
+    let Some(mut intake) = stage.start("intake", "IntakeFunction", &[]).await else { return };
+    let Some(mut records) = stage.start("records", "RecordsFunction", &[]).await else { return };
+    let Some(mut archiver) = stage.start("archiver", "ArchiverFunction", &[]).await else { return };
+    let backend = stage.backend().await;
+    let acme = TenantId::parse("acme").expect("tenant");
+    let token = "0123456789abcdef0123456789abcdef0123456789abcdef";
+    seed::textus_registration(&backend, &acme, token, WEBHOOK_SECRET).await;
+
+    let admin_a = claims("acme", "u-1", "customer_admin");
+    let record = json!({ "name": "Pat Doe", "phones": [THEIR_NUMBER] });
+    let put = records.http(&call("PUT", "/records/candidate/c1", Some(&admin_a), Some(&record))).await;
+    assert_eq!(put.status, 200, "{}\n{}", put.body, records.function.log_text());
+
+    let text = "Running 5 minutes late";
+    let body = seed::textus_received("m-1", THEIR_NUMBER, OUR_NUMBER, text);
+    let webhook = HttpApiRequest::new("POST", &format!("/webhooks/textus/{token}"))
+        .header("content-type", "application/json")
+        .header("x-textus-signature", &seed::textus_signature(WEBHOOK_SECRET, &body))
+        .body(&body)
+        .build();
+    let accepted = intake.http(&webhook).await;
+    assert_eq!(accepted.status, 202, "{}\n{}", accepted.body, intake.function.log_text());
+    let unknown = HttpApiRequest::new("POST", "/webhooks/textus/ffffffffffffffffffffffffffffffffffffffffffffffff")
+        .header("content-type", "application/json")
+        .header("x-textus-signature", &seed::textus_signature(WEBHOOK_SECRET, &body))
+        .body(&body)
+        .build();
+    let missing = intake.http(&unknown).await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert!(missing.json()["error"]["code"].is_string(), "{}", missing.body);
+    eprintln!("intake: init {}", intake.init());
+
+    let sqs = aws_sdk_sqs::Client::new(&stage.admin);
+    let queued = receive_one(&sqs, &stage.deployment.intake_queue_url).await;
+    let good = SqsMessage::new(&queued);
+    let bad = SqsMessage::new("not an envelope");
+    let answer = archiver.event(&sqs_event(&stage.deployment.intake_queue_arn, &[good, bad.clone()])).await;
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([{ "itemIdentifier": bad.message_id }]),
+        "{answer}\n{}",
+        archiver.function.log_text()
+    );
+    eprintln!("archiver: init {}", archiver.init());
+
+    let conversation = records.http(&call("GET", "/records/candidate/c1/messages", Some(&admin_a), None)).await;
+    assert_eq!(conversation.status, 200, "{}", conversation.body);
+    assert!(conversation.body.contains(text), "not archived onto the record: {}", conversation.body);
+    let admin_b = claims("globex", "u-1", "customer_admin");
+    let foreign = records.http(&call("GET", "/records/candidate/c1/messages", Some(&admin_b), None)).await;
+    assert!(!foreign.body.contains(text), "tenant B reads tenant A's texts: {}", foreign.body);
+    let letters = records.http(&call("GET", "/admin/dead-letters", Some(&admin_a), None)).await;
+    assert_eq!(letters.status, 200, "{}", letters.body);
+    eprintln!("records: init {}", records.init());
+}
+
+#[tokio::test]
+async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
+    let stage = stage().await;
+    let Some(mut sync) = stage.start("ats-sync", "AtsSyncFunction", &[]).await else { return };
+    let rule = "arn:aws:events:us-east-1:123456789012:rule/every-20-minutes";
+    let report = sync.event(&scheduled_event(rule)).await;
+    assert!(report.is_object(), "{report}\n{}", sync.function.log_text());
+    eprintln!("ats-sync: init {}", sync.init());
+
+    // Issue 9 item 11: with its table gone, the error is a short type and a plain
+    // message; the detail is in the log only.
+    let Some(mut broken) =
+        stage.start("ats-sync", "AtsSyncFunction", &[("TABLE_NAME", "textbridge-no-such-table")]).await
+    else {
+        return;
+    };
+    match broken.invoke(&scheduled_event(rule)).await {
+        (Outcome::Error(e), took) => {
+            assert!(took < broken.timeout);
+            assert_eq!(e.error_type, "Internal", "{e:?}");
+            for noise in ["Box<dyn", "alloc::", "Error {", "SdkError", "ResourceNotFound", "DispatchFailure"] {
+                assert!(!e.message.contains(noise), "{e:?}");
+            }
+            assert!(e.message.contains("request id"), "{e:?}");
+            let logged = broken.function.json_logs();
+            assert!(
+                logged.iter().any(|l| l["message"] == "invocation failed" && l["error_type"] == e.error_type.as_str()),
+                "{}",
+                broken.function.log_text()
+            );
+        }
+        other => panic!("expected an error, got {other:?}\n{}", broken.function.log_text()),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Start-up errors (issue 9 item 10)
+// ---------------------------------------------------------------------------------
+
+/// The template's environment of `logical_id` on a made-up stage (nothing on moto).
+fn offline_config(logical_id: &str) -> FunctionConfig {
+    let template = Template::load(&project_template()).expect("template");
+    let deployment = Deployment {
+        stage: "dev".into(),
+        region: "us-east-1".into(),
+        table_name: "textbridge-dev".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/textbridge-dev".into(),
+        intake_queue_name: "textbridge-dev-intake".into(),
+        intake_queue_url: "http://127.0.0.1:9/123456789012/textbridge-dev-intake".into(),
+        intake_queue_arn: "arn:aws:sqs:us-east-1:123456789012:textbridge-dev-intake".into(),
+        intake_dlq_name: "textbridge-dev-intake-dlq".into(),
+        intake_dlq_url: "http://127.0.0.1:9/123456789012/textbridge-dev-intake-dlq".into(),
+        intake_dlq_arn: "arn:aws:sqs:us-east-1:123456789012:textbridge-dev-intake-dlq".into(),
+    };
+    let resolver = deployment
+        .resolver(&template)
+        .with_ref("PublicBaseUrl", "https://textbridge.test")
+        .with_ref("JwtIssuer", "https://issuer.example.com/")
+        .with_ref("JwtAudience", "textbridge-api");
+    template.function(logical_id, &resolver).expect("function")
+}
+
+/// Marks a variable to leave out.
+const UNSET: &str = "\u{0}unset";
+
+/// Starts `name` with the template's environment changed by `change` (a new value,
+/// or [`UNSET`]) and waits for it to exit non-zero.
+async fn start_failure(name: &str, logical_id: &str, change: impl Fn(&str) -> Option<String>) -> Option<Function> {
+    let bootstrap = bootstrap(name)?;
+    let config = offline_config(logical_id);
+    let env: Vec<(String, String)> = config
+        .environment
+        .iter()
+        .filter_map(|(k, v)| match change(k) {
+            Some(unset) if unset == UNSET => None,
+            Some(changed) => Some((k.clone(), changed)),
+            None => Some((k.clone(), v.clone())),
+        })
+        .collect();
+    let mut function = FunctionSpec::new(bootstrap).name(&config.function_name).envs(env).start().expect("start");
+    let status = function.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| !s.success()), "{name} did not exit non-zero: {status:?}\n{}", function.log_text());
+    Some(function)
+}
+
+fn assert_reported(function: &Function, variable: &str) {
+    let error = function.init_error().unwrap_or_else(|| panic!("no init error:\n{}", function.log_text()));
+    assert_eq!(error.error_type, "Runtime.ConfigError", "{error:?}");
+    assert_eq!(error.header.as_deref(), Some("Runtime.ConfigError"), "{error:?}");
+    assert!(error.message.contains(variable), "{error:?}");
+    assert!(!error.message.contains('{'), "a plain message, not debug text: {error:?}");
+    let logs = function.logs();
+    assert!(!logs.is_empty(), "nothing was logged");
+    for line in &logs {
+        let parsed: Option<Value> = serde_json::from_str(&line.text).ok();
+        assert!(parsed.is_some_and(|p| p.is_object()), "not a JSON log line: {}", line.text);
+    }
+    let json = function.json_logs();
+    assert!(
+        json.iter()
+            .any(|l| l["message"] == "start-up failed" && l["error"].as_str().is_some_and(|e| e.contains(variable))),
+        "{}",
+        function.log_text()
+    );
+}
+
+#[tokio::test]
+async fn a_function_without_its_table_reports_an_init_error_naming_it() {
+    let Some(users) = start_failure("users", "UsersFunction", |k| (k == "TABLE_NAME").then(|| UNSET.to_owned())).await
+    else {
+        return;
+    };
+    assert_reported(&users, "TABLE_NAME");
+    let Some(archiver) =
+        start_failure("archiver", "ArchiverFunction", |k| (k == "TABLE_NAME").then(|| UNSET.to_owned())).await
+    else {
+        return;
+    };
+    assert_reported(&archiver, "TABLE_NAME");
+}
+
+#[tokio::test]
+async fn an_unknown_log_level_is_refused_at_start_up() {
+    let Some(records) =
+        start_failure("records", "RecordsFunction", |k| (k == "LOG_LEVEL").then(|| "verbose".into())).await
+    else {
+        return;
+    };
+    assert_reported(&records, "LOG_LEVEL");
+}
