@@ -177,21 +177,22 @@ fn secret_name(tenant: &TenantId, target: &Target) -> Result<SecretName, Error> 
 /// Who may touch which credentials: system and branch — admins; user — the user
 /// themselves when their permission group grants Can Text, or an admin.
 async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel) -> Result<(), Error> {
-    match level {
-        CredentialLevel::System | CredentialLevel::Branch(_) => caller.require_admin(),
-        CredentialLevel::User(user) if *user == caller.user_id => {
-            if groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
-                Ok(())
-            } else {
-                Err(Error::Forbidden(format!(
-                    "your permission group {:?} does not grant Can Text",
-                    caller.permission_group.as_str()
-                )))
-            }
-        }
-        CredentialLevel::User(_) => caller
-            .require_admin()
-            .map_err(|_| Error::Forbidden("only the user themselves or an admin may manage these credentials".into())),
+    let CredentialLevel::User(user) = level else { return caller.require_admin() };
+    // One rule for user level: admins manage every user's credentials, their own
+    // included; anyone else only their own, and only with Can Text.
+    if caller.require_admin().is_ok() {
+        return Ok(());
+    }
+    if *user != caller.user_id {
+        return Err(Error::Forbidden("only the user themselves or an admin may manage these credentials".into()));
+    }
+    if groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "your permission group {:?} does not grant Can Text",
+            caller.permission_group.as_str()
+        )))
     }
 }
 
