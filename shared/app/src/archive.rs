@@ -131,9 +131,8 @@ async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_
 /// The texting user a message is attributed to: the user whose user-level
 /// credentials carry the provider username (`None`: unattributed).
 async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<Option<UserId>, Error> {
-    let Some(name) = message.provider_username.as_deref() else { return Ok(None) };
-    let Ok(username) = textbridge_domain::ProviderUsername::parse(name) else { return Ok(None) };
-    let key = keys::username_claim(tenant, message.provider, &username);
+    let Some(username) = message.provider_username.as_ref() else { return Ok(None) };
+    let key = keys::username_claim(tenant, message.provider, username);
     app.caches
         .users
         .get_or_load(&format!("{}/{}", key.pk, key.sk), || async {
@@ -312,7 +311,9 @@ async fn archive_to(
         body: message.body.clone(),
         occurred_at: message.occurred_at.to_string(),
         their_number: message.their_number.to_string(),
-        texting_user: user.map(ToString::to_string).or_else(|| message.provider_username.clone()),
+        texting_user: user
+            .map(ToString::to_string)
+            .or_else(|| message.provider_username.as_ref().map(ToString::to_string)),
     };
     let ats_id = ats.write_message(tenant, record, &text).await.map_err(ats_error)?;
     mark_done(app, &state_key, &ats_id).await

@@ -208,7 +208,7 @@ pub struct ConversationEntry {
     /// The texting user, if attributed.
     pub texting_user: Option<UserId>,
     /// The provider username the text carried.
-    pub provider_username: Option<String>,
+    pub provider_username: Option<ProviderUsername>,
     /// True when no texting user could be found.
     pub unattributed: bool,
     /// Delivery status.
