@@ -306,10 +306,10 @@ async fn connect_and_record(
                 .set("webhook_ids", json!(connection.webhook_ids));
         }
         Err(e) => {
-            tracing::info!(provider = %target.provider, outcome = %e, "provider refused or failed to connect");
-            update = update
-                .set("status", "failed")
-                .set("status_message", credentials.secret.scrub(&e.describe(target.provider)));
+            // One scrubbed text for the log and the stored status alike.
+            let outcome = credentials.secret.scrub(&e.describe(target.provider));
+            tracing::info!(provider = %target.provider, %outcome, "provider refused or failed to connect");
+            update = update.set("status", "failed").set("status_message", outcome);
         }
     }
     let key = keys::credential(tenant, target.provider, &target.level);

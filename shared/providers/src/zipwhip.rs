@@ -264,12 +264,12 @@ impl Provider for Zipwhip {
         let mut first_error = None;
         for id in &credentials.webhook_ids {
             if let Err(e) = self.delete_webhook(session, id, &credentials.secret).await {
-                tracing::warn!(webhook = %id, outcome = %e, "could not remove a Zipwhip webhook");
+                tracing::warn!(webhook = %id, outcome = %credentials.secret.scrub(&e.to_string()), "could not remove a Zipwhip webhook");
                 first_error.get_or_insert(e);
             }
         }
         if let Err(e) = self.logout(session, &credentials.secret).await {
-            tracing::warn!(outcome = %e, "could not end the Zipwhip session");
+            tracing::warn!(outcome = %credentials.secret.scrub(&e.to_string()), "could not end the Zipwhip session");
             first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
