@@ -229,6 +229,9 @@ pub enum ArchivePhase {
     Writing,
     /// Written (or archived locally when there is no ATS).
     Done,
+    /// Archived in Textbridge; the ATS write waits until the tenant connects the ATS
+    /// (listed on the secondary index under `T#{tenant}#ATS_PENDING`).
+    Pending,
 }
 
 /// The archive state of one text on one record.
@@ -245,6 +248,9 @@ pub struct ArchiveState {
     /// The ATS's id of the written text.
     #[serde(default)]
     pub ats_id: Option<String>,
+    /// The text waiting (while pending): its provider and provider message id.
+    #[serde(default)]
+    pub waiting: Option<(ProviderKind, String)>,
 }
 
 impl Stored for ArchiveState {
