@@ -172,3 +172,74 @@ async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
     textbridge_testkit::races::two_first_reports_make_one_entry(embedded.backend(), "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(embedded.backend(), "race-b").await;
 }
+
+/// An ATS the tenant has not connected until `connected` is set.
+#[derive(Default)]
+struct ConnectsLater {
+    connected: std::sync::atomic::AtomicBool,
+    writes: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Ats for ConnectsLater {
+    async fn write_message(&self, _: &TenantId, _: &RecordRef, message: &AtsMessage) -> Result<String, AtsError> {
+        if !self.connected.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AtsError::NotConnected("no TempWorks API token is saved for this tenant".into()));
+        }
+        let mut writes = self.writes.lock().expect("writes");
+        writes.push(message.provider_message_id.clone());
+        Ok(format!("ats-{}", writes.len()))
+    }
+
+    async fn find_message(
+        &self,
+        _: &TenantId,
+        _: &RecordRef,
+        _: ProviderKind,
+        _: &str,
+    ) -> Result<Option<String>, AtsError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn without_an_ats_connection_texts_are_archived_and_their_writes_wait() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let ats = Arc::new(ConnectsLater::default());
+    let handler = Archiver::new(App::on(backend.clone(), Config::default()).with_ats(Some(ats.clone())).shared());
+    let event = WebhookEvent::Message(MessageEvent {
+        provider: ProviderKind::TextUs,
+        provider_message_id: "m-wait".into(),
+        direction: Direction::Inbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: "+12065550100".parse().expect("e164"),
+        body: "hello".into(),
+        occurred_at: "2026-11-23T17:01:17Z".parse().expect("time"),
+        time_received: false,
+        provider_username: None,
+        status: DeliveryStatus::Received,
+    });
+    let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+
+    handler.handle(&body).await.expect("archived here, not failed into the dead letters");
+    let conversation = textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1");
+    let entries = backend.store.query_all(&conversation).await.expect("entries");
+    assert_eq!(entries.len(), 1, "archived in Textbridge");
+    let waiting = backend.store.query_all(&textbridge_app::keys::ats_pending(&tenant)).await.expect("pending");
+    assert_eq!(waiting.len(), 1, "the ATS write waits");
+    handler.handle(&body).await.expect("still waiting, still not a failure");
+
+    ats.connected.store(true, std::sync::atomic::Ordering::SeqCst);
+    let app = App::on(backend.clone(), Config::default()).shared();
+    assert_eq!(textbridge_app::archive::resume_ats_writes(&app, &tenant).await.expect("resume"), 1);
+    let queued = backend.queue.receive(10, Duration::from_secs(30)).await.expect("receive");
+    assert_eq!(queued.len(), 1, "the waiting text is queued again");
+    handler.handle(&queued[0].body).await.expect("written once connected");
+    handler.handle(&body).await.expect("done stays done");
+    assert_eq!(ats.writes.lock().expect("writes").len(), 1, "written once");
+    let waiting = backend.store.query_all(&textbridge_app::keys::ats_pending(&tenant)).await.expect("pending");
+    assert!(waiting.is_empty(), "off the waiting list");
+}

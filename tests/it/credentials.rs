@@ -408,3 +408,22 @@ async fn two_concurrent_saves_of_one_username_have_exactly_one_winner() {
     assert_eq!(w.call("GET", "/credentials", &admin, None).await.1.as_array().map(Vec::len), Some(5));
     w.assert_no_secret_leaked();
 }
+
+#[tokio::test]
+async fn admins_manage_any_users_credentials_their_own_included() {
+    // One rule: an admin may manage every user's credentials, whatever their own
+    // permission group grants; a user manages only their own, with Can Text.
+    let w = World::new().await;
+    let admin = w.token("acme", "customer_admin", "admin-1", "Admins");
+    let own = json!({"username": "admin@6512345670", "password": ZIPWHIP_PASSWORD});
+    let (status, resp) = w.call("POST", "/credentials/zipwhip/user/admin-1", &admin, Some(own)).await;
+    assert_eq!(status, 201, "an admin's own user-level credentials, group without Can Text: {resp}");
+    let other = json!({"username": "alex@6512345671", "password": ZIPWHIP_PASSWORD});
+    let (status, resp) = w.call("POST", "/credentials/zipwhip/user/u-7", &admin, Some(other)).await;
+    assert_eq!(status, 201, "another user's: {resp}");
+    let jane = w.token("acme", "user", "u-8", "Recruiters");
+    let mine = json!({"username": "jane@6512345672", "password": ZIPWHIP_PASSWORD});
+    assert_eq!(w.call("POST", "/credentials/zipwhip/user/u-8", &jane, Some(mine)).await.0, 403, "no Can Text");
+    assert_eq!(w.call("GET", "/credentials/zipwhip/user/u-7", &jane, None).await.0, 403, "not hers");
+    w.assert_no_secret_leaked();
+}

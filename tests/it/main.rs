@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
+mod architecture;
 mod archiver;
 mod archiving;
 mod common;

@@ -131,9 +131,8 @@ async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_
 /// The texting user a message is attributed to: the user whose user-level
 /// credentials carry the provider username (`None`: unattributed).
 async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) -> Result<Option<UserId>, Error> {
-    let Some(name) = message.provider_username.as_deref() else { return Ok(None) };
-    let Ok(username) = textbridge_domain::ProviderUsername::parse(name) else { return Ok(None) };
-    let key = keys::username_claim(tenant, message.provider, &username);
+    let Some(username) = message.provider_username.as_ref() else { return Ok(None) };
+    let key = keys::username_claim(tenant, message.provider, username);
     app.caches
         .users
         .get_or_load(&format!("{}/{}", key.pk, key.sk), || async {
@@ -275,7 +274,8 @@ async fn archive_to(
 
     let state_key = keys::archive_state(tenant, record.kind, &record.id, provider, id);
     let Some(ats) = app.ats.as_ref() else {
-        let done = ArchiveState { state: ArchivePhase::Done, lease_until: None, attempt: 0, ats_id: None };
+        let done =
+            ArchiveState { state: ArchivePhase::Done, lease_until: None, attempt: 0, ats_id: None, waiting: None };
         store.put(&done.to_item(state_key)?, None).await?;
         return Ok(());
     };
@@ -285,6 +285,22 @@ async fn archive_to(
     let busy = || Error::Unavailable("another archiver is writing this message; retry later".into());
     match items::get::<ArchiveState>(store.as_ref(), &state_key).await? {
         Some(state) if state.state == ArchivePhase::Done => return Ok(()),
+        Some(state) if state.state == ArchivePhase::Pending => {
+            // Never written (it waited for the ATS connection): claim it afresh, which
+            // also takes it off the waiting list.
+            let writing = ArchiveState {
+                state: ArchivePhase::Writing,
+                lease_until: Some(now_secs + lease_secs(app)),
+                attempt: state.attempt + 1,
+                ats_id: None,
+                waiting: None,
+            };
+            let claim = Condition::Equals("state".into(), json!("pending"));
+            match store.put(&writing.to_item(state_key.clone())?, Some(&claim)).await {
+                Err(PortError::ConditionFailed) => return Err(busy()),
+                other => other?,
+            }
+        }
         Some(state) => {
             let until = state.lease_until.unwrap_or(0);
             if until > now_secs {
@@ -312,10 +328,53 @@ async fn archive_to(
         body: message.body.clone(),
         occurred_at: message.occurred_at.to_string(),
         their_number: message.their_number.to_string(),
-        texting_user: user.map(ToString::to_string).or_else(|| message.provider_username.clone()),
+        texting_user: user
+            .map(ToString::to_string)
+            .or_else(|| message.provider_username.as_ref().map(ToString::to_string)),
     };
-    let ats_id = ats.write_message(tenant, record, &text).await.map_err(ats_error)?;
+    let ats_id = match ats.write_message(tenant, record, &text).await {
+        Err(AtsError::NotConnected(why)) => {
+            return mark_pending(app, tenant, record, &state_key, message, &why).await;
+        }
+        other => other.map_err(ats_error)?,
+    };
     mark_done(app, &state_key, &ats_id).await
+}
+
+/// Keeps an ATS write for later: the text is archived in Textbridge, the tenant has
+/// not connected the ATS. Said once per tenant and process, never retried into the
+/// dead letters.
+async fn mark_pending(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    record: &RecordRef,
+    state_key: &Key,
+    message: &MessageEvent,
+    why: &str,
+) -> Result<(), Error> {
+    let pending = ArchiveState {
+        state: ArchivePhase::Pending,
+        lease_until: None,
+        attempt: 1,
+        ats_id: None,
+        waiting: Some((message.provider, message.provider_message_id.clone())),
+    };
+    let mut item = pending.to_item(state_key.clone())?;
+    item.index = Some(keys::ats_pending_listing(
+        tenant,
+        record.kind,
+        &record.id,
+        message.provider,
+        &message.provider_message_id,
+    ));
+    app.store.put(&item, None).await?;
+    if app.caches.ats_missing.first_time(tenant) {
+        tracing::warn!(
+            reason = why,
+            "the ATS is not connected for this tenant; texts are archived here and their ATS writes wait"
+        );
+    }
+    Ok(())
 }
 
 async fn mark_done(app: &Arc<App>, state_key: &Key, ats_id: &str) -> Result<(), Error> {
@@ -326,7 +385,29 @@ async fn mark_done(app: &Arc<App>, state_key: &Key, ats_id: &str) -> Result<(), 
 
 fn ats_error(e: AtsError) -> Error {
     match e {
-        AtsError::Rejected(why) => Error::invalid("ats", why),
+        AtsError::Rejected(why) | AtsError::NotConnected(why) => Error::invalid("ats", why),
         AtsError::Unavailable(why) => Error::Unavailable(why),
     }
+}
+
+/// Queues again every text of `tenant` whose ATS write waits for the ATS
+/// connection (to run once the tenant has connected it); returns how many.
+/// Archiving is idempotent, so a text queued twice is written once.
+pub async fn resume_ats_writes(app: &Arc<App>, tenant: &TenantId) -> Result<usize, Error> {
+    let waiting = app.store.query_all(&keys::ats_pending(tenant)).await?;
+    let mut bodies = std::collections::BTreeSet::new();
+    for item in &waiting {
+        let Some((provider, id)) = ArchiveState::from_item(item)?.waiting else { continue };
+        let Some(message) =
+            items::get::<MessageItem>(app.store.as_ref(), &keys::message(tenant, provider, &id)).await?
+        else {
+            continue;
+        };
+        bodies.insert(Envelope::webhook_event(tenant, &WebhookEvent::Message(message.event))?.to_body());
+    }
+    let bodies: Vec<String> = bodies.into_iter().collect();
+    if !bodies.is_empty() {
+        app.queue()?.send_batch(&bodies).await?;
+    }
+    Ok(bodies.len())
 }

@@ -77,6 +77,19 @@ pub struct Caches {
     pub secrets: TtlCache<SecretFields>,
     /// The user a provider username belongs to, by tenant, provider and username.
     pub users: TtlCache<Option<UserId>>,
+    /// Tenants already reported as having no ATS connection.
+    pub ats_missing: Reported,
+}
+
+/// Remembers what was already said once in this process.
+#[derive(Default)]
+pub struct Reported(Mutex<std::collections::HashSet<String>>);
+
+impl Reported {
+    /// True the first time `tenant` is reported in this process.
+    pub fn first_time(&self, tenant: &textbridge_domain::TenantId) -> bool {
+        self.0.lock().is_ok_and(|mut seen| seen.len() < CAPACITY && seen.insert(tenant.to_string()))
+    }
 }
 
 impl Caches {
@@ -87,6 +100,7 @@ impl Caches {
             sources: TtlCache::new(ttl),
             secrets: TtlCache::new(ttl),
             users: TtlCache::new(ttl),
+            ats_missing: Reported::default(),
         }
     }
 }

@@ -22,12 +22,14 @@ use std::{
 };
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use textbridge_domain::{CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
-    App, groups, keys,
+    App, groups,
+    items::{self, CredentialItem, Registration, Stored, UsernameClaim},
+    keys,
     ports::{
         Condition, Credentials, Item, PortError, Provider, ProviderError, SecretFields, SecretName, SubmittedFields,
         Update, Write,
@@ -89,16 +91,13 @@ fn claim_until(app: &App) -> i64 {
 
 /// Whether `item` is a save that was interrupted: still `connecting` after its
 /// claim ended.
-fn interrupted(app: &App, item: &Item) -> bool {
-    if item.str("status") != Some("connecting") {
+fn interrupted(app: &App, item: &CredentialItem) -> bool {
+    if item.status != "connecting" {
         return false;
     }
-    match item.int("connecting_until") {
+    match item.connecting_until {
         Some(until) => until < unix_ms(app.clock.now()),
-        None => item
-            .str("status_at")
-            .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok())
-            .is_some_and(|at| at + SAVE_LEASE < app.clock.now()),
+        None => OffsetDateTime::parse(&item.status_at, &Rfc3339).is_ok_and(|at| at + SAVE_LEASE < app.clock.now()),
     }
 }
 
@@ -177,21 +176,22 @@ fn secret_name(tenant: &TenantId, target: &Target) -> Result<SecretName, Error> 
 /// Who may touch which credentials: system and branch — admins; user — the user
 /// themselves when their permission group grants Can Text, or an admin.
 async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel) -> Result<(), Error> {
-    match level {
-        CredentialLevel::System | CredentialLevel::Branch(_) => caller.require_admin(),
-        CredentialLevel::User(user) if *user == caller.user_id => {
-            if groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
-                Ok(())
-            } else {
-                Err(Error::Forbidden(format!(
-                    "your permission group {:?} does not grant Can Text",
-                    caller.permission_group.as_str()
-                )))
-            }
-        }
-        CredentialLevel::User(_) => caller
-            .require_admin()
-            .map_err(|_| Error::Forbidden("only the user themselves or an admin may manage these credentials".into())),
+    let CredentialLevel::User(user) = level else { return caller.require_admin() };
+    // One rule for user level: admins manage every user's credentials, their own
+    // included; anyone else only their own, and only with Can Text.
+    if caller.require_admin().is_ok() {
+        return Ok(());
+    }
+    if *user != caller.user_id {
+        return Err(Error::Forbidden("only the user themselves or an admin may manage these credentials".into()));
+    }
+    if groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "your permission group {:?} does not grant Can Text",
+            caller.permission_group.as_str()
+        )))
     }
 }
 
@@ -203,7 +203,7 @@ async fn authorized_provider(app: &Arc<App>, caller: &Identity, target: &Target)
 }
 
 /// Saved credentials with their secret, or 404.
-async fn existing(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<(Item, Credentials), Error> {
+async fn existing(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<(CredentialItem, Credentials), Error> {
     load(app, tenant, target).await?.ok_or_else(|| missing(target))
 }
 
@@ -218,25 +218,14 @@ async fn metadata(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<
     app.store.get(&key).await?.ok_or_else(|| missing(target))
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
-
-fn public_fields(item: &Item) -> BTreeMap<String, String> {
-    item.attrs
-        .get("fields")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
-        .unwrap_or_default()
-}
-
 /// Saved credentials with their secret, ready for a provider call.
-async fn load(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Option<(Item, Credentials)>, Error> {
+async fn load(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    target: &Target,
+) -> Result<Option<(CredentialItem, Credentials)>, Error> {
     let key = keys::credential(tenant, target.provider, &target.level);
-    let Some(item) = app.store.get(&key).await? else { return Ok(None) };
+    let Some(item) = items::get::<CredentialItem>(app.store.as_ref(), &key).await? else { return Ok(None) };
     let secret = match app.secrets()?.get(&secret_name(tenant, target)?).await {
         Ok(stored) => SecretFields::from_secret_string(&stored)?,
         Err(PortError::NotFound(_)) => SecretFields::new(),
@@ -244,10 +233,10 @@ async fn load(app: &Arc<App>, tenant: &TenantId, target: &Target) -> Result<Opti
     };
     let credentials = Credentials {
         level: target.level.clone(),
-        username: ProviderUsername::parse(item.str("username").unwrap_or_default())?,
-        public: public_fields(&item),
+        username: item.username.clone(),
+        public: item.fields.clone(),
         secret,
-        webhook_ids: strings(item.attrs.get("webhook_ids")),
+        webhook_ids: item.webhook_ids.clone(),
     };
     Ok(Some((item, credentials)))
 }
@@ -260,31 +249,30 @@ async fn system_credentials(app: &Arc<App>, tenant: &TenantId, target: &Target) 
     Ok(load(app, tenant, &system).await?.map(|(_, c)| c))
 }
 
-fn view(item: &Item) -> CredentialView {
-    let text = |name: &str| item.str(name).unwrap_or_default().to_owned();
-    let webhook_ids = strings(item.attrs.get("webhook_ids"));
-    let last_test = item.str("last_test_at").map(|at| TestView {
-        at: at.to_owned(),
-        ok: item.attrs.get("last_test_ok").and_then(Value::as_bool).unwrap_or(false),
-        message: text("last_test_message"),
+fn view(item: &Item) -> Result<CredentialView, Error> {
+    let item = CredentialItem::from_item(item)?;
+    let last_test = item.last_test_at.map(|at| TestView {
+        at,
+        ok: item.last_test_ok.unwrap_or(false),
+        message: item.last_test_message.unwrap_or_default(),
     });
-    let state = match (webhook_ids.is_empty(), item.str("status")) {
+    let state = match (item.webhook_ids.is_empty(), item.status.as_str()) {
         (false, _) => "registered",
-        (true, Some("connecting")) => "pending",
+        (true, "connecting") => "pending",
         (true, _) => "none",
     };
-    CredentialView {
-        provider: text("provider"),
-        level: text("level"),
-        scope: item.str("scope").filter(|s| *s != "-").map(str::to_owned),
-        username: text("username"),
-        fields: public_fields(item),
-        status: text("status"),
-        status_message: text("status_message"),
-        status_at: text("status_at"),
+    Ok(CredentialView {
+        provider: item.provider.to_string(),
+        level: item.level,
+        scope: Some(item.scope).filter(|s| s != "-"),
+        username: item.username.to_string(),
+        fields: item.fields,
+        status: item.status,
+        status_message: item.status_message,
+        status_at: item.status_at,
         last_test,
-        webhooks: WebhookView { state: state.into(), count: webhook_ids.len() },
-    }
+        webhooks: WebhookView { state: state.into(), count: item.webhook_ids.len() },
+    })
 }
 
 /// The URL a provider posts this registration's webhooks to.
@@ -318,15 +306,15 @@ async fn connect_and_record(
                 .set("webhook_ids", json!(connection.webhook_ids));
         }
         Err(e) => {
-            tracing::info!(provider = %target.provider, outcome = %e, "provider refused or failed to connect");
-            update = update
-                .set("status", "failed")
-                .set("status_message", credentials.secret.scrub(&e.describe(target.provider)));
+            // One scrubbed text for the log and the stored status alike.
+            let outcome = credentials.secret.scrub(&e.describe(target.provider));
+            tracing::info!(provider = %target.provider, %outcome, "provider refused or failed to connect");
+            update = update.set("status", "failed").set("status_message", outcome);
         }
     }
     let key = keys::credential(tenant, target.provider, &target.level);
     let item = app.store.update(&key, &update, Some(&Condition::Exists)).await?;
-    Ok(view(&item))
+    view(&item)
 }
 
 /// Saves new credentials: checks the fields, claims the provider username, stores
@@ -359,59 +347,60 @@ pub async fn save(
     let attempt = webhook_token();
     let until = claim_until(app);
     let credential_item = |token: &str| {
-        let mut item = Item::new(cred_key.clone())
-            .with("provider", target.provider.as_str())
-            .with("level", target.level.kind())
-            .with("scope", target.level.scope())
-            .with("username", checked.username.as_str())
-            .with("fields", json!(checked.public))
-            .with("status", "connecting")
-            .with("status_message", "connecting")
-            .with("status_at", now(app))
-            .with("webhook_ids", json!([]))
-            .with("hook_token", token)
-            .with("attempt", attempt.as_str())
-            .with("connecting_until", until);
-        item.attrs.insert("created_by".into(), json!(caller.user_id.as_str()));
-        item
+        CredentialItem {
+            provider: target.provider,
+            level: target.level.kind().to_owned(),
+            scope: target.level.scope().to_owned(),
+            username: checked.username.clone(),
+            fields: checked.public.clone(),
+            status: "connecting".into(),
+            status_message: "connecting".into(),
+            status_at: now(app),
+            webhook_ids: Vec::new(),
+            hook_token: token.to_owned(),
+            attempt: Some(attempt.clone()),
+            connecting_until: Some(until),
+            created_by: Some(caller.user_id.to_string()),
+            last_test_at: None,
+            last_test_ok: None,
+            last_test_message: None,
+        }
+        .to_item(cred_key.clone())
     };
-    let claim = Item::new(claim_key.clone()).with("credential", cred_key.sk.as_str());
+    let claim = UsernameClaim { credential: cred_key.sk.clone() }.to_item(claim_key.clone())?;
     let hook = |token: &str| {
-        Item::new(keys::webhook_registration(token))
-            .with("tenant", tenant.as_str())
-            .with("provider", target.provider.as_str())
-            .with("level", target.level.kind())
-            .with("scope", target.level.scope())
-            .with("username", checked.username.as_str())
+        Registration {
+            tenant: tenant.clone(),
+            provider: target.provider,
+            level: target.level.kind().to_owned(),
+            scope: target.level.scope().to_owned(),
+            username: Some(checked.username.clone()),
+        }
+        .to_item(keys::webhook_registration(token))
     };
     let fresh = webhook_token();
     let writes = [
-        Write::Put { item: credential_item(&fresh), condition: Some(Condition::NotExists) },
+        Write::Put { item: credential_item(&fresh)?, condition: Some(Condition::NotExists) },
         Write::Put { item: claim.clone(), condition: Some(Condition::NotExists) },
-        Write::Put { item: hook(&fresh), condition: Some(Condition::NotExists) },
+        Write::Put { item: hook(&fresh)?, condition: Some(Condition::NotExists) },
     ];
     let token = match app.store.transact(&writes).await {
         Ok(()) => fresh,
-        Err(PortError::ConditionFailed) => match app.store.get(&cred_key).await? {
+        Err(PortError::ConditionFailed) => match items::get::<CredentialItem>(app.store.as_ref(), &cred_key).await? {
             Some(stuck) if interrupted(app, &stuck) => {
                 // The same token: a webhook the interrupted save registered is reused.
-                let token = stuck.str("hook_token").map_or_else(webhook_token, str::to_owned);
-                let lock = match stuck.attrs.get("attempt") {
-                    Some(attempt) => Condition::Equals("attempt".into(), attempt.clone()),
-                    None => {
-                        Condition::Equals("status_at".into(), stuck.attrs.get("status_at").cloned().unwrap_or_default())
-                    }
+                let token = stuck.hook_token.clone();
+                let lock = match &stuck.attempt {
+                    Some(attempt) => Condition::Equals("attempt".into(), json!(attempt)),
+                    None => Condition::Equals("status_at".into(), json!(stuck.status_at)),
                 };
                 let mut writes = vec![
-                    Write::Put { item: credential_item(&token), condition: Some(lock) },
-                    Write::Put { item: hook(&token), condition: None },
+                    Write::Put { item: credential_item(&token)?, condition: Some(lock) },
+                    Write::Put { item: hook(&token)?, condition: None },
                 ];
-                let previous = stuck.str("username").and_then(|u| ProviderUsername::parse(u).ok());
-                if previous.as_ref() != Some(&checked.username) {
-                    if let Some(previous) = previous {
-                        let key = keys::username_claim(tenant, target.provider, &previous);
-                        writes.push(Write::Delete { key, condition: None });
-                    }
+                if stuck.username != checked.username {
+                    let key = keys::username_claim(tenant, target.provider, &stuck.username);
+                    writes.push(Write::Delete { key, condition: None });
                     writes.push(Write::Put { item: claim, condition: Some(Condition::NotExists) });
                 }
                 match app.store.transact(&writes).await {
@@ -458,8 +447,8 @@ async fn clash(
     username: &ProviderUsername,
 ) -> Error {
     let p = target.provider.display_name();
-    match app.store.get(cred_key).await {
-        Ok(Some(item)) if item.str("status") == Some("connecting") => Error::Conflict {
+    match items::get::<CredentialItem>(app.store.as_ref(), cred_key).await {
+        Ok(Some(item)) if item.status == "connecting" => Error::Conflict {
             field: Some("level".into()),
             message: format!(
                 "a save of these {p} {} credentials is under way; try again when it has finished",
@@ -505,15 +494,22 @@ fn webhook_token() -> String {
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn get(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
     authorize(app, caller, &target.level).await?;
-    Ok(view(&metadata(app, &caller.tenant, target).await?))
+    view(&metadata(app, &caller.tenant, target).await?)
 }
 
 /// Every credential the caller may see: all for admins, else their own.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<CredentialView>, Error> {
     let items = app.store.query_all(&keys::credentials(&caller.tenant)).await?;
-    let mine = |i: &Item| i.str("level") == Some("user") && i.str("scope") == Some(caller.user_id.as_str());
-    Ok(items.iter().filter(|i| caller.role.is_admin() || mine(i)).map(view).collect())
+    let mut views = Vec::new();
+    for item in &items {
+        let view = view(item)?;
+        let mine = view.level == "user" && view.scope.as_deref() == Some(caller.user_id.as_str());
+        if caller.role.is_admin() || mine {
+            views.push(view);
+        }
+    }
+    Ok(views)
 }
 
 /// Replaces the secret part (API key, password, auth token) and reconnects.
@@ -534,7 +530,7 @@ pub async fn replace_secret(
         Err(PortError::NotFound(_)) => app.secrets()?.create(&name, &credentials.secret.to_secret_string()).await?,
         other => other?,
     }
-    let token = item.str("hook_token").unwrap_or_default().to_owned();
+    let token = item.hook_token.clone();
     connect_and_record(app, tenant, target, provider.as_ref(), credentials, &token).await
 }
 
@@ -552,7 +548,7 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
     let update =
         Update::default().set("last_test_at", now(app)).set("last_test_ok", ok).set("last_test_message", message);
     let key = keys::credential(tenant, target.provider, &target.level);
-    Ok(view(&app.store.update(&key, &update, Some(&Condition::Exists)).await?))
+    view(&app.store.update(&key, &update, Some(&Condition::Exists)).await?)
 }
 
 /// Removes credentials: unregisters at the provider where it can (a failure there is
@@ -578,9 +574,7 @@ pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Resul
         Write::Delete { key: keys::credential(tenant, target.provider, &target.level), condition: None },
         Write::Delete { key: keys::username_claim(tenant, target.provider, &credentials.username), condition: None },
     ];
-    if let Some(token) = item.str("hook_token") {
-        writes.push(Write::Delete { key: keys::webhook_registration(token), condition: None });
-    }
+    writes.push(Write::Delete { key: keys::webhook_registration(&item.hook_token), condition: None });
     app.store.transact(&writes).await?;
     Ok(Removal { removed: true, provider_cleanup })
 }

@@ -87,7 +87,7 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
     // User-level credentials belong to one person: their texts are theirs. A system
     // or branch registration's username names an account, never a texting user.
     let line_username = match level {
-        textbridge_domain::CredentialLevel::User(_) => registration.username.as_ref().map(ToString::to_string),
+        textbridge_domain::CredentialLevel::User(_) => registration.username.clone(),
         _ => None,
     };
     let bodies = events

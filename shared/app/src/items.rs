@@ -70,6 +70,55 @@ impl Registration {
     }
 }
 
+/// Provider credentials' metadata (the secret fields live in the secret store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialItem {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// `system`, `branch` or `user`.
+    pub level: String,
+    /// Branch or user id; `-` at system level.
+    pub scope: String,
+    /// The username at the provider.
+    pub username: ProviderUsername,
+    /// The fields that may be shown (account slug, account SID, …).
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// `connecting`, `connected` or `failed`.
+    pub status: String,
+    /// The outcome in plain words.
+    pub status_message: String,
+    /// When the status was set (RFC 3339).
+    pub status_at: String,
+    /// Ids of the webhooks registered at the provider.
+    #[serde(default)]
+    pub webhook_ids: Vec<String>,
+    /// The token of the webhook registration (its URL).
+    pub hook_token: String,
+    /// The save that holds the `connecting` claim.
+    #[serde(default)]
+    pub attempt: Option<String>,
+    /// When (Unix ms) that claim ends.
+    #[serde(default)]
+    pub connecting_until: Option<i64>,
+    /// Who saved them.
+    #[serde(default)]
+    pub created_by: Option<String>,
+    /// When the last test ran (RFC 3339).
+    #[serde(default)]
+    pub last_test_at: Option<String>,
+    /// Whether the provider accepted the last test.
+    #[serde(default)]
+    pub last_test_ok: Option<bool>,
+    /// The last test's outcome in plain words.
+    #[serde(default)]
+    pub last_test_message: Option<String>,
+}
+
+impl Stored for CredentialItem {
+    const KIND: &'static str = "credentials";
+}
+
 /// The claim that a provider username is one user's (or the system's) credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsernameClaim {
@@ -159,7 +208,7 @@ pub struct ConversationEntry {
     /// The texting user, if attributed.
     pub texting_user: Option<UserId>,
     /// The provider username the text carried.
-    pub provider_username: Option<String>,
+    pub provider_username: Option<ProviderUsername>,
     /// True when no texting user could be found.
     pub unattributed: bool,
     /// Delivery status.
@@ -180,6 +229,9 @@ pub enum ArchivePhase {
     Writing,
     /// Written (or archived locally when there is no ATS).
     Done,
+    /// Archived in Textbridge; the ATS write waits until the tenant connects the ATS
+    /// (listed on the secondary index under `T#{tenant}#ATS_PENDING`).
+    Pending,
 }
 
 /// The archive state of one text on one record.
@@ -196,6 +248,9 @@ pub struct ArchiveState {
     /// The ATS's id of the written text.
     #[serde(default)]
     pub ats_id: Option<String>,
+    /// The text waiting (while pending): its provider and provider message id.
+    #[serde(default)]
+    pub waiting: Option<(ProviderKind, String)>,
 }
 
 impl Stored for ArchiveState {

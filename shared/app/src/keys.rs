@@ -111,6 +111,23 @@ pub fn archive_state(tenant: &TenantId, kind: RecordKind, id: &str, provider: Pr
     Key::new(record_pk(tenant, kind, id), format!("ARCH#{provider}#{message_id}"))
 }
 
+/// The secondary-index key listing an ATS write that waits for the tenant to
+/// connect the ATS.
+pub fn ats_pending_listing(
+    tenant: &TenantId,
+    kind: RecordKind,
+    id: &str,
+    provider: ProviderKind,
+    message_id: &str,
+) -> Key {
+    Key::new(format!("T#{tenant}#ATS_PENDING"), format!("{}#{id}#{provider}#{message_id}", kind.as_str()))
+}
+
+/// Every ATS write of a tenant that waits for the ATS connection (secondary index).
+pub fn ats_pending(tenant: &TenantId) -> Query {
+    Query::new(format!("T#{tenant}#ATS_PENDING"), "").on_index()
+}
+
 /// The partition of one phone number: the records that carry it, its opt-out and
 /// the texts of it that matched no record yet.
 fn phone_pk(tenant: &TenantId, number: &E164) -> String {

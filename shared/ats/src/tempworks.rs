@@ -112,7 +112,7 @@ impl TempWorks {
             }
             Ok(token) => Ok(token),
             Err(PortError::NotFound(_)) => {
-                Err(AtsError::Rejected("no TempWorks API token is saved for this tenant".into()))
+                Err(AtsError::NotConnected("no TempWorks API token is saved for this tenant".into()))
             }
             Err(e) => Err(AtsError::Unavailable(format!("could not read the TempWorks API token: {e}"))),
         }

@@ -55,7 +55,7 @@ pub struct MessageEvent {
     #[serde(default)]
     pub time_received: bool,
     /// The texting user's username at the provider, when known (for attribution).
-    pub provider_username: Option<String>,
+    pub provider_username: Option<crate::ProviderUsername>,
     /// Delivery status.
     pub status: DeliveryStatus,
 }

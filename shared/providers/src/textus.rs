@@ -297,7 +297,7 @@ impl Provider for TextUs {
                 ))
             };
             if let Err(e) = outcome {
-                tracing::warn!(integration = %id, outcome = %e, "could not remove a TextUs integration");
+                tracing::warn!(integration = %id, outcome = %credentials.secret.scrub(&e.to_string()), "could not remove a TextUs integration");
                 first_error.get_or_insert(e);
             }
         }

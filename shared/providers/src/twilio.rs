@@ -238,7 +238,7 @@ impl Provider for Twilio {
                 Err(ProviderError::Protocol("a saved Twilio phone number sid is not a PN sid".into()))
             };
             if let Err(e) = outcome {
-                tracing::warn!(number = %number, outcome = %e, "could not clear a Twilio number's SMS webhook");
+                tracing::warn!(number = %number, outcome = %credentials.secret.scrub(&e.to_string()), "could not clear a Twilio number's SMS webhook");
                 first_error.get_or_insert(e);
             }
         }

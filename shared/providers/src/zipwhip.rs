@@ -90,7 +90,7 @@ impl Zipwhip {
         let username = credentials.public.get("username").map_or(credentials.username.as_str(), String::as_str);
         let reply = self.post("/user/login", &[("username", username), ("password", password.expose_secret())]).await?;
         match envelope(&reply, "the Zipwhip login answer", &credentials.secret)? {
-            None => Err(ProviderError::Rejected(LOGIN_REJECTED.into())),
+            None => Err(ProviderError::Rejected(login_rejected(username))),
             Some(Value::String(key)) if !key.trim().is_empty() => Ok(SecretString::from(key)),
             Some(_) => Err(ProviderError::Protocol("the Zipwhip login answer has no session key".into())),
         }
@@ -264,12 +264,12 @@ impl Provider for Zipwhip {
         let mut first_error = None;
         for id in &credentials.webhook_ids {
             if let Err(e) = self.delete_webhook(session, id, &credentials.secret).await {
-                tracing::warn!(webhook = %id, outcome = %e, "could not remove a Zipwhip webhook");
+                tracing::warn!(webhook = %id, outcome = %credentials.secret.scrub(&e.to_string()), "could not remove a Zipwhip webhook");
                 first_error.get_or_insert(e);
             }
         }
         if let Err(e) = self.logout(session, &credentials.secret).await {
-            tracing::warn!(outcome = %e, "could not end the Zipwhip session");
+            tracing::warn!(outcome = %credentials.secret.scrub(&e.to_string()), "could not end the Zipwhip session");
             first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
@@ -286,6 +286,20 @@ impl Provider for Zipwhip {
         received_at: Timestamp,
     ) -> Result<Vec<WebhookEvent>, Error> {
         webhooks::zipwhip::parse(request.body, region, received_at)
+    }
+}
+
+/// What to say when Zipwhip refuses a login: which other username form to try.
+fn login_rejected(username: &str) -> String {
+    match username.split_once('@') {
+        Some((_, line)) => format!(
+            "{LOGIN_REJECTED}; if the password is right, try the line's phone number alone as the username \
+         (digits only, e.g. {line})"
+        ),
+        None => format!(
+            "{LOGIN_REJECTED}; if the password is right, try the username with the line's number, digits only \
+         (e.g. name@{username})"
+        ),
     }
 }
 

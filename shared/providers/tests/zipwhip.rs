@@ -162,7 +162,14 @@ async fn a_refused_login_is_rejected() {
         let p = provider(&server, KIND);
         Mock::given(method("POST")).and(path("/user/login")).respond_with(refusal).expect(1).mount(&server).await;
         let err = p.connect(&line(p.as_ref()), None, INTAKE).await.unwrap_err();
-        assert_eq!(err, ProviderError::Rejected("Zipwhip rejected the username or password".into()));
+        assert_eq!(
+            err,
+            ProviderError::Rejected(
+                "Zipwhip rejected the username or password; if the password is right, try the line's phone number \
+                 alone as the username (digits only, e.g. 6512345678)"
+                    .into()
+            )
+        );
         assert_eq!(received(&server).await, 1);
     }
 }

@@ -41,6 +41,10 @@ pub enum AtsError {
     /// Down, throttling or timing out; retry later.
     #[error("the ATS is unavailable: {0}")]
     Unavailable(String),
+    /// The tenant has not connected the ATS (no credentials saved): the text stays
+    /// archived in Textbridge and its ATS write waits for the connection.
+    #[error("the ATS is not connected for this tenant: {0}")]
+    NotConnected(String),
 }
 
 /// An ATS that archived texts are written to.
