@@ -491,9 +491,8 @@ async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
             assert!(e.message.contains("request id"), "{e:?}");
             // The log line is read from the process's output on another thread: wait for it.
             let failed = |line: &textbridge_testkit::lambda_runtime::LogLine| {
-                serde_json::from_str::<Value>(&line.text).is_ok_and(|l| {
-                    l["message"] == "invocation failed" && l["error_type"] == e.error_type.as_str()
-                })
+                serde_json::from_str::<Value>(&line.text)
+                    .is_ok_and(|l| l["message"] == "invocation failed" && l["error_type"] == e.error_type.as_str())
             };
             let logged = broken.function.wait_for_log(Duration::from_secs(5), failed).await;
             assert!(logged.is_some(), "{}", broken.function.log_text());
