@@ -10,13 +10,13 @@ use textbridge::worker;
 use textbridge_app::{
     App, Config,
     archive::Archiver,
-    envelope::Envelope,
     ports::{Ats, AtsError, AtsMessage, RecordRef},
     worker::MessageHandler,
 };
 use textbridge_domain::{
     DeliveryStatus, Direction, Error, MessageEvent, ProviderKind, RecordKind, TenantId, WebhookEvent,
 };
+use textbridge_testkit::seed;
 use tokio::sync::watch;
 
 /// Fails every body that contains "bad".
@@ -99,23 +99,18 @@ async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     let backend = embedded.backend();
     let tenant = TenantId::parse("acme").expect("tenant");
-    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
     let ats = Arc::new(LosesFirstAnswer::default());
     let config = Config { visibility_timeout: Duration::from_secs(1), ..Config::default() };
     let handler = Archiver::new(App::on(backend, config).with_ats(Some(ats.clone())).shared());
-    let event = WebhookEvent::Message(MessageEvent {
-        provider: ProviderKind::Zipwhip,
-        provider_message_id: "1327295480212647936".into(),
-        direction: Direction::Inbound,
-        our_number: "+12065550199".parse().expect("e164"),
-        their_number: "+12065550100".parse().expect("e164"),
-        body: "hello".into(),
-        occurred_at: "2026-11-23T17:01:17Z".parse().expect("time"),
-        time_received: false,
-        provider_username: None,
-        status: DeliveryStatus::Received,
-    });
-    let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+    let text = seed::inbound_text(
+        ProviderKind::Zipwhip,
+        "1327295480212647936",
+        "+12065550100",
+        "2026-11-23T17:01:17Z",
+        "hello",
+    );
+    let body = seed::queued(&tenant, WebhookEvent::Message(text));
 
     assert!(handler.handle(&body).await.is_err(), "the lost answer fails the first delivery");
     assert!(handler.handle(&body).await.is_err(), "a redelivery within the lease waits for the claim");
@@ -130,19 +125,12 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     let backend = embedded.backend();
     let tenant = TenantId::parse("acme").expect("tenant");
-    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
     let handler = Archiver::new(App::on(backend.clone(), Config::default()).shared());
     let sent = MessageEvent {
-        provider: ProviderKind::Twilio,
-        provider_message_id: "SM0001".into(),
         direction: Direction::Outbound,
-        our_number: "+12065550199".parse().expect("e164"),
-        their_number: "+12065550100".parse().expect("e164"),
-        body: "Interview at 9?".into(),
-        occurred_at: "2026-11-23T17:00:00Z".parse().expect("time"),
-        time_received: false,
-        provider_username: None,
         status: DeliveryStatus::Sent,
+        ..seed::inbound_text(ProviderKind::Twilio, "SM0001", "+12065550100", "2026-11-23T17:00:00Z", "Interview at 9?")
     };
     let delivered = WebhookEvent::Status {
         provider: ProviderKind::Twilio,
@@ -156,8 +144,7 @@ async fn status_callbacks_update_the_archived_text_and_never_add_one() {
         ..sent.clone()
     };
     for event in [WebhookEvent::Message(sent), delivered, WebhookEvent::Message(reported_again)] {
-        let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
-        handler.handle(&body).await.expect("handled");
+        handler.handle(&seed::queued(&tenant, event)).await.expect("handled");
     }
     let conversation = textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1");
     let entries = backend.store.query_all(&conversation).await.expect("entries");
@@ -207,22 +194,11 @@ async fn without_an_ats_connection_texts_are_archived_and_their_writes_wait() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     let backend = embedded.backend();
     let tenant = TenantId::parse("acme").expect("tenant");
-    textbridge_testkit::seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
     let ats = Arc::new(ConnectsLater::default());
     let handler = Archiver::new(App::on(backend.clone(), Config::default()).with_ats(Some(ats.clone())).shared());
-    let event = WebhookEvent::Message(MessageEvent {
-        provider: ProviderKind::TextUs,
-        provider_message_id: "m-wait".into(),
-        direction: Direction::Inbound,
-        our_number: "+12065550199".parse().expect("e164"),
-        their_number: "+12065550100".parse().expect("e164"),
-        body: "hello".into(),
-        occurred_at: "2026-11-23T17:01:17Z".parse().expect("time"),
-        time_received: false,
-        provider_username: None,
-        status: DeliveryStatus::Received,
-    });
-    let body = Envelope::webhook_event(&tenant, &event).expect("envelope").to_body();
+    let text = seed::inbound_text(ProviderKind::TextUs, "m-wait", "+12065550100", "2026-11-23T17:01:17Z", "hello");
+    let body = seed::queued(&tenant, WebhookEvent::Message(text));
 
     handler.handle(&body).await.expect("archived here, not failed into the dead letters");
     let conversation = textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1");

@@ -14,8 +14,7 @@ use textbridge_app::{
     worker::MessageHandler,
 };
 use textbridge_domain::{
-    DeliveryStatus, Direction, Identity, MessageEvent, ProviderKind, RecordKind, Role, TenantId, Timestamp,
-    WebhookEvent,
+    DeliveryStatus, Identity, MessageEvent, ProviderKind, RecordKind, Role, TenantId, WebhookEvent,
 };
 
 use crate::seed;
@@ -31,18 +30,7 @@ fn admin(tenant: &TenantId) -> Identity {
 }
 
 fn text(id: &str, their: &str, at: &str, body: &str) -> MessageEvent {
-    MessageEvent {
-        provider: ProviderKind::Twilio,
-        provider_message_id: id.to_owned(),
-        direction: Direction::Inbound,
-        our_number: "+12065550199".parse().expect("e164"),
-        their_number: their.parse().expect("e164"),
-        body: body.to_owned(),
-        occurred_at: at.parse::<Timestamp>().expect("time"),
-        time_received: true,
-        provider_username: None,
-        status: DeliveryStatus::Received,
-    }
+    MessageEvent { time_received: true, ..seed::inbound_text(ProviderKind::Twilio, id, their, at, body) }
 }
 
 /// Two different first reports of one text (another time, another status), handled

@@ -6,7 +6,10 @@ use textbridge_app::{
     keys,
     ports::{Item, SecretFields, SecretName},
 };
-use textbridge_domain::{CredentialLevel, E164, ProviderKind, RecordKind, TenantId};
+use textbridge_domain::{
+    CredentialLevel, DeliveryStatus, Direction, E164, MessageEvent, ProviderKind, RecordKind, TenantId, Timestamp,
+    WebhookEvent,
+};
 
 /// Registers TextUs system credentials of `tenant` whose webhooks arrive at
 /// `/webhooks/textus/{token}` signed with `webhook_secret`.
@@ -60,4 +63,26 @@ pub fn textus_received(id: &str, their: &str, ours: &str, text: &str) -> String 
         "message": {"@type": "Message", "id": format!("/messages/{id}"), "direction": "in", "body": text}
     })
     .to_string()
+}
+
+/// An inbound text of `provider` from `their` number to +12065550199, at `at`
+/// (RFC 3339), as a provider parser would report it.
+pub fn inbound_text(provider: ProviderKind, id: &str, their: &str, at: &str, body: &str) -> MessageEvent {
+    MessageEvent {
+        provider,
+        provider_message_id: id.to_owned(),
+        direction: Direction::Inbound,
+        our_number: "+12065550199".parse().expect("e164"),
+        their_number: their.parse().expect("e164"),
+        body: body.to_owned(),
+        occurred_at: at.parse::<Timestamp>().expect("time"),
+        time_received: false,
+        provider_username: None,
+        status: DeliveryStatus::Received,
+    }
+}
+
+/// The queue message body of `event` of `tenant`.
+pub fn queued(tenant: &TenantId, event: WebhookEvent) -> String {
+    textbridge_app::envelope::Envelope::webhook_event(tenant, &event).expect("envelope").to_body()
 }
