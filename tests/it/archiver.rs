@@ -219,3 +219,38 @@ async fn without_an_ats_connection_texts_are_archived_and_their_writes_wait() {
     let waiting = backend.store.query_all(&textbridge_app::keys::ats_pending(&tenant)).await.expect("pending");
     assert!(waiting.is_empty(), "off the waiting list");
 }
+
+#[tokio::test]
+async fn a_conversation_mixing_providers_reads_in_true_time_order() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let handler = Archiver::new(app.clone());
+    // Within one minute, archived out of order, each time in its provider's own form
+    // once parsed: whole seconds, milliseconds, another offset.
+    let texts = [
+        (ProviderKind::Zipwhip, "z1", "2026-11-26T10:00:05Z"),
+        (ProviderKind::TextUs, "t1", "2026-11-26T10:00:05.120Z"),
+        (ProviderKind::Twilio, "SM1", "2026-11-26T05:00:04.900-05:00"),
+        (ProviderKind::TextUs, "t2", "2026-11-26T10:00:59.999Z"),
+        (ProviderKind::Zipwhip, "z2", "2026-11-26T10:00:00Z"),
+    ];
+    for (provider, id, at) in texts {
+        let text = seed::inbound_text(provider, id, "+12065550100", at, id);
+        handler.handle(&seed::queued(&tenant, WebhookEvent::Message(text))).await.expect("archived");
+    }
+    let caller = textbridge_domain::Identity {
+        tenant: tenant.clone(),
+        user_id: "admin-1".parse().expect("id"),
+        username: "admin@acme.test".parse().expect("username"),
+        role: textbridge_domain::Role::CustomerAdmin,
+        permission_group: "Admins".parse().expect("group"),
+    };
+    let page = textbridge_app::records::conversation(&app, &caller, RecordKind::Employee, "e1", None, 50)
+        .await
+        .expect("conversation");
+    let order: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(order, ["t2", "t1", "z1", "SM1", "z2"], "newest first, across providers");
+}
