@@ -499,6 +499,9 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_and_replays_once() {
     let dead = w.wait_for_dead_letters("acme", 1).await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["tenant"], "acme");
+    assert_eq!(dead[0]["failure"]["code"], "unavailable", "why it failed: {dead:?}");
+    let reason = dead[0]["failure"]["reason"].as_str().unwrap_or_default();
+    assert!(!reason.is_empty() && !reason.contains("poison until fixed"), "a reason, never the text: {dead:?}");
     assert_eq!(w.call("GET", "/admin/dead-letters", &w.admin("globex"), None).await.1, json!([]));
     assert_eq!(
         w.call("POST", "/admin/dead-letters/replay", &w.admin("globex"), Some(json!({}))).await.1["replayed"],

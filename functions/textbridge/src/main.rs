@@ -296,9 +296,9 @@ async fn shutdown_signal() {
 async fn dlq(command: DlqCommand) -> Result<(), Error> {
     match command {
         DlqCommand::List { data, max } => {
-            let queue = open(data.existing()?).await?.backend().queue;
-            for letter in queue.dead_letters(max).await? {
-                let view = textbridge_app::dead_letters::view(&letter);
+            let app = App::on(open(data.existing()?).await?.backend(), Config::default());
+            for letter in app.queue()?.dead_letters(max).await? {
+                let view = textbridge_app::dead_letters::describe(&app, &letter).await?;
                 println!("{}", serde_json::to_string(&view).map_err(Error::unexpected)?);
             }
         }

@@ -20,8 +20,8 @@ use crate::{
     App,
     envelope::{Envelope, KIND_WEBHOOK_EVENT},
     items::{
-        self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, MessageItem, OptOutItem,
-        RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
+        self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, FailureItem, MessageItem,
+        OptOutItem, RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
     },
     keys,
     ports::{AtsError, AtsMessage, Condition, Key, PortError, RecordRef, Update},
@@ -55,6 +55,15 @@ impl MessageHandler for Archiver {
                 handle_event(&self.app, &envelope.tenant, event).await
             }
             other => Err(Error::invalid("kind", format!("no handler for message kind {other:?} in this build"))),
+        }
+    }
+
+    async fn failed(&self, id: &str, error: &Error) {
+        let (code, reason) = failure_reason(error);
+        let Ok(at) = now(&self.app) else { return };
+        let Ok(item) = FailureItem { code: code.into(), reason, at }.to_item(keys::failure(id)) else { return };
+        if let Err(e) = self.app.store.put(&item, None).await {
+            tracing::warn!(error = %e, "could not keep why the message failed");
         }
     }
 }
@@ -238,6 +247,23 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
     let archived: Vec<RecordRefItem> = records.iter().map(RecordRefItem::from).collect();
     store.update(&msg_key, &status.set("matched", true).set("records", json!(archived)), None).await?;
     Ok(())
+}
+
+/// The most characters of a failure's reason that are kept.
+const MAX_REASON_CHARS: usize = 300;
+
+/// What is kept of why a message failed: its code and its message, bounded. An
+/// unexpected error keeps only its code (its text is for the log).
+fn failure_reason(error: &Error) -> (&'static str, String) {
+    let (code, text) = match error {
+        Error::Malformed { reason, .. } => ("malformed", reason.clone()),
+        Error::Invalid { .. } => ("invalid", error.to_string()),
+        Error::Unavailable(why) => ("unavailable", why.clone()),
+        Error::Conflict { message, .. } => ("conflict", message.clone()),
+        Error::NotFound(why) => ("not_found", why.clone()),
+        _ => ("internal", "an internal error; see the log".to_owned()),
+    };
+    (code, text.chars().take(MAX_REASON_CHARS).collect())
 }
 
 fn lease_secs(app: &App) -> i64 {

@@ -6,7 +6,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use textbridge_domain::{Error, Identity, Role};
 
-use crate::{App, envelope::Envelope};
+use crate::{
+    App,
+    envelope::Envelope,
+    items::{self, FailureItem},
+    keys,
+    ports::DeadLetter,
+};
 
 /// Most dead letters one listing reads.
 pub const MAX_LISTED: u32 = 100;
@@ -20,6 +26,8 @@ pub struct DeadLetterView {
     pub tenant: Option<String>,
     /// Its kind, when it could be read.
     pub kind: Option<String>,
+    /// Why it failed the last time, when that was kept (`code`, `reason`, `at`).
+    pub failure: Option<FailureItem>,
 }
 
 /// What to replay.
@@ -43,21 +51,31 @@ pub struct Replayed {
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<DeadLetterView>, Error> {
     caller.require_admin()?;
     let letters = app.queue()?.dead_letters(MAX_LISTED).await?;
-    Ok(letters
-        .iter()
-        .map(view)
-        .filter(|v| caller.role == Role::Staff || v.tenant.as_deref() == Some(caller.tenant.as_str()))
-        .collect())
+    let mut views = Vec::new();
+    for letter in &letters {
+        let tenant = view(letter).tenant;
+        if caller.role == Role::Staff || tenant.as_deref() == Some(caller.tenant.as_str()) {
+            views.push(describe(app, letter).await?);
+        }
+    }
+    Ok(views)
+}
+
+/// A dead letter as operators see it, with why it failed the last time.
+pub async fn describe(app: &App, letter: &DeadLetter) -> Result<DeadLetterView, Error> {
+    let failure = items::get::<FailureItem>(app.store.as_ref(), &keys::failure(&letter.id)).await?;
+    Ok(DeadLetterView { failure, ..view(letter) })
 }
 
 /// What an operator may see of a dead letter: its id, tenant and kind, never the
 /// message (text and phone numbers).
-pub fn view(letter: &crate::ports::DeadLetter) -> DeadLetterView {
+fn view(letter: &DeadLetter) -> DeadLetterView {
     let envelope = Envelope::parse(&letter.body).ok();
     DeadLetterView {
         id: letter.id.clone(),
         tenant: envelope.as_ref().map(|e| e.tenant.to_string()),
         kind: envelope.map(|e| e.kind),
+        failure: None,
     }
 }
 

@@ -42,6 +42,21 @@ pub async fn get<T: Stored>(store: &dyn ItemStore, key: &Key) -> Result<Option<T
     store.get(key).await?.map(|item| T::from_item(&item)).transpose()
 }
 
+/// Why a queue message last failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureItem {
+    /// The error's code (`invalid`, `unavailable`, …).
+    pub code: String,
+    /// The reason in plain words, bounded.
+    pub reason: String,
+    /// When it failed.
+    pub at: Timestamp,
+}
+
+impl Stored for FailureItem {
+    const KIND: &'static str = "failure";
+}
+
 /// A webhook registration: whose URL token it is. Written with the credentials,
 /// read by intake on every call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

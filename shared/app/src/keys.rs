@@ -56,6 +56,11 @@ pub fn webhook_sources(tenant: &TenantId) -> Key {
     Key::new(tenant_pk(tenant), "SETTINGS#webhook-sources")
 }
 
+/// Why a queue message last failed (read when it is listed as a dead letter).
+pub fn failure(message_id: &str) -> Key {
+    Key::new(format!("T#_failures#{message_id}"), ITEM)
+}
+
 /// A webhook registration, found by the unguessable token in its URL: its own
 /// partition, so no two registrations (and no two tenants) share a key.
 pub fn webhook_registration(token: &str) -> Key {

@@ -12,6 +12,10 @@ use tracing::Instrument;
 pub trait MessageHandler: Send + Sync {
     /// Handles the message; an error leaves it on the queue for another try.
     async fn handle(&self, body: &str) -> Result<(), Error>;
+
+    /// Notes why the message `id` failed (shown with it if it ends in the dead
+    /// letters); by default nothing is kept.
+    async fn failed(&self, _id: &str, _error: &Error) {}
 }
 
 /// Handles a batch concurrently and returns the ids of the messages that failed.
@@ -33,6 +37,7 @@ where
                 Ok(()) => None,
                 Err(e) => {
                     tracing::warn!(error = %e, "message failed; it will be retried");
+                    handler.failed(id, &e).await;
                     Some(id.to_owned())
                 }
             }
