@@ -74,14 +74,14 @@ pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> 
 
     let name = SecretName::credential(&tenant, provider_kind, level.kind(), level.scope())?;
     let url = format!("{}{}", app.config.public_base_url, call.path_and_query);
-    let request = WebhookRequest { url: &url, headers: call.headers, body: call.body };
+    let received_at = Timestamp::new(app.clock.now()).map_err(Error::unexpected)?;
+    let request = WebhookRequest { url: &url, headers: call.headers, body: call.body, received_at };
     let secrets = registration_secret(app, &name).await?;
     if provider.verify_webhook(&request, &secrets).is_err() {
         // The secret may have been replaced since it was cached: check once more.
         app.caches.secrets.forget(name.as_str());
         provider.verify_webhook(&request, &registration_secret(app, &name).await?)?;
     }
-    let received_at = Timestamp::new(app.clock.now()).map_err(Error::unexpected)?;
     let events = provider.parse_webhook(&request, app.config.default_region, received_at)?;
 
     // User-level credentials belong to one person: their texts are theirs. A system

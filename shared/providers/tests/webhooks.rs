@@ -68,7 +68,9 @@ impl Call {
     }
 
     fn request(&self) -> WebhookRequest<'_> {
-        WebhookRequest { url: &self.url, headers: &self.headers, body: &self.body }
+        // Arrived a minute after the fixtures' signed timestamp (1532465972).
+        let received_at = Timestamp::from_unix_seconds(1_532_466_032).unwrap();
+        WebhookRequest { url: &self.url, headers: &self.headers, body: &self.body, received_at }
     }
 }
 
@@ -340,6 +342,23 @@ fn textus_signature_of_timestamp_dot_body() {
     assert_unauthenticated(textus_verify(&call));
     assert_eq!(textus_verify(&call.clone().header("x-textus-timestamp", "1532465972")), Ok(()));
     assert_unauthenticated(textus_verify(&call.header("x-textus-timestamp", "1532465973")));
+}
+
+#[test]
+fn a_delivery_signed_with_its_timestamp_is_refused_outside_the_replay_window() {
+    let body = fixture("textus/message_received.json");
+    let sign = |at: i64| {
+        let signed = [format!("{at}.").as_bytes(), &body].concat();
+        Call::new(TEXTUS_URL, body.clone())
+            .header("x-textus-signature", &textus_signature(TEXTUS_SECRET, &signed))
+            .header("x-textus-timestamp", &at.to_string())
+    };
+    let arrived = 1_532_466_032; // Call::request's received time
+    assert_eq!(textus_verify(&sign(arrived - 14 * 60)), Ok(()), "within 15 minutes");
+    let stale = textus_verify(&sign(arrived - 16 * 60)).unwrap_err();
+    assert!(stale.to_string().contains("replays are refused"), "{stale}");
+    let early = textus_verify(&sign(arrived + 16 * 60)).unwrap_err();
+    assert!(early.to_string().contains("replays are refused"), "signed in the future: {early}");
 }
 
 #[test]

@@ -154,6 +154,8 @@ pub struct WebhookRequest<'a> {
     pub headers: &'a http::HeaderMap,
     /// The raw body, exactly as received (signatures cover the raw bytes).
     pub body: &'a [u8],
+    /// When it was received (a signed timestamp is checked against it).
+    pub received_at: Timestamp,
 }
 
 /// One texting provider.

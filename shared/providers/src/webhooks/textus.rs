@@ -19,6 +19,11 @@ pub(crate) const SIGNATURE_HEADER: &str = "x-textus-signature";
 /// The time of the delivery, part of what the older signing form covers.
 pub(crate) const TIMESTAMP_HEADER: &str = "x-textus-timestamp";
 
+/// How far a signed timestamp may be from the time the delivery arrived: a delivery
+/// signed with its timestamp is refused outside this window, so it cannot be replayed
+/// later (one signed over the body alone is absorbed by idempotency instead).
+pub const REPLAY_WINDOW_SECS: i64 = 15 * 60;
+
 /// The stored secret field the integration's webhook secret is kept in.
 pub(crate) const SECRET_FIELD: &str = "webhook_secret";
 
@@ -28,12 +33,27 @@ pub(crate) fn verify(request: &WebhookRequest<'_>, secrets: &SecretFields) -> Re
     let signature =
         header(request, SIGNATURE_HEADER).and_then(|s| hex::decode(s.trim()).ok()).ok_or_else(unauthenticated)?;
     let timestamp = header(request, TIMESTAMP_HEADER);
-    let matches = signed_forms(request.body, timestamp).iter().any(|parts| {
+    let signs = |parts: &[&[u8]; 3]| {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return false };
         parts.iter().for_each(|part| mac.update(part));
         mac.verify_slice(&signature).is_ok()
-    });
-    if matches { Ok(()) } else { Err(unauthenticated()) }
+    };
+    let forms = signed_forms(request.body, timestamp);
+    if signs(&forms[0]) {
+        return Ok(());
+    }
+    if forms.get(1).is_some_and(signs) {
+        let signed_at = timestamp.and_then(|t| t.trim().parse::<i64>().ok()).ok_or_else(unauthenticated)?;
+        let arrived = request.received_at.to_offset_date_time().unix_timestamp();
+        if (arrived - signed_at).abs() > REPLAY_WINDOW_SECS {
+            return Err(Error::Unauthenticated(format!(
+                "the delivery was signed more than {} minutes before it arrived; replays are refused",
+                REPLAY_WINDOW_SECS / 60
+            )));
+        }
+        return Ok(());
+    }
+    Err(unauthenticated())
 }
 
 /// What TextUs may have signed, each as the parts that are concatenated.
