@@ -418,11 +418,11 @@ async fn find_message_repeats_a_failed_read() {
 }
 
 #[tokio::test]
-async fn a_missing_token_is_a_refusal() {
+async fn a_missing_token_means_the_ats_is_not_connected() {
     let server = StandIn::start().await;
     let tw = TempWorks::new(Url::parse(&server.uri()).unwrap(), Arc::new(MemorySecrets::default()));
     let employee = record(RecordKind::Employee, "42");
-    let expected = AtsError::Rejected("no TempWorks API token is saved for this tenant".into());
+    let expected = AtsError::NotConnected("no TempWorks API token is saved for this tenant".into());
     assert_eq!(tw.write_message(&tenant(), &employee, &outbound()).await.unwrap_err(), expected);
     assert_eq!(tw.find_message(&tenant(), &employee, ProviderKind::Zipwhip, ZIPWHIP_ID).await.unwrap_err(), expected);
     assert!(server.requests().await.is_empty());
