@@ -254,3 +254,29 @@ async fn a_conversation_mixing_providers_reads_in_true_time_order() {
     let order: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(order, ["t2", "t1", "z1", "SM1", "z2"], "newest first, across providers");
 }
+
+#[tokio::test]
+async fn a_status_that_arrives_before_its_text_is_kept_for_it() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let handler = Archiver::new(App::on(backend.clone(), Config::default()).shared());
+    let delivered = WebhookEvent::Status {
+        provider: ProviderKind::Twilio,
+        provider_message_id: "SM-early".into(),
+        status: DeliveryStatus::Delivered,
+    };
+    handler.handle(&seed::queued(&tenant, delivered)).await.expect("kept, no text yet");
+    let conversation = textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1");
+    assert!(backend.store.query_all(&conversation).await.expect("entries").is_empty(), "a status adds no text");
+    let sent = MessageEvent {
+        direction: Direction::Outbound,
+        status: DeliveryStatus::Sent,
+        ..seed::inbound_text(ProviderKind::Twilio, "SM-early", "+12065550100", "2026-11-23T17:00:00Z", "On my way")
+    };
+    handler.handle(&seed::queued(&tenant, WebhookEvent::Message(sent))).await.expect("archived");
+    let entries = backend.store.query_all(&conversation).await.expect("entries");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].str("status"), Some("delivered"), "the earlier status is kept for the text");
+}

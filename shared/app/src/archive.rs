@@ -171,16 +171,20 @@ async fn first_report(
 ) -> Result<(MessageItem, bool), Error> {
     let store = &app.store;
     let key = keys::message(tenant, reported.provider, &reported.provider_message_id);
+    let partition = keys::message_partition(tenant, reported.provider, &reported.provider_message_id);
     for _ in 0..2 {
-        if let Some(stored) = items::get::<MessageItem>(store.as_ref(), &key).await? {
+        // One read for both: the message item (`ITEM`) and an early status (`STATUS`).
+        let found = store.query(&partition).await?.items;
+        if let Some(item) = found.iter().find(|i| i.key == key) {
+            let stored = MessageItem::from_item(item)?;
             let status = reported.status;
             return Ok((
                 MessageItem { status, event: MessageEvent { status, ..stored.event.clone() }, ..stored },
                 false,
             ));
         }
-        let early = keys::early_status(tenant, reported.provider, &reported.provider_message_id);
-        let status = items::get::<EarlyStatus>(store.as_ref(), &early).await?.map_or(reported.status, |e| e.status);
+        let early = found.iter().find(|i| i.key.sk == "STATUS").map(EarlyStatus::from_item).transpose()?;
+        let status = early.map_or(reported.status, |e| e.status);
         let user = attribute(app, tenant, reported).await?;
         let first = MessageItem {
             event: MessageEvent { status, ..reported.clone() },

@@ -78,6 +78,11 @@ pub fn early_status(tenant: &TenantId, provider: ProviderKind, provider_message_
     Key::new(message(tenant, provider, provider_message_id).pk, "STATUS")
 }
 
+/// The message item and a status that came before it, in one strongly consistent read.
+pub fn message_partition(tenant: &TenantId, provider: ProviderKind, provider_message_id: &str) -> Query {
+    Query::new(message(tenant, provider, provider_message_id).pk, "").limit(2)
+}
+
 /// The partition of one record: the record, its conversation and archive states.
 fn record_pk(tenant: &TenantId, kind: RecordKind, id: &str) -> String {
     format!("T#{tenant}#REC#{}#{id}", kind.as_str())
