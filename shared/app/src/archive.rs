@@ -5,7 +5,9 @@
 //! Exactly once with an ATS follows a per-(message, record) state item:
 //! missing → `writing` (claimed with a lease) → `done` (with the ATS id). A retry that
 //! finds a stale lease first asks the ATS whether the text is already there (the
-//! process may have died after the ATS call and before recording it).
+//! process may have died after the ATS call and before recording it). A tenant that
+//! has not connected the ATS gets `pending` instead (archived here, the write waits;
+//! [`resume_ats_writes`] queues it again once connected).
 
 use std::sync::Arc;
 
@@ -260,7 +262,8 @@ const MAX_REASON_CHARS: usize = 300;
 /// unexpected error keeps only its code (its text is for the log).
 fn failure_reason(error: &Error) -> (&'static str, String) {
     let (code, text) = match error {
-        Error::Malformed { reason, .. } => ("malformed", reason.clone()),
+        // A reader's error may quote what it could not read: keep none of it.
+        Error::Malformed { .. } => ("malformed", "the queued message could not be read".to_owned()),
         Error::Invalid { .. } => ("invalid", error.to_string()),
         Error::Unavailable(why) => ("unavailable", why.clone()),
         Error::Conflict { message, .. } => ("conflict", message.clone()),
