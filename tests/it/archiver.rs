@@ -19,6 +19,16 @@ use textbridge_domain::{
 use textbridge_testkit::seed;
 use tokio::sync::watch;
 
+/// A temporary embedded backend where tenant `acme` has employee `e1` on
+/// +12065550100 (keep the first value alive for the test's length).
+async fn acme_with_e1() -> (textbridge_embedded::Embedded, textbridge_app::Backend, TenantId) {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let backend = embedded.backend();
+    let tenant = TenantId::parse("acme").expect("tenant");
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    (embedded, backend, tenant)
+}
+
 /// Fails every body that contains "bad".
 struct FailsOnBad;
 
@@ -96,10 +106,7 @@ impl Ats for LosesFirstAnswer {
 
 #[tokio::test]
 async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
-    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let backend = embedded.backend();
-    let tenant = TenantId::parse("acme").expect("tenant");
-    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let (_embedded, backend, tenant) = acme_with_e1().await;
     let ats = Arc::new(LosesFirstAnswer::default());
     let config = Config { visibility_timeout: Duration::from_secs(1), ..Config::default() };
     let handler = Archiver::new(App::on(backend, config).with_ats(Some(ats.clone())).shared());
@@ -122,10 +129,7 @@ async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
 
 #[tokio::test]
 async fn status_callbacks_update_the_archived_text_and_never_add_one() {
-    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let backend = embedded.backend();
-    let tenant = TenantId::parse("acme").expect("tenant");
-    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let (_embedded, backend, tenant) = acme_with_e1().await;
     let handler = Archiver::new(App::on(backend.clone(), Config::default()).shared());
     let sent = MessageEvent {
         direction: Direction::Outbound,
@@ -191,10 +195,7 @@ impl Ats for ConnectsLater {
 
 #[tokio::test]
 async fn without_an_ats_connection_texts_are_archived_and_their_writes_wait() {
-    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let backend = embedded.backend();
-    let tenant = TenantId::parse("acme").expect("tenant");
-    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let (_embedded, backend, tenant) = acme_with_e1().await;
     let ats = Arc::new(ConnectsLater::default());
     let handler = Archiver::new(App::on(backend.clone(), Config::default()).with_ats(Some(ats.clone())).shared());
     let text = seed::inbound_text(ProviderKind::TextUs, "m-wait", "+12065550100", "2026-11-23T17:01:17Z", "hello");
@@ -222,10 +223,7 @@ async fn without_an_ats_connection_texts_are_archived_and_their_writes_wait() {
 
 #[tokio::test]
 async fn a_conversation_mixing_providers_reads_in_true_time_order() {
-    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let backend = embedded.backend();
-    let tenant = TenantId::parse("acme").expect("tenant");
-    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let (_embedded, backend, tenant) = acme_with_e1().await;
     let app = App::on(backend.clone(), Config::default()).shared();
     let handler = Archiver::new(app.clone());
     // Within one minute, archived out of order, each time in its provider's own form
@@ -257,10 +255,7 @@ async fn a_conversation_mixing_providers_reads_in_true_time_order() {
 
 #[tokio::test]
 async fn a_status_that_arrives_before_its_text_is_kept_for_it() {
-    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let backend = embedded.backend();
-    let tenant = TenantId::parse("acme").expect("tenant");
-    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let (_embedded, backend, tenant) = acme_with_e1().await;
     let handler = Archiver::new(App::on(backend.clone(), Config::default()).shared());
     let delivered = WebhookEvent::Status {
         provider: ProviderKind::Twilio,
