@@ -2,11 +2,9 @@
 //! system, branch and user level. Secrets live only in the secret store; the item
 //! store keeps metadata. No response, log line or error carries a secret.
 //!
-//! **Deadlines.** A request run inside [`with_deadline`] (on Lambda: the invocation's
-//! deadline) gives each provider call only the time left before
-//! [`DEADLINE_MARGIN`] ahead of it, so a provider that does not answer in time
-//! becomes the outcome "… did not answer within N s" instead of the function being
-//! killed mid-save.
+//! **Deadlines.** Provider calls run within the request's budget
+//! ([`crate::deadline`]): a provider that does not answer in time becomes the outcome
+//! "… did not answer within N s" instead of the function being killed mid-save.
 //!
 //! **Interrupted saves.** A save first claims the credentials in state `connecting`
 //! until its deadline (or [`SAVE_LEASE`] without one). If it never finishes (the
@@ -16,7 +14,6 @@
 
 use std::{
     collections::BTreeMap,
-    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -27,56 +24,19 @@ use textbridge_domain::{CredentialLevel, Error, Identity, ProviderKind, Provider
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
-    App, groups,
+    App,
+    deadline::{self, within_budget},
+    groups,
     items::{self, CredentialItem, Registration, Stored, UsernameClaim},
     keys,
     ports::{
-        Condition, Credentials, Item, PortError, Provider, ProviderError, SecretFields, SecretName, SubmittedFields,
-        Update, Write,
+        Condition, Credentials, Item, PortError, Provider, SecretFields, SecretName, SubmittedFields, Update, Write,
     },
 };
-
-/// Time kept back from a request's deadline for what follows a provider call
-/// (recording its outcome, answering).
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
 /// How long a save without a deadline (the local server) holds its `connecting`
 /// claim before another save may take the credentials over.
 pub const SAVE_LEASE: Duration = Duration::from_secs(300);
-
-tokio::task_local! {
-    static DEADLINE: Instant;
-}
-
-/// Runs `work` (one request) with `deadline`, the moment its caller stops waiting
-/// (on Lambda, the invocation's deadline): provider calls made by this module within
-/// `work` end [`DEADLINE_MARGIN`] before it, and a save's claim lasts until it.
-pub async fn with_deadline<F: Future>(deadline: Instant, work: F) -> F::Output {
-    DEADLINE.scope(deadline, work).await
-}
-
-/// The deadline of the request being served, if it has one.
-fn deadline() -> Option<Instant> {
-    DEADLINE.try_with(|d| *d).ok()
-}
-
-/// Runs a provider call within the request's budget: the time left before
-/// [`DEADLINE_MARGIN`] ahead of its deadline (no limit of its own without one; the
-/// provider client's timeouts still apply).
-async fn within_budget<T>(call: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
-    let Some(deadline) = deadline() else { return call.await };
-    let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_MARGIN);
-    match tokio::time::timeout(budget, call).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!(
-                budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-                "provider call cut at the request's deadline"
-            );
-            Err(ProviderError::Timeout(Duration::from_secs(budget.as_secs().max(1))))
-        }
-    }
-}
 
 /// Milliseconds since the Unix epoch of `at`.
 fn unix_ms(at: OffsetDateTime) -> i64 {
@@ -85,7 +45,7 @@ fn unix_ms(at: OffsetDateTime) -> i64 {
 
 /// When a save starting now gives up its `connecting` claim (Unix ms).
 fn claim_until(app: &App) -> i64 {
-    let left = deadline().map_or(SAVE_LEASE, |d| d.saturating_duration_since(Instant::now()));
+    let left = deadline::current().map_or(SAVE_LEASE, |d| d.saturating_duration_since(Instant::now()));
     unix_ms(app.clock.now() + left)
 }
 

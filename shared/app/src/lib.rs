@@ -7,6 +7,7 @@ pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod dead_letters;
+pub mod deadline;
 pub mod envelope;
 pub mod groups;
 pub mod health;

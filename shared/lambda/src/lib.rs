@@ -180,7 +180,7 @@ pub fn as_deployed(router: Router) -> Router {
 /// context), so provider calls end in time for the function to answer.
 pub async fn within_deadline(request: Request, next: Next) -> Response {
     match request.extensions().get::<Context>().and_then(invocation_deadline) {
-        Some(deadline) => textbridge_app::credentials::with_deadline(deadline, next.run(request)).await,
+        Some(deadline) => textbridge_app::deadline::with_deadline(deadline, next.run(request)).await,
         None => next.run(request).await,
     }
 }
