@@ -42,34 +42,28 @@ pub struct ErrorDetail {
 impl ApiError {
     /// The status and body this error maps to.
     pub fn parts(&self) -> (StatusCode, ErrorDetail) {
-        let detail = |code, message: String, field: Option<String>| ErrorDetail { code, message, field };
-        match &self.0 {
-            Error::Malformed { field, reason } => {
-                (StatusCode::BAD_REQUEST, detail("malformed", reason.clone(), field.clone()))
-            }
+        let (status, message, field) = match &self.0 {
+            Error::Malformed { field, reason } => (StatusCode::BAD_REQUEST, reason.clone(), field.clone()),
             Error::Invalid { field, reason } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, detail("invalid", format!("{field}: {reason}"), Some(field.clone())))
+                (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {reason}"), Some(field.clone()))
             }
-            Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, detail("unauthenticated", m.clone(), None)),
-            Error::Forbidden(m) => (StatusCode::FORBIDDEN, detail("forbidden", m.clone(), None)),
-            Error::NotFound(m) => (StatusCode::NOT_FOUND, detail("not_found", m.clone(), None)),
-            Error::Conflict { field, message } => {
-                (StatusCode::CONFLICT, detail("conflict", message.clone(), field.clone()))
-            }
-            e @ Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, detail("too_large", e.to_string(), None)),
+            Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m.clone(), None),
+            Error::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone(), None),
+            Error::NotFound(m) => (StatusCode::NOT_FOUND, m.clone(), None),
+            Error::Conflict { field, message } => (StatusCode::CONFLICT, message.clone(), field.clone()),
+            e @ Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string(), None),
             Error::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                detail(
-                    "unavailable",
-                    format!("a backing service is unavailable; retry later (request id {})", request_id::current()),
-                    None,
-                ),
+                format!("a backing service is unavailable; retry later (request id {})", request_id::current()),
+                None,
             ),
             Error::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                detail("internal", format!("internal error (request id {})", request_id::current()), None),
+                format!("internal error (request id {})", request_id::current()),
+                None,
             ),
-        }
+        };
+        (status, ErrorDetail { code: self.0.code(), message, field })
     }
 }
 

@@ -261,16 +261,15 @@ const MAX_REASON_CHARS: usize = 300;
 /// What is kept of why a message failed: its code and its message, bounded. An
 /// unexpected error keeps only its code (its text is for the log).
 fn failure_reason(error: &Error) -> (&'static str, String) {
-    let (code, text) = match error {
+    let text = match error {
         // A reader's error may quote what it could not read: keep none of it.
-        Error::Malformed { .. } => ("malformed", "the queued message could not be read".to_owned()),
-        Error::Invalid { .. } => ("invalid", error.to_string()),
-        Error::Unavailable(why) => ("unavailable", why.clone()),
-        Error::Conflict { message, .. } => ("conflict", message.clone()),
-        Error::NotFound(why) => ("not_found", why.clone()),
-        _ => ("internal", "an internal error; see the log".to_owned()),
+        Error::Malformed { .. } => "the queued message could not be read".to_owned(),
+        Error::Invalid { .. } => error.to_string(),
+        Error::Unavailable(why) | Error::NotFound(why) => why.clone(),
+        Error::Conflict { message, .. } => message.clone(),
+        _ => "an internal error; see the log".to_owned(),
     };
-    (code, text.chars().take(MAX_REASON_CHARS).collect())
+    (error.code(), text.chars().take(MAX_REASON_CHARS).collect())
 }
 
 fn lease_secs(app: &App) -> i64 {

@@ -74,6 +74,22 @@ impl Error {
         Self::Unexpected(detail.to_string())
     }
 
+    /// The stable machine-readable code of the error (`invalid`, `not_found`, …): the
+    /// `code` of an API error body, and what a failed queue message records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed { .. } => "malformed",
+            Self::Invalid { .. } => "invalid",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::TooLarge { .. } => "too_large",
+            Self::Unavailable(_) => "unavailable",
+            Self::Unexpected(_) => "internal",
+        }
+    }
+
     /// True for errors caused by the caller's input (as opposed to our side).
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, Self::Unavailable(_) | Self::Unexpected(_))
