@@ -54,25 +54,22 @@ pub fn config() -> Result<Config, Error> {
     };
     let public_base_url = textbridge_app::public_base_url(&required("PUBLIC_BASE_URL")?)?;
     let mut config = Config { default_region, public_base_url, ..Config::default() };
-    if let Some(secs) = var("VISIBILITY_TIMEOUT_SECS") {
-        let secs: u64 = secs
-            .trim()
-            .parse()
-            .ok()
-            .filter(|s| (1..=43_200).contains(s))
-            .ok_or_else(|| Error::invalid("VISIBILITY_TIMEOUT_SECS", "must be a number of seconds, 1 to 43200"))?;
-        config.visibility_timeout = std::time::Duration::from_secs(secs);
+    if let Some(timeout) = seconds("VISIBILITY_TIMEOUT_SECS", 1..=43_200)? {
+        config.visibility_timeout = timeout;
     }
-    if let Some(secs) = var("CACHE_TTL_SECS") {
-        let secs: u64 = secs
-            .trim()
-            .parse()
-            .ok()
-            .filter(|s| *s <= 3600)
-            .ok_or_else(|| Error::invalid("CACHE_TTL_SECS", "must be a number of seconds, 0 to 3600"))?;
-        config.cache_ttl = std::time::Duration::from_secs(secs);
+    if let Some(ttl) = seconds("CACHE_TTL_SECS", 0..=3600)? {
+        config.cache_ttl = ttl;
     }
     Ok(config)
+}
+
+/// An optional setting of whole seconds within `range`.
+fn seconds(name: &str, range: std::ops::RangeInclusive<u64>) -> Result<Option<std::time::Duration>, Error> {
+    let Some(value) = var(name) else { return Ok(None) };
+    let secs = value.trim().parse().ok().filter(|s| range.contains(s)).ok_or_else(|| {
+        Error::invalid(name, format!("must be a number of seconds, {} to {}", range.start(), range.end()))
+    })?;
+    Ok(Some(std::time::Duration::from_secs(secs)))
 }
 
 /// The AWS SDK configuration of this function, from which each port is built.
