@@ -508,18 +508,7 @@ async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
 /// The template's environment of `logical_id` on a made-up stage (nothing on moto).
 fn offline_config(logical_id: &str) -> FunctionConfig {
     let template = Template::load(&project_template()).expect("template");
-    let deployment = Deployment {
-        stage: "dev".into(),
-        region: "us-east-1".into(),
-        table_name: "textbridge-dev".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/textbridge-dev".into(),
-        intake_queue_name: "textbridge-dev-intake".into(),
-        intake_queue_url: "http://127.0.0.1:9/123456789012/textbridge-dev-intake".into(),
-        intake_queue_arn: "arn:aws:sqs:us-east-1:123456789012:textbridge-dev-intake".into(),
-        intake_dlq_name: "textbridge-dev-intake-dlq".into(),
-        intake_dlq_url: "http://127.0.0.1:9/123456789012/textbridge-dev-intake-dlq".into(),
-        intake_dlq_arn: "arn:aws:sqs:us-east-1:123456789012:textbridge-dev-intake-dlq".into(),
-    };
+    let deployment = Deployment::made_up("dev");
     let resolver = deployment
         .resolver(&template)
         .with_ref("PublicBaseUrl", "https://textbridge.test")

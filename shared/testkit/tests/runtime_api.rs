@@ -222,18 +222,7 @@ fn event_builders_make_the_shapes_the_functions_read() {
 #[test]
 fn the_template_gives_users_its_grants_and_environment() {
     let template = Template::load(&project_template()).expect("template");
-    let deployment = Deployment {
-        stage: "dev".into(),
-        region: "us-east-1".into(),
-        table_name: "textbridge-dev".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/textbridge-dev".into(),
-        intake_queue_name: "textbridge-dev-intake".into(),
-        intake_queue_url: "http://sqs/123456789012/textbridge-dev-intake".into(),
-        intake_queue_arn: "arn:aws:sqs:us-east-1:123456789012:textbridge-dev-intake".into(),
-        intake_dlq_name: "textbridge-dev-intake-dlq".into(),
-        intake_dlq_url: "http://sqs/123456789012/textbridge-dev-intake-dlq".into(),
-        intake_dlq_arn: "arn:aws:sqs:us-east-1:123456789012:textbridge-dev-intake-dlq".into(),
-    };
+    let deployment = Deployment::made_up("dev");
     let resolver = deployment.resolver(&template).with_ref("PublicBaseUrl", "https://textbridge.test");
     let users = template.function("UsersFunction", &resolver).expect("UsersFunction");
     assert_eq!(users.function_name, "textbridge-dev-users");

@@ -48,6 +48,34 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, Strin
 }
 
 impl Deployment {
+    /// The resources `stage` would have in `us-east-1`, created nowhere: for reading
+    /// the template's configuration of a function. Its queue URLs point at a closed
+    /// loopback port, so a call to them fails at once.
+    pub fn made_up(stage: &str) -> Self {
+        let (region, account) = ("us-east-1", ACCOUNT_ID);
+        let queue = |name: &str| {
+            (
+                name.to_owned(),
+                format!("http://127.0.0.1:9/{account}/{name}"),
+                format!("arn:aws:sqs:{region}:{account}:{name}"),
+            )
+        };
+        let (intake_queue_name, intake_queue_url, intake_queue_arn) = queue(&format!("textbridge-{stage}-intake"));
+        let (intake_dlq_name, intake_dlq_url, intake_dlq_arn) = queue(&format!("textbridge-{stage}-intake-dlq"));
+        Self {
+            stage: stage.to_owned(),
+            region: region.to_owned(),
+            table_name: format!("textbridge-{stage}"),
+            table_arn: format!("arn:aws:dynamodb:{region}:{account}:table/textbridge-{stage}"),
+            intake_queue_name,
+            intake_queue_url,
+            intake_queue_arn,
+            intake_dlq_name,
+            intake_dlq_url,
+            intake_dlq_arn,
+        }
+    }
+
     /// Creates the resources of `stage` with the credentials in `sdk`.
     pub async fn create(sdk: &SdkConfig, stage: &str) -> Result<Self, String> {
         let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
