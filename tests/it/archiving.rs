@@ -170,6 +170,7 @@ impl World {
     /// Saves Zipwhip user credentials; returns the webhook path Zipwhip was given.
     async fn zipwhip_hook(&self, tenant: &str) -> String {
         let body = json!({"username": "alex@2065550199", "password": "zw-pass-1"});
+        common::texting_user(&self.client, &self.server().base, &self.admin(tenant), "u-7").await;
         self.connect(tenant, "/credentials/zipwhip/user/u-7", body).await;
         self.zipwhip.hook_path().await.expect("webhook registered")
     }

@@ -160,3 +160,16 @@ pub fn cli(data_dir: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf8")
 }
+
+/// Adds texting user `id` to the admin's tenant, in the permission group `Texters`
+/// (which grants Can Text), so that user-level credentials can be saved for them.
+pub async fn texting_user(client: &Client, base: &str, admin: &str, id: &str) {
+    let group = serde_json::json!({"can_text": true});
+    let (status, body) =
+        client.call("PUT", &format!("{base}/permission-groups/Texters"), Some(admin), Some(&group)).await;
+    assert_eq!(status, 200, "{body}");
+    let user = serde_json::json!({"id": id, "first_name": "Pat", "last_name": "Lee",
+        "email": format!("{id}@texters.test"), "permission_group": "Texters", "send_invitation": false});
+    let (status, body) = client.call("POST", &format!("{base}/users"), Some(admin), Some(&user)).await;
+    assert_eq!(status, 201, "{body}");
+}

@@ -45,6 +45,7 @@ async fn every_accepted_webhook_is_archived_once_across_sigkills() {
     let admin = token(dir.path(), &["--tenant", "acme", "--role", "customer_admin", "--user-id", "admin-1"]);
 
     let server = Server::start(dir.path(), &env);
+    crate::common::texting_user(&client, &server.base, &admin, "u-7").await;
     let creds = json!({"username": "alex@2065550199", "password": "zw-pass-1"});
     let (status, resp) =
         client.call("POST", &format!("{}/credentials/zipwhip/user/u-7", server.base), Some(&admin), Some(&creds)).await;

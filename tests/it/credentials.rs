@@ -95,6 +95,14 @@ impl World {
         self.client.call(method, &format!("{}{path}", self.server.base), Some(bearer), body.as_ref()).await
     }
 
+    /// Adds texting user `id` in `group` (which must exist unless `default`).
+    async fn add_user(&self, admin: &str, id: &str, group: &str) {
+        let body = json!({"id": id, "first_name": "Pat", "last_name": id, "email": format!("{id}@acme.test"),
+            "permission_group": group, "send_invitation": false});
+        let (status, resp) = self.call("POST", "/users", admin, Some(body)).await;
+        assert_eq!(status, 201, "{resp}");
+    }
+
     /// Fails if any secret is in a response body, a log line or the database file.
     fn assert_no_secret_leaked(&self) {
         let logs = self.server.logs();
@@ -127,6 +135,10 @@ async fn textus_system_then_user_credentials_full_lifecycle() {
 
     assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &admin, Some(json!({"can_text": true}))).await.0, 200);
     assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &jane, Some(json!({"can_text": true}))).await.0, 403);
+    assert_eq!(w.call("PUT", "/permission-groups/Temps", &admin, Some(json!({"can_text": false}))).await.0, 200);
+    for (id, group) in [("u-7", "Recruiters"), ("u-8", "Recruiters"), ("u-9", "Temps"), ("u-10", "Recruiters")] {
+        w.add_user(&admin, id, group).await;
+    }
 
     // User credentials before system ones: refused, nothing left behind.
     let (status, body) = w.call("POST", "/credentials/textus/user/u-7", &jane, Some(user_body.clone())).await;
@@ -235,6 +247,8 @@ async fn other_tenants_see_and_touch_nothing() {
     let admin = w.token("acme", "customer_admin", "admin-1", "Admins");
     let intruder = w.token("globex", "customer_admin", "admin-1", "Admins");
     assert_eq!(w.call("POST", "/credentials/textus/system", &admin, Some(textus_system())).await.0, 201);
+    assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &admin, Some(json!({"can_text": true}))).await.0, 200);
+    w.add_user(&admin, "u-7", "Recruiters").await;
     let zw = json!({"username": "alex@6512345678", "password": ZIPWHIP_PASSWORD});
     assert_eq!(w.call("POST", "/credentials/zipwhip/user/u-7", &admin, Some(zw)).await.0, 201);
 
@@ -354,8 +368,14 @@ async fn callers_without_the_role_or_can_text_get_403_on_every_route() {
     let temp = w.token("acme", "user", "u-9", "Temps");
     assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &admin, Some(json!({"can_text": true}))).await.0, 200);
     assert_eq!(w.call("POST", "/credentials/textus/system", &admin, Some(textus_system())).await.0, 201);
+    assert_eq!(w.call("PUT", "/permission-groups/Temps", &admin, Some(json!({"can_text": false}))).await.0, 200);
+    w.add_user(&admin, "u-7", "Recruiters").await;
+    w.add_user(&admin, "u-9", "Recruiters").await;
     let zw = json!({"username": "alex@6512345678", "password": ZIPWHIP_PASSWORD});
     assert_eq!(w.call("POST", "/credentials/zipwhip/user/u-9", &admin, Some(zw.clone())).await.0, 201);
+    // u-9 moves to a group without Can Text: they may no longer touch their credentials.
+    let moved = w.call("PUT", "/users/u-9/permission-group", &admin, Some(json!({"permission_group": "Temps"}))).await;
+    assert_eq!(moved.0, 200, "{}", moved.1);
 
     let routes = |base: &str| {
         vec![
@@ -392,6 +412,11 @@ async fn callers_without_the_role_or_can_text_get_403_on_every_route() {
 async fn two_concurrent_saves_of_one_username_have_exactly_one_winner() {
     let w = World::new().await;
     let admin = w.token("acme", "customer_admin", "admin-1", "Admins");
+    assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &admin, Some(json!({"can_text": true}))).await.0, 200);
+    for round in 0..5 {
+        w.add_user(&admin, &format!("a{round}"), "Recruiters").await;
+        w.add_user(&admin, &format!("b{round}"), "Recruiters").await;
+    }
     for round in 0..5 {
         let username = format!("alex{round}@6512345678");
         let body = json!({"username": username, "password": ZIPWHIP_PASSWORD});
@@ -411,19 +436,36 @@ async fn two_concurrent_saves_of_one_username_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn admins_manage_any_users_credentials_their_own_included() {
-    // One rule: an admin may manage every user's credentials, whatever their own
-    // permission group grants; a user manages only their own, with Can Text.
+    // One rule: an admin may manage every user's credentials, their own included,
+    // when **that user's** permission group grants Can Text; a user manages only
+    // their own, with Can Text; the user must exist.
     let w = World::new().await;
     let admin = w.token("acme", "customer_admin", "admin-1", "Admins");
+    assert_eq!(w.call("PUT", "/permission-groups/Recruiters", &admin, Some(json!({"can_text": true}))).await.0, 200);
+    w.add_user(&admin, "admin-1", "Recruiters").await;
+    w.add_user(&admin, "u-7", "Recruiters").await;
+    w.add_user(&admin, "u-8", "default").await;
     let own = json!({"username": "admin@6512345670", "password": ZIPWHIP_PASSWORD});
     let (status, resp) = w.call("POST", "/credentials/zipwhip/user/admin-1", &admin, Some(own)).await;
-    assert_eq!(status, 201, "an admin's own user-level credentials, group without Can Text: {resp}");
+    assert_eq!(status, 201, "an admin's own user-level credentials: {resp}");
     let other = json!({"username": "alex@6512345671", "password": ZIPWHIP_PASSWORD});
     let (status, resp) = w.call("POST", "/credentials/zipwhip/user/u-7", &admin, Some(other)).await;
     assert_eq!(status, 201, "another user's: {resp}");
     let jane = w.token("acme", "user", "u-8", "Recruiters");
     let mine = json!({"username": "jane@6512345672", "password": ZIPWHIP_PASSWORD});
-    assert_eq!(w.call("POST", "/credentials/zipwhip/user/u-8", &jane, Some(mine)).await.0, 403, "no Can Text");
+    let (status, resp) = w.call("POST", "/credentials/zipwhip/user/u-8", &jane, Some(mine.clone())).await;
+    assert_eq!(status, 403, "her stored group has no Can Text, whatever her token says: {resp}");
+    let (status, resp) = w.call("POST", "/credentials/zipwhip/user/u-8", &admin, Some(mine.clone())).await;
+    assert_eq!(status, 403, "an admin checks that user's group: {resp}");
+    assert!(resp["error"]["message"].as_str().unwrap_or_default().contains("does not grant Can Text"), "{resp}");
+    let (status, resp) = w.call("POST", "/credentials/zipwhip/user/nobody", &admin, Some(mine)).await;
+    assert_eq!(status, 404, "no such texting user: {resp}");
     assert_eq!(w.call("GET", "/credentials/zipwhip/user/u-7", &jane, None).await.0, 403, "not hers");
+
+    // Deleting a user removes their credentials (secret gone, username free).
+    let (status, resp) = w.call("DELETE", "/users/u-7", &admin, None).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["credentials"], json!(["Zipwhip: removed (webhooks unregistered)"]), "{resp}");
+    assert_eq!(w.call("GET", "/credentials/zipwhip/user/u-7", &admin, None).await.0, 404);
     w.assert_no_secret_leaked();
 }

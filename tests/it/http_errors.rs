@@ -106,6 +106,7 @@ async fn webhook_token_is_in_no_log_line() {
     let server = Server::start(dir.path(), &[("ZIPWHIP_BASE_URL", &zw.uri())]);
     let admin = common::token(dir.path(), &["--tenant", "acme", "--role", "customer_admin", "--user-id", "admin-1"]);
     let client = Client::default();
+    common::texting_user(&client, &server.base, &admin, "u-7").await;
     let creds = json!({"username": "alex@2065550199", "password": "zw-pass-1"});
     let (status, resp) =
         client.call("POST", &format!("{}/credentials/zipwhip/user/u-7", server.base), Some(&admin), Some(&creds)).await;

@@ -34,6 +34,7 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     let client = Client::default();
     let url = |path: &str| format!("{}{path}", server.base);
 
+    common::texting_user(&client, &server.base, &admin, "u-7").await;
     let creds = json!({"username": "alex@2065550199", "password": PASSWORD});
     let (status, resp) = client.call("POST", &url("/credentials/zipwhip/user/u-7"), Some(&admin), Some(&creds)).await;
     assert_eq!(status, 201, "{resp}");

@@ -14,3 +14,4 @@ mod http_errors;
 mod intake;
 mod logs;
 mod serve;
+mod users;

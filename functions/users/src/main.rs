@@ -1,14 +1,15 @@
-//! The users function: store only.
+//! The users function: store, plus secrets and providers to remove a deleted user's
+//! provider credentials.
 
 use std::process::ExitCode;
 
 use textbridge_app::App;
-use textbridge_lambda::{config, run_http};
+use textbridge_lambda::{config, providers, run_http};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     run_http(|aws| async move {
-        let app = App::on_store(aws.store()?, config()?);
+        let app = App::on_store(aws.store()?, config()?).with_secrets(aws.secrets()?).with_providers(providers()?);
         Ok(textbridge_api::users::router(app.shared()))
     })
     .await

@@ -1,22 +1,44 @@
-//! The users router: texting users, licences, teams, imports, permission groups
-//! (`GET /permission-groups`, `PUT /permission-groups/{name}` with `{"can_text": true}`)
-//! and the caller's own identity (`GET /users/me`).
+//! The users router: texting users, licences, teams, permission groups, the outbox of
+//! outgoing e-mail events, and the caller's own identity.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `GET /users/me` | anyone | the caller's identity |
+//! | `GET·POST /users` | reporters+ read, managers+ add | list (filters, paging) / add |
+//! | `GET·PATCH·DELETE /users/{id}` | self or reporters+ read; managers+ | read / edit names / revoke for good |
+//! | `PUT /users/{id}/role`, `/permission-group`, `/team` | managers+ | convert role, set group, move team |
+//! | `POST /users/{id}/disable`, `/enable`, `/expire-password`, `/forgot-password` | managers+ | account actions |
+//! | `POST /users/{id}/inboxes`, `DELETE /users/{id}/inboxes/{source}` | managers+ | other users' inboxes |
+//! | `POST·DELETE /users/{id}/licence` | managers+ | assign (desired area code) / remove |
+//! | `PUT·DELETE /users/{id}/ats-ids/{ats_id}` | managers+ | ATS user id mapping |
+//! | `GET·POST /teams`, `PATCH /teams/{id}` | reporters+ read, managers+ | teams |
+//! | `GET /licences`, `POST /licences/numbers` | reporters+ read, staff add | seats and numbers |
+//! | `GET /permission-groups`, `PUT /permission-groups/{name}` | managers+, admins | permission groups |
+//! | `GET /outbox` | admins | outgoing e-mail events |
 
 use std::sync::Arc;
 
 use axum::{
     Json, Router,
     extract::State,
-    routing::{get, put},
+    http::StatusCode,
+    routing::{delete, get, post, put},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use textbridge_app::{
     App,
     groups::{self, GroupSettings, GroupView},
+    teams::{self, TeamInput, TeamView},
+    users::{
+        self, Added, Deleted, InboxInput, NamesInput, NewUserInput, NumbersInput, OutboxPage, SeatsView, UserFilter,
+        UserPage, UserView,
+    },
 };
-use textbridge_domain::Role;
+use textbridge_domain::{Role, UserId};
 
-use crate::{ApiError, ApiJson, ApiPath, Caller, health};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, health};
+
+type Reply<T> = Result<Json<T>, ApiError>;
 
 /// The caller as Textbridge sees them.
 #[derive(Debug, Serialize)]
@@ -43,24 +65,265 @@ async fn me(Caller(id): Caller) -> Json<Me> {
     })
 }
 
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    Ok(UserId::parse(raw)?)
+}
+
 async fn set_group(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
     ApiPath(name): ApiPath<String>,
     ApiJson(settings): ApiJson<GroupSettings>,
-) -> Result<Json<GroupView>, ApiError> {
+) -> Reply<GroupView> {
     Ok(Json(groups::set(&app, &caller, &name, settings).await?))
 }
 
-async fn list_groups(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<Vec<GroupView>>, ApiError> {
+async fn list_groups(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<Vec<GroupView>> {
     Ok(Json(groups::list(&app, &caller).await?))
+}
+
+async fn list_users(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiQuery(filter): ApiQuery<UserFilter>,
+) -> Reply<UserPage> {
+    Ok(Json(users::list(&app, &caller, filter).await?))
+}
+
+async fn add_user(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(input): ApiJson<NewUserInput>,
+) -> Result<(StatusCode, Json<Added>), ApiError> {
+    Ok((StatusCode::CREATED, Json(users::add(&app, &caller, input).await?)))
+}
+
+async fn get_user(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<UserView> {
+    Ok(Json(users::get(&app, &caller, &user_id(&id)?).await?))
+}
+
+async fn edit_user(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<NamesInput>,
+) -> Reply<UserView> {
+    Ok(Json(users::rename(&app, &caller, &user_id(&id)?, input).await?))
+}
+
+async fn delete_user(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<Deleted> {
+    Ok(Json(users::delete(&app, &caller, &user_id(&id)?).await?))
+}
+
+/// A role to convert to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleInput {
+    role: String,
+}
+
+async fn set_role(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<RoleInput>,
+) -> Reply<UserView> {
+    Ok(Json(users::set_role(&app, &caller, &user_id(&id)?, &input.role).await?))
+}
+
+/// A permission group to put a user in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupInput {
+    permission_group: String,
+}
+
+async fn set_user_group(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> Reply<UserView> {
+    Ok(Json(users::set_permission_group(&app, &caller, &user_id(&id)?, &input.permission_group).await?))
+}
+
+/// A team to move a user to (`null` for none).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamMove {
+    team_id: Option<String>,
+}
+
+async fn set_team(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<TeamMove>,
+) -> Reply<UserView> {
+    Ok(Json(users::set_team(&app, &caller, &user_id(&id)?, input.team_id.as_deref()).await?))
+}
+
+async fn disable(State(app): State<Arc<App>>, Caller(caller): Caller, ApiPath(id): ApiPath<String>) -> Reply<UserView> {
+    Ok(Json(users::set_enabled(&app, &caller, &user_id(&id)?, false).await?))
+}
+
+async fn enable(State(app): State<Arc<App>>, Caller(caller): Caller, ApiPath(id): ApiPath<String>) -> Reply<UserView> {
+    Ok(Json(users::set_enabled(&app, &caller, &user_id(&id)?, true).await?))
+}
+
+async fn expire_password(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<UserView> {
+    Ok(Json(users::expire_password(&app, &caller, &user_id(&id)?).await?))
+}
+
+async fn forgot_password(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(users::forgot_password(&app, &caller, &user_id(&id)?).await?)))
+}
+
+async fn add_inbox(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<InboxInput>,
+) -> Reply<UserView> {
+    Ok(Json(users::add_inbox(&app, &caller, &user_id(&id)?, input).await?))
+}
+
+async fn remove_inbox(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath((id, source)): ApiPath<(String, String)>,
+) -> Reply<UserView> {
+    Ok(Json(users::remove_inbox(&app, &caller, &user_id(&id)?, &source).await?))
+}
+
+/// The desired area code of a licence to assign.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicenceInput {
+    #[serde(default)]
+    area_code: Option<String>,
+}
+
+async fn assign_licence(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<LicenceInput>,
+) -> Reply<UserView> {
+    Ok(Json(users::assign_licence(&app, &caller, &user_id(&id)?, input.area_code.as_deref()).await?))
+}
+
+async fn remove_licence(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<UserView> {
+    Ok(Json(users::remove_licence(&app, &caller, &user_id(&id)?).await?))
+}
+
+async fn add_ats_id(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath((id, ats)): ApiPath<(String, String)>,
+) -> Reply<UserView> {
+    Ok(Json(users::add_ats_id(&app, &caller, &user_id(&id)?, &ats).await?))
+}
+
+async fn remove_ats_id(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath((id, ats)): ApiPath<(String, String)>,
+) -> Reply<UserView> {
+    Ok(Json(users::remove_ats_id(&app, &caller, &user_id(&id)?, &ats).await?))
+}
+
+async fn list_teams(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<Vec<TeamView>> {
+    Ok(Json(teams::list(&app, &caller).await?))
+}
+
+async fn create_team(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(input): ApiJson<TeamInput>,
+) -> Result<(StatusCode, Json<TeamView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(teams::create(&app, &caller, input).await?)))
+}
+
+async fn rename_team(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<TeamInput>,
+) -> Reply<TeamView> {
+    Ok(Json(teams::rename(&app, &caller, &id, input).await?))
+}
+
+async fn seats(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<SeatsView> {
+    Ok(Json(users::seats(&app, &caller).await?))
+}
+
+async fn add_numbers(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(input): ApiJson<NumbersInput>,
+) -> Result<(StatusCode, Json<SeatsView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(users::add_numbers(&app, &caller, input).await?)))
+}
+
+/// Paging of the outbox.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cursor {
+    cursor: Option<String>,
+}
+
+async fn outbox(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiQuery(page): ApiQuery<Cursor>,
+) -> Reply<OutboxPage> {
+    Ok(Json(users::outbox(&app, &caller, page.cursor).await?))
 }
 
 /// The users function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/users/health")
         .route("/users/me", get(me))
+        .route("/users", get(list_users).post(add_user))
+        .route("/users/{id}", get(get_user).patch(edit_user).delete(delete_user))
+        .route("/users/{id}/role", put(set_role))
+        .route("/users/{id}/permission-group", put(set_user_group))
+        .route("/users/{id}/team", put(set_team))
+        .route("/users/{id}/disable", post(disable))
+        .route("/users/{id}/enable", post(enable))
+        .route("/users/{id}/expire-password", post(expire_password))
+        .route("/users/{id}/forgot-password", post(forgot_password))
+        .route("/users/{id}/inboxes", post(add_inbox))
+        .route("/users/{id}/inboxes/{source}", delete(remove_inbox))
+        .route("/users/{id}/licence", post(assign_licence).delete(remove_licence))
+        .route("/users/{id}/ats-ids/{ats_id}", put(add_ats_id).delete(remove_ats_id))
+        .route("/teams", get(list_teams).post(create_team))
+        .route("/teams/{id}", axum::routing::patch(rename_team))
+        .route("/licences", get(seats))
+        .route("/licences/numbers", post(add_numbers))
         .route("/permission-groups", get(list_groups))
         .route("/permission-groups/{name}", put(set_group))
+        .route("/outbox", get(outbox))
         .with_state(app)
 }

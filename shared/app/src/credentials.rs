@@ -20,7 +20,9 @@ use std::{
 
 use serde::Serialize;
 use serde_json::json;
-use textbridge_domain::{CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId};
+use textbridge_domain::{
+    CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId, UserId, UserStatus,
+};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
@@ -32,6 +34,7 @@ use crate::{
     ports::{
         Condition, Credentials, Item, PortError, Provider, SecretFields, SecretName, SubmittedFields, Update, Write,
     },
+    users,
 };
 
 /// How long a save without a deadline (the local server) holds its `connecting`
@@ -133,32 +136,43 @@ fn secret_name(tenant: &TenantId, target: &Target) -> Result<SecretName, Error> 
     SecretName::credential(tenant, target.provider, target.level.kind(), target.level.scope())
 }
 
-/// Who may touch which credentials: system and branch — admins; user — the user
-/// themselves when their permission group grants Can Text, or an admin.
-async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel) -> Result<(), Error> {
+/// Who may touch which credentials: system and branch — admins; user — a texting
+/// user that exists, managed by themselves (with Can Text) or an admin. An admin
+/// saving or replacing them needs **that user's** permission group to grant Can Text.
+async fn authorize(app: &Arc<App>, caller: &Identity, level: &CredentialLevel, saving: bool) -> Result<(), Error> {
     let CredentialLevel::User(user) = level else { return caller.require_admin() };
     // One rule for user level: admins manage every user's credentials, their own
     // included; anyone else only their own, and only with Can Text.
-    if caller.require_admin().is_ok() {
-        return Ok(());
-    }
-    if *user != caller.user_id {
+    let admin = caller.require_admin().is_ok();
+    if !admin && *user != caller.user_id {
         return Err(Error::Forbidden("only the user themselves or an admin may manage these credentials".into()));
     }
-    if groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
+    let owner = users::existing(app, &caller.tenant, user).await?;
+    if admin && !saving {
+        return Ok(());
+    }
+    if saving && owner.status != UserStatus::Active {
+        return Err(Error::conflict(format!("texting user {user} is {}", owner.status)));
+    }
+    if groups::can_text(app, &caller.tenant, &owner.permission_group).await? {
         Ok(())
     } else {
         Err(Error::Forbidden(format!(
-            "your permission group {:?} does not grant Can Text",
-            caller.permission_group.as_str()
+            "the permission group {:?} of user {user} does not grant Can Text",
+            owner.permission_group.as_str()
         )))
     }
 }
 
 /// The target's provider, once the caller is allowed to manage its credentials.
-async fn authorized_provider(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<Arc<dyn Provider>, Error> {
+async fn authorized_provider(
+    app: &Arc<App>,
+    caller: &Identity,
+    target: &Target,
+    saving: bool,
+) -> Result<Arc<dyn Provider>, Error> {
     let provider = app.providers.get(target.provider)?.clone();
-    authorize(app, caller, &target.level).await?;
+    authorize(app, caller, &target.level, saving).await?;
     Ok(provider)
 }
 
@@ -287,7 +301,7 @@ pub async fn save(
     target: &Target,
     fields: &SubmittedFields,
 ) -> Result<CredentialView, Error> {
-    let provider = authorized_provider(app, caller, target).await?;
+    let provider = authorized_provider(app, caller, target, true).await?;
     let checked = provider.check(&target.level, fields)?;
     let tenant = &caller.tenant;
     let name = secret_name(tenant, target)?;
@@ -453,7 +467,7 @@ fn webhook_token() -> String {
 /// One tenant's credentials at a target (metadata only).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn get(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
-    authorize(app, caller, &target.level).await?;
+    authorize(app, caller, &target.level, false).await?;
     view(&metadata(app, &caller.tenant, target).await?)
 }
 
@@ -480,7 +494,7 @@ pub async fn replace_secret(
     target: &Target,
     fields: &SubmittedFields,
 ) -> Result<CredentialView, Error> {
-    let provider = authorized_provider(app, caller, target).await?;
+    let provider = authorized_provider(app, caller, target, true).await?;
     let replacement = provider.check_secret(&target.level, fields)?;
     let tenant = &caller.tenant;
     let (item, mut credentials) = existing(app, tenant, target).await?;
@@ -497,7 +511,7 @@ pub async fn replace_secret(
 /// Re-checks saved credentials with the provider and records when and with what result.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<CredentialView, Error> {
-    let provider = authorized_provider(app, caller, target).await?;
+    let provider = authorized_provider(app, caller, target, false).await?;
     let tenant = &caller.tenant;
     let (_, credentials) = existing(app, tenant, target).await?;
     let system = system_credentials(app, tenant, target).await?;
@@ -515,8 +529,16 @@ pub async fn test(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<
 /// reported, not blocking), deletes the secret, releases the username.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Result<Removal, Error> {
-    let provider = authorized_provider(app, caller, target).await?;
-    let tenant = &caller.tenant;
+    let provider = authorized_provider(app, caller, target, false).await?;
+    remove_target(app, &caller.tenant, target, provider).await
+}
+
+async fn remove_target(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    target: &Target,
+    provider: Arc<dyn Provider>,
+) -> Result<Removal, Error> {
     let (item, credentials) = existing(app, tenant, target).await?;
     let system = system_credentials(app, tenant, target).await?;
     let provider_cleanup = match within_budget(provider.disconnect(&credentials, system.as_ref())).await {
@@ -537,4 +559,25 @@ pub async fn remove(app: &Arc<App>, caller: &Identity, target: &Target) -> Resul
     writes.push(Write::Delete { key: keys::webhook_registration(&item.hook_token), condition: None });
     app.store.transact(&writes).await?;
     Ok(Removal { removed: true, provider_cleanup })
+}
+
+/// Removes every provider credential of a texting user (when the user is deleted);
+/// one line per provider saying what happened.
+pub async fn remove_all_of_user(app: &Arc<App>, tenant: &TenantId, user: &UserId) -> Result<Vec<String>, Error> {
+    let mut outcomes = Vec::new();
+    for item in app.store.query_all(&keys::credentials(tenant)).await? {
+        let cred = CredentialItem::from_item(&item)?;
+        if cred.level != "user" || cred.scope != user.as_str() {
+            continue;
+        }
+        let target = Target { provider: cred.provider, level: CredentialLevel::User(user.clone()) };
+        let name = cred.provider.display_name();
+        let provider = app.providers.get(cred.provider)?.clone();
+        match remove_target(app, tenant, &target, provider).await {
+            Ok(r) => outcomes.push(format!("{name}: removed ({})", r.provider_cleanup)),
+            Err(Error::NotFound(_)) => outcomes.push(format!("{name}: already removed")),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(outcomes)
 }

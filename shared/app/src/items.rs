@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use textbridge_domain::{
-    CredentialLevel, DeliveryStatus, E164, Error, MessageEvent, ProviderKind, ProviderUsername, RecordKind, TenantId,
-    Timestamp, UserId,
+    AreaCode, AtsUserId, CredentialLevel, DeliveryStatus, E164, Email, Error, MessageEvent, PermissionGroup,
+    PersonName, ProviderKind, ProviderUsername, RecordKind, Role, TeamName, TenantId, Timestamp, UserId, UserStatus,
 };
 
 use crate::ports::{Item, ItemStore, Key, RecordRef};
@@ -364,6 +364,172 @@ pub struct SourcesItem {
 
 impl Stored for SourcesItem {
     const KIND: &'static str = "webhook source allow-lists";
+}
+
+/// A texting user (S3). Every change is a put conditional on `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserItem {
+    /// The user's id (the identity's `sub`).
+    pub user_id: UserId,
+    /// The username: the e-mail address, never changed.
+    pub email: Email,
+    /// First name.
+    pub first_name: PersonName,
+    /// Last name.
+    pub last_name: PersonName,
+    /// Role.
+    pub role: Role,
+    /// Active, disabled or deleted.
+    pub status: UserStatus,
+    /// The permission group (decides Can Text).
+    pub permission_group: PermissionGroup,
+    /// The area code the user's licence number should have.
+    #[serde(default)]
+    pub area_code: Option<AreaCode>,
+    /// The licensed phone number, if the user holds a licence.
+    #[serde(default)]
+    pub licence: Option<E164>,
+    /// The team the user is on.
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// Other users' inboxes this user sees.
+    #[serde(default)]
+    pub inboxes: Vec<Inbox>,
+    /// The ATS users mapped to this user.
+    #[serde(default)]
+    pub ats_ids: Vec<AtsUserId>,
+    /// Whether the user must change their password at the next sign-in.
+    pub password_expired: bool,
+    /// How the user was added: `manual`, `import` or `ats`.
+    pub source: String,
+    /// When the user was added.
+    pub created_at: Timestamp,
+    /// When the user last changed.
+    pub updated_at: Timestamp,
+    /// Incremented by every change.
+    pub version: i64,
+}
+
+impl Stored for UserItem {
+    const KIND: &'static str = "texting user";
+}
+
+/// Another user's inbox that a user sees in their sidebar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbox {
+    /// The username (e-mail) of the inbox's owner.
+    pub source_username: Email,
+    /// The name shown in the sidebar.
+    pub name: String,
+}
+
+/// The claim of a username; `deleted` once the user is deleted (a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameClaim {
+    /// The user holding the name.
+    pub user_id: UserId,
+    /// Whether the user was deleted (the name can never be added again).
+    pub deleted: bool,
+}
+
+impl Stored for NameClaim {
+    const KIND: &'static str = "username claim";
+}
+
+/// The claim that maps an ATS user id to one texting user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtsClaim {
+    /// The texting user.
+    pub user_id: UserId,
+}
+
+impl Stored for AtsClaim {
+    const KIND: &'static str = "ATS user id claim";
+}
+
+/// A team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamItem {
+    /// The team's id (a number, as text).
+    pub team_id: String,
+    /// The team's name.
+    pub name: TeamName,
+}
+
+impl Stored for TeamItem {
+    const KIND: &'static str = "team";
+}
+
+/// The claim of a team name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamNameClaim {
+    /// The team holding the name.
+    pub team_id: String,
+}
+
+impl Stored for TeamNameClaim {
+    const KIND: &'static str = "team name claim";
+}
+
+/// The seat counter of a tenant's licences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatsItem {
+    /// Seats bought (licence numbers held).
+    pub total: i64,
+    /// Seats not assigned.
+    pub free: i64,
+}
+
+impl Stored for SeatsItem {
+    const KIND: &'static str = "licence seats";
+}
+
+/// A licence number, free or assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberItem {
+    /// The phone number.
+    pub number: E164,
+    /// Its area code (`-` outside North America).
+    pub area: String,
+    /// The user it is assigned to.
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+}
+
+impl Stored for NumberItem {
+    const KIND: &'static str = "licence number";
+}
+
+/// An outgoing e-mail event (invitation, forgot password): a template and its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEvent {
+    /// The event's id.
+    pub event_id: String,
+    /// The e-mail template (`invitation`, `forgot_password`).
+    pub template: String,
+    /// The recipient.
+    pub to: Email,
+    /// The user the e-mail is about.
+    pub user_id: UserId,
+    /// The template's fields.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// When it was produced.
+    pub at: Timestamp,
+}
+
+impl Stored for OutboxEvent {
+    const KIND: &'static str = "outgoing event";
+}
+
+/// A tenant's ATS integration switch: while enabled, users come from the sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtsIntegrationItem {
+    /// Whether the integration is enabled.
+    pub enabled: bool,
+}
+
+impl Stored for AtsIntegrationItem {
+    const KIND: &'static str = "ATS integration settings";
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 //! `HOOK#`, which no tenant id can produce (tenant ids never start with `_` and
 //! never contain `#`). See ARCHITECTURE.md for the access patterns.
 
-use textbridge_domain::{CredentialLevel, E164, ProviderKind, ProviderUsername, RecordKind, TenantId, Timestamp};
+use textbridge_domain::{
+    AtsUserId, CredentialLevel, E164, Email, ProviderKind, ProviderUsername, RecordKind, TenantId, Timestamp, UserId,
+};
 
 use crate::ports::{Key, Query};
 
@@ -192,6 +194,121 @@ pub fn unmatched_all(tenant: &TenantId) -> Query {
     Query::new(format!("T#{tenant}#UNMATCHED"), "").on_index()
 }
 
+/// The partition of a tenant's texting users: the users, their username claims and
+/// their ATS user id claims (a directory of people, written at admin speed).
+fn users_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#USERS")
+}
+
+/// Prefix of the texting user items.
+const USER_PREFIX: &str = "U#";
+
+/// A texting user.
+pub fn user(tenant: &TenantId, user_id: &UserId) -> Key {
+    Key::new(users_pk(tenant), format!("{USER_PREFIX}{user_id}"))
+}
+
+/// Every texting user of a tenant (by id).
+pub fn users(tenant: &TenantId) -> Query {
+    Query::new(users_pk(tenant), USER_PREFIX)
+}
+
+/// The claim that makes a username (e-mail) one user's, kept as a tombstone after
+/// the user is deleted so that the name can never be added again.
+pub fn user_name(tenant: &TenantId, username: &Email) -> Key {
+    Key::new(users_pk(tenant), format!("NAME#{username}"))
+}
+
+/// The claim that maps an ATS user's system id to one texting user.
+pub fn ats_user(tenant: &TenantId, ats_id: &AtsUserId) -> Key {
+    Key::new(users_pk(tenant), format!("ATS#{ats_id}"))
+}
+
+/// The partition of a tenant's teams.
+fn teams_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#TEAMS")
+}
+
+/// Prefix of the team items.
+const TEAM_PREFIX: &str = "TEAM#";
+
+/// A team, by its id.
+pub fn team(tenant: &TenantId, team_id: &str) -> Key {
+    Key::new(teams_pk(tenant), format!("{TEAM_PREFIX}{team_id}"))
+}
+
+/// Every team of a tenant.
+pub fn teams(tenant: &TenantId) -> Query {
+    Query::new(teams_pk(tenant), TEAM_PREFIX)
+}
+
+/// The claim that makes a team name (without case) one team's.
+pub fn team_name(tenant: &TenantId, folded_name: &str) -> Key {
+    Key::new(teams_pk(tenant), format!("TNAME#{folded_name}"))
+}
+
+/// The counter team ids are drawn from.
+pub fn team_sequence(tenant: &TenantId) -> Key {
+    Key::new(teams_pk(tenant), "SEQ")
+}
+
+/// The partition of a tenant's licences: the seat counter and one item per licensed
+/// phone number, under `FREE#{area}#` while free and `USED#` while assigned.
+fn licences_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#LICENCES")
+}
+
+/// The seat counter: `total` bought, `free` not assigned.
+pub fn seats(tenant: &TenantId) -> Key {
+    Key::new(licences_pk(tenant), "SEATS")
+}
+
+/// Prefix of the free licence numbers.
+pub const FREE_NUMBER_PREFIX: &str = "FREE#";
+
+/// A free licence number, filed under its area code (`-` outside North America).
+pub fn free_number(tenant: &TenantId, area: &str, number: &E164) -> Key {
+    Key::new(licences_pk(tenant), format!("{FREE_NUMBER_PREFIX}{area}#{number}"))
+}
+
+/// The free licence numbers of one area code, or all of them (`None`).
+pub fn free_numbers(tenant: &TenantId, area: Option<&str>) -> Query {
+    Query::new(
+        licences_pk(tenant),
+        format!("{FREE_NUMBER_PREFIX}{}", area.map(|a| format!("{a}#")).unwrap_or_default()),
+    )
+}
+
+/// A licence number assigned to a user.
+pub fn used_number(tenant: &TenantId, number: &E164) -> Key {
+    Key::new(licences_pk(tenant), format!("USED#{number}"))
+}
+
+/// Every licence number of a tenant, free and used.
+pub fn licence_numbers(tenant: &TenantId) -> Query {
+    Query::new(licences_pk(tenant), "")
+}
+
+/// The partition of a tenant's outgoing e-mail events (the outbox).
+fn outbox_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#OUTBOX")
+}
+
+/// One outgoing event, in time order.
+pub fn outbox_event(tenant: &TenantId, at: &Timestamp, id: &str) -> Key {
+    Key::new(outbox_pk(tenant), format!("EV#{at}#{id}"))
+}
+
+/// A tenant's outgoing events, oldest first.
+pub fn outbox(tenant: &TenantId) -> Query {
+    Query::new(outbox_pk(tenant), "EV#")
+}
+
+/// A tenant's ATS integration settings (whether users come from the sync).
+pub fn ats_integration(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "SETTINGS#ats-integration")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +329,13 @@ mod tests {
             record_phone(&t, &n, RecordKind::Contact, "k1"),
             opt_out(&t, &n),
             unmatched(&t, &n, ProviderKind::TextUs, "m1"),
+            user(&t, &UserId::parse("u1").expect("id")),
+            user_name(&t, &Email::parse("a@b.co").expect("email")),
+            team(&t, "1"),
+            seats(&t),
+            used_number(&t, &n),
+            outbox_event(&t, &at, "e1"),
+            ats_integration(&t),
         ];
         for key in &keys {
             assert!(key.pk == "T#acme" || key.pk.starts_with("T#acme#"), "{key:?}");

@@ -17,6 +17,8 @@ pub mod keys;
 pub mod ports;
 pub mod records;
 pub mod sync;
+pub mod teams;
+pub mod users;
 pub mod webhook_sources;
 pub mod worker;
 

@@ -164,7 +164,27 @@ const NEEDS: &[(&str, &str, Grants)] = &[
             ),
         ],
     ),
-    ("UsersFunction", "users", &[("table", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"])]),
+    (
+        "UsersFunction",
+        "users",
+        &[
+            (
+                "table",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:ConditionCheckItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            (
+                "secrets",
+                &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
+            ),
+        ],
+    ),
     (
         "ArchiverFunction",
         "archiver",
@@ -290,7 +310,19 @@ fn only_routes_that_exist_are_routed() {
     for (id, path) in &paths {
         let root = path.trim_start_matches('/').split('/').next().unwrap_or_default();
         assert!(
-            ["credentials", "webhooks", "records", "messages", "admin", "users", "permission-groups"].contains(&root),
+            [
+                "credentials",
+                "webhooks",
+                "records",
+                "messages",
+                "admin",
+                "users",
+                "permission-groups",
+                "teams",
+                "licences",
+                "outbox"
+            ]
+            .contains(&root),
             "{id} routes {path}, which no router serves"
         );
     }

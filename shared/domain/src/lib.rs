@@ -56,6 +56,7 @@ mod phone;
 mod provider;
 mod tenant;
 mod timestamp;
+mod user;
 
 pub use credential::{BranchId, CredentialLevel, ProviderUsername};
 pub use email::Email;
@@ -66,6 +67,7 @@ pub use phone::{E164, Region};
 pub use provider::ProviderKind;
 pub use tenant::TenantId;
 pub use timestamp::Timestamp;
+pub use user::{AreaCode, AtsUserId, PersonName, TeamName, UserStatus};
 
 /// Result with the domain [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -54,6 +54,14 @@ impl E164 {
         }
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
+
+    /// The area code of a North American (+1) number; `None` for other countries.
+    pub fn area_code(&self) -> Option<crate::AreaCode> {
+        self.0
+            .strip_prefix("+1")
+            .filter(|rest| rest.len() == 10)
+            .and_then(|rest| crate::AreaCode::parse(&rest[..3]).ok())
+    }
 }
 
 /// Text (`FromStr`, `TryFrom<String>`, serde) must already be in international form.
@@ -71,6 +79,13 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn area_codes_of_north_american_numbers() {
+        let n = E164::parse("+13125550100", Region::US).unwrap();
+        assert_eq!(n.area_code().unwrap().as_str(), "312");
+        assert!(E164::parse("+442079460000", Region::US).unwrap().area_code().is_none());
+    }
 
     #[test]
     fn table() {

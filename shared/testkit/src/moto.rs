@@ -39,6 +39,21 @@ def _watch_stdin():
     finally:
         os._exit(0)
 threading.Thread(target=_watch_stdin, daemon=True).start()
+# DynamoDB applies each request (a conditional write, a transaction) atomically;
+# moto's threaded server would interleave two requests' condition checks and
+# writes. One lock around every DynamoDB backend call gives the real semantics.
+import functools
+from moto.dynamodb.models import DynamoDBBackend
+_lock = threading.RLock()
+def _atomic(f):
+    @functools.wraps(f)
+    def call(*args, **kwargs):
+        with _lock:
+            return f(*args, **kwargs)
+    return call
+for _name, _f in list(vars(DynamoDBBackend).items()):
+    if callable(_f) and not _name.startswith("_"):
+        setattr(DynamoDBBackend, _name, _atomic(_f))
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 "#;

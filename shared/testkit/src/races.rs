@@ -8,9 +8,11 @@ use textbridge_app::{
     App, Backend, Config,
     archive::Archiver,
     envelope::Envelope,
-    items::{ConversationEntry, Stored},
+    items::{self, ConversationEntry, SeatsItem, Stored},
     keys,
     records::{self, RecordInput},
+    teams,
+    users::{self, LicencePolicy},
     worker::MessageHandler,
 };
 use textbridge_domain::{
@@ -107,4 +109,118 @@ where
         out.push(task.await.expect("task"));
     }
     out
+}
+
+fn staff(tenant: &TenantId) -> Identity {
+    Identity { role: Role::Staff, user_id: "staff-1".parse().expect("id"), ..admin(tenant) }
+}
+
+/// A user to create directly (no licence, no invitation).
+pub fn new_user(email: &str) -> users::NewUser {
+    users::NewUser {
+        user_id: None,
+        email: email.parse().expect("email"),
+        first_name: "Pat".parse().expect("name"),
+        last_name: "Lee".parse().expect("name"),
+        role: Role::User,
+        area_code: None,
+        permission_group: users::DEFAULT_GROUP.parse().expect("group"),
+        team_id: None,
+        ats_id: None,
+        source: "manual",
+    }
+}
+
+/// Seats of a tenant as stored.
+async fn seat_counts(backend: &Backend, tenant: &TenantId) -> (i64, i64) {
+    let seats =
+        items::get::<SeatsItem>(backend.store.as_ref(), &keys::seats(tenant)).await.expect("seats").expect("set");
+    (seats.total, seats.free)
+}
+
+/// One hundred licence assigns at once with ten free seats: exactly ten users get a
+/// licence, each a different number, and the free seat count ends at zero. Then one
+/// hundred deletes at once (ten of licensed users): every seat is free again.
+pub async fn licence_seats_stay_exact(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let numbers = (0..10).map(|i| format!("+1312555{:04}", 100 + i)).collect();
+    users::add_numbers(&app, &staff(&tenant), users::NumbersInput { numbers }).await.expect("seats bought");
+    assert_eq!(seat_counts(&backend, &tenant).await, (10, 10));
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let added = users::create(&app, &tenant, new_user(&format!("u{i}@example.test")), LicencePolicy::None, false)
+            .await
+            .expect("user");
+        ids.push(added.user.id);
+    }
+    let caller = admin(&tenant);
+    let assigns = ids.iter().cloned().map(|id| {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move { users::assign_licence(&app, &caller, &id, Some("312")).await }
+    });
+    let results = at_once(assigns).await;
+    let assigned: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(assigned.len(), 10, "exactly the free seats are assigned");
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(refused.to_string(), "no licence seat is free");
+    }
+    let mut numbers: Vec<_> = assigned.iter().map(|u| u.licence.clone().expect("licence")).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 10, "no number is assigned twice");
+    assert_eq!(seat_counts(&backend, &tenant).await, (10, 0));
+
+    let deletes = ids.iter().cloned().map(|id| {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move { users::delete(&app, &caller, &id).await }
+    });
+    for result in at_once(deletes).await {
+        result.expect("deleted");
+    }
+    assert_eq!(seat_counts(&backend, &tenant).await, (10, 10));
+    let free = backend.store.query_all(&keys::free_numbers(&tenant, None)).await.expect("free");
+    assert_eq!(free.len(), 10, "every number is free again");
+}
+
+/// Twenty adds of one username at once create exactly one user; the others are told
+/// the name exists. After a delete, the name can never be added again.
+pub async fn one_username_one_user(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let adds = (0..20).map(|_| {
+        let app = app.clone();
+        let tenant = tenant.clone();
+        async move { users::create(&app, &tenant, new_user("same@example.test"), LicencePolicy::None, true).await }
+    });
+    let results = at_once(adds).await;
+    let created: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 1, "one user for one username");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(err.to_string().contains("already exists"), "{err}");
+    }
+    let all = users::all(&app, &tenant).await.expect("users");
+    assert_eq!(all.len(), 1);
+    let outbox = backend.store.query_all(&keys::outbox(&tenant)).await.expect("outbox");
+    assert_eq!(outbox.len(), 1, "one invitation");
+
+    users::delete(&app, &admin(&tenant), &created[0].user.id).await.expect("deleted");
+    let again = users::create(&app, &tenant, new_user("SAME@example.test"), LicencePolicy::None, true).await;
+    let err = again.expect_err("tombstoned");
+    assert!(err.to_string().contains("can never be added again"), "{err}");
+}
+
+/// Ten creates of one team name at once make one team.
+pub async fn one_team_name_one_team(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let caller = admin(&tenant);
+    let creates = (0..10).map(|i| {
+        let (app, caller) = (app.clone(), caller.clone());
+        let name = if i % 2 == 0 { "East" } else { "EAST" };
+        async move { teams::create(&app, &caller, teams::TeamInput { name: name.into() }).await }
+    });
+    let ok = at_once(creates).await.into_iter().filter(Result::is_ok).count();
+    assert_eq!(ok, 1);
+    assert_eq!(teams::all(&app, &tenant).await.expect("teams").len(), 1);
 }

@@ -1,8 +1,8 @@
 //! Seeds state through the ports, for tests and benchmarks that start after setup.
 
 use textbridge_app::{
-    Backend,
-    items::{DirectoryEntry, RecordItem, Stored},
+    App, Backend, Config,
+    items::{DirectoryEntry, GroupItem, RecordItem, Stored},
     keys,
     ports::{Item, SecretFields, SecretName},
 };
@@ -25,6 +25,30 @@ pub async fn textus_registration(backend: &Backend, tenant: &TenantId, token: &s
         .with("level", "system")
         .with("scope", "-");
     backend.store.put(&registration, None).await.expect("registration");
+}
+
+/// Adds texting user `id` of `tenant` in the permission group `Texters`, which
+/// grants Can Text (user-level provider credentials need both).
+pub async fn texting_user(backend: &Backend, tenant: &TenantId, id: &str) {
+    let group = GroupItem { name: "Texters".into(), can_text: true };
+    let item = group.to_item(keys::permission_group(tenant, "Texters")).expect("item");
+    backend.store.put(&item, None).await.expect("group");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let new = textbridge_app::users::NewUser {
+        user_id: Some(id.parse().expect("user id")),
+        email: format!("{id}@{tenant}.test").parse().expect("email"),
+        first_name: "Pat".parse().expect("name"),
+        last_name: "Lee".parse().expect("name"),
+        role: textbridge_domain::Role::User,
+        area_code: None,
+        permission_group: "Texters".parse().expect("group"),
+        team_id: None,
+        ats_id: None,
+        source: "manual",
+    };
+    textbridge_app::users::create(&app, tenant, new, textbridge_app::users::LicencePolicy::None, false)
+        .await
+        .expect("texting user");
 }
 
 /// Puts `number` on the directory record `kind`/`id` of `tenant`.

@@ -268,7 +268,9 @@ async fn users_answers_health_me_and_permission_groups_per_tenant() {
     let Some(mut users) = stage.start("users", "UsersFunction", &[]).await else { return };
     let health = users.http(&call("GET", "/users/health", None, None)).await;
     assert_eq!(health.status, 200, "{}\n{}", health.body, users.function.log_text());
-    assert_eq!(health.json()["checks"], json!({ "store": "ok" }), "users checks only its store");
+    let checks = health.json()["checks"].clone();
+    assert_eq!(checks["store"], "ok", "{checks}");
+    assert!(checks.get("queue").is_none(), "users has no queue: {checks}");
     eprintln!("users: init {}", users.init());
 
     let admin_a = claims("acme", "u-1", "customer_admin");
@@ -287,6 +289,33 @@ async fn users_answers_health_me_and_permission_groups_per_tenant() {
     let other = users.http(&call("GET", "/permission-groups", Some(&admin_b), None)).await;
     assert_eq!(other.status, 200, "{}", other.body);
     assert!(!other.body.contains("Recruiters"), "tenant B sees tenant A's group: {}", other.body);
+
+    // Texting users through the deployed function, under the template's IAM: staff
+    // buys seats, a manager adds a user (licensed, invited), converts, deletes.
+    let staff = claims("acme", "s-1", "staff");
+    let numbers = json!({ "numbers": ["+13125550101", "+14155550102"] });
+    let bought = users.http(&call("POST", "/licences/numbers", Some(&staff), Some(&numbers))).await;
+    assert_eq!(bought.status, 201, "{}\n{}", bought.body, users.function.log_text());
+    let manager = claims("acme", "m-1", "manager");
+    let new = json!({ "first_name": "Ann", "last_name": "Lee", "email": "ann@acme.test", "area_code": "415" });
+    let added = users.http(&call("POST", "/users", Some(&manager), Some(&new))).await;
+    assert_eq!(added.status, 201, "{}\n{}", added.body, users.function.log_text());
+    assert_eq!(added.json()["user"]["licence"], "+14155550102", "{}", added.body);
+    assert_eq!(added.json()["invitation_sent"], true);
+    let id = added.json()["user"]["id"].as_str().expect("id").to_owned();
+    let role = json!({ "role": "reporter" });
+    let converted = users.http(&call("PUT", &format!("/users/{id}/role"), Some(&manager), Some(&role))).await;
+    assert_eq!((converted.status, converted.json()["role"].clone()), (200, json!("reporter")), "{}", converted.body);
+    let hidden = users.http(&call("GET", &format!("/users/{id}"), Some(&admin_b), None)).await;
+    assert_eq!(hidden.status, 404, "tenant B reads tenant A's user: {}", hidden.body);
+    let deleted = users.http(&call("DELETE", &format!("/users/{id}"), Some(&manager), None)).await;
+    assert_eq!(deleted.status, 200, "{}\n{}", deleted.body, users.function.log_text());
+    let again = users.http(&call("POST", "/users", Some(&manager), Some(&new))).await;
+    assert_eq!(again.status, 409, "a deleted username never comes back: {}", again.body);
+    let seats = users.http(&call("GET", "/licences", Some(&manager), None)).await;
+    assert_eq!((seats.json()["total"].clone(), seats.json()["free"].clone()), (json!(2), json!(2)), "{}", seats.body);
+    let outbox = users.http(&call("GET", "/outbox", Some(&admin_a), None)).await;
+    assert_eq!(outbox.json()["events"][0]["template"], "invitation", "{}", outbox.body);
     assert_eq!(users.function.cold_starts(), 1);
 }
 
@@ -305,6 +334,7 @@ async fn credentials_saves_against_a_provider_and_keeps_the_secret_out_of_answer
     eprintln!("credentials: init {}", credentials.init());
 
     let admin = claims("acme", "u-1", "customer_admin");
+    seed::texting_user(&stage.backend().await, &"acme".parse().expect("tenant"), "u-7").await;
     let body = json!({ "username": "alex@6512345678", "password": ZIPWHIP_PASSWORD });
     let saved = credentials.http(&call("POST", "/credentials/zipwhip/user/u-7", Some(&admin), Some(&body))).await;
     assert_eq!(saved.status, 201, "{}\n{}", saved.body, credentials.function.log_text());
@@ -360,6 +390,7 @@ async fn a_save_killed_midway_is_completed_by_saving_again() {
     let env = [("ZIPWHIP_BASE_URL", zipwhip.base.as_str())];
     let Some(mut credentials) = stage.start("credentials", "CredentialsFunction", &env).await else { return };
     let admin = claims("acme", "u-1", "customer_admin");
+    seed::texting_user(&stage.backend().await, &"acme".parse().expect("tenant"), "u-7").await;
     let body = json!({ "username": "alex@6512345678", "password": ZIPWHIP_PASSWORD });
     let save = call("POST", "/credentials/zipwhip/user/u-7", Some(&admin), Some(&body));
 

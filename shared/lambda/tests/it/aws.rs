@@ -126,3 +126,10 @@ async fn racing_first_reports_and_upserts_on_moto() {
     textbridge_testkit::races::two_first_reports_make_one_entry(moto::backend().await, "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(moto::backend().await, "race-b").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_licence_assigns_usernames_and_team_names_on_moto() {
+    textbridge_testkit::races::licence_seats_stay_exact(moto::backend().await, "race-seats").await;
+    textbridge_testkit::races::one_username_one_user(moto::backend().await, "race-names").await;
+    textbridge_testkit::races::one_team_name_one_team(moto::backend().await, "race-teams").await;
+}

@@ -63,8 +63,8 @@ async fn health_needs_no_identity_and_unknown_routes_are_json_404() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
 
-    event["rawPath"] = "/users/nope".into();
-    event["requestContext"]["http"]["path"] = "/users/nope".into();
+    event["rawPath"] = "/users/me/nope".into();
+    event["requestContext"]["http"]["path"] = "/users/me/nope".into();
     let (status, _, body) = call(&event.to_string()).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
