@@ -556,14 +556,16 @@ struct Change {
 /// Applies `plan` to the current user `id` until it commits: the user is put on the
 /// condition that its version is unchanged, with the plan's other writes. A plan
 /// that changes nothing writes nothing.
-async fn change<F>(app: &Arc<App>, caller: &Identity, id: &UserId, mut plan: F) -> Result<UserItem, Error>
+async fn change<F>(app: &Arc<App>, actor: Actor<'_>, id: &UserId, mut plan: F) -> Result<UserItem, Error>
 where
     F: FnMut(UserItem) -> BoxFuture<'static, Result<Change, Error>>,
 {
-    let tenant = &caller.tenant;
+    let tenant = actor.tenant();
     for attempt in 0..ATTEMPTS {
         let current = existing(app, tenant, id).await?;
-        may_manage(caller, &current)?;
+        if let Actor::Caller(caller) = actor {
+            may_manage(caller, &current)?;
+        }
         let Change { mut user, mut writes } = plan(current.clone()).await?;
         if user == current && writes.is_empty() {
             return Ok(current);
@@ -580,12 +582,89 @@ where
     Err(busy())
 }
 
+/// Who changes a user: a caller (whose role is checked) or the system itself (an
+/// import or the ATS sync, already authorised).
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// An API caller.
+    Caller(&'a Identity),
+    /// The system, for a tenant.
+    System(&'a TenantId),
+}
+
+impl Actor<'_> {
+    fn tenant(&self) -> &TenantId {
+        match self {
+            Self::Caller(c) => &c.tenant,
+            Self::System(t) => t,
+        }
+    }
+}
+
+impl<'a> From<&'a Identity> for Actor<'a> {
+    fn from(caller: &'a Identity) -> Self {
+        Self::Caller(caller)
+    }
+}
+
+/// Changes user `id` as the system (import, ATS sync): `edit` changes the user's
+/// fields (not its id, e-mail, licence, ATS ids or status). Writes nothing when
+/// nothing changed; returns the user and whether it changed.
+pub async fn update<F>(app: &Arc<App>, tenant: &TenantId, id: &UserId, mut edit: F) -> Result<(UserItem, bool), Error>
+where
+    F: FnMut(&mut UserItem) -> Result<(), Error>,
+{
+    let mut changed = false;
+    let user = change_now(app, Actor::System(tenant), id, |mut u| {
+        let before = u.clone();
+        edit(&mut u)?;
+        u.user_id = before.user_id.clone();
+        u.email = before.email.clone();
+        u.licence = before.licence.clone();
+        u.ats_ids = before.ats_ids.clone();
+        u.status = before.status;
+        changed = u != before;
+        Ok(Change { user: u, writes: Vec::new() })
+    })
+    .await?;
+    Ok((user, changed))
+}
+
+/// Gives user `id` a licence as the system when they hold none and a seat is free
+/// (preferring `area`); the licence the user holds afterwards, if any.
+pub async fn license(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    id: &UserId,
+    area: Option<&AreaCode>,
+) -> Result<Option<E164>, Error> {
+    let area = area.cloned();
+    let user = change(app, Actor::System(tenant), id, |mut u| {
+        let (app, tenant, area) = (app.clone(), tenant.clone(), area.clone());
+        Box::pin(async move {
+            if u.licence.is_some() {
+                return Ok(Change { user: u, writes: Vec::new() });
+            }
+            if area.is_some() {
+                u.area_code = area;
+            }
+            let Some(number) = free_number(&app, &tenant, u.area_code.as_ref()).await? else {
+                return Ok(Change { user: u, writes: Vec::new() });
+            };
+            u.licence = Some(number.number.clone());
+            Ok(Change { writes: take_number(&tenant, &number, &u.user_id)?, user: u })
+        })
+    })
+    .await?;
+    Ok(user.licence)
+}
+
 /// [`change`] with a plan that needs no reads of its own.
-async fn change_now<F>(app: &Arc<App>, caller: &Identity, id: &UserId, mut plan: F) -> Result<UserItem, Error>
+async fn change_now<F>(app: &Arc<App>, actor: Actor<'_>, id: &UserId, mut plan: F) -> Result<UserItem, Error>
 where
     F: FnMut(UserItem) -> Result<Change, Error>,
 {
-    change(app, caller, id, |u| {
+    change(app, actor, id, |u| {
         let planned = plan(u);
         Box::pin(async move { planned })
     })
@@ -603,7 +682,7 @@ pub async fn rename(app: &Arc<App>, caller: &Identity, id: &UserId, input: Names
     if first.is_none() && last.is_none() {
         return Err(Error::invalid("first_name", "give first_name and/or last_name"));
     }
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         if let Some(f) = &first {
             u.first_name = f.clone();
         }
@@ -625,7 +704,7 @@ pub async fn set_role(app: &Arc<App>, caller: &Identity, id: &UserId, role: &str
         return Err(Error::invalid("role", "staff is not a texting role"));
     }
     let staff = caller.role == Role::Staff;
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         if !staff && (role == Role::CustomerAdmin || u.role == Role::CustomerAdmin) {
             return Err(Error::Forbidden("only staff may make or unmake a customer admin".into()));
         }
@@ -649,7 +728,7 @@ pub async fn set_permission_group(
     if group.as_str() != DEFAULT_GROUP && app.store.get(&key).await?.is_none() {
         return Err(Error::invalid("permission_group", format!("there is no permission group {group}")));
     }
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         u.permission_group = group.clone();
         let writes = if group.as_str() == DEFAULT_GROUP {
             Vec::new()
@@ -668,7 +747,7 @@ pub async fn set_enabled(app: &Arc<App>, caller: &Identity, id: &UserId, enabled
     if *id == caller.user_id && !enabled {
         return Err(Error::conflict("you cannot disable yourself"));
     }
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         u.status = if enabled { UserStatus::Active } else { UserStatus::Disabled };
         Ok(Change { user: u, writes: Vec::new() })
     })
@@ -679,7 +758,7 @@ pub async fn set_enabled(app: &Arc<App>, caller: &Identity, id: &UserId, enabled
 /// Requires a password change at the user's next sign-in.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn expire_password(app: &Arc<App>, caller: &Identity, id: &UserId) -> Result<UserView, Error> {
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         u.password_expired = true;
         Ok(Change { user: u, writes: Vec::new() })
     })
@@ -692,7 +771,7 @@ pub async fn expire_password(app: &Arc<App>, caller: &Identity, id: &UserId) -> 
 pub async fn forgot_password(app: &Arc<App>, caller: &Identity, id: &UserId) -> Result<UserView, Error> {
     let tenant = caller.tenant.clone();
     let at = Timestamp::new(app.clock.now())?;
-    let user = change_now(app, caller, id, |u| {
+    let user = change_now(app, caller.into(), id, |u| {
         // The version bump orders the event with the user's other changes.
         let writes = vec![outbox_write(&tenant, &u, "forgot_password", at)?];
         Ok(Change { user: u, writes })
@@ -718,7 +797,7 @@ pub async fn add_inbox(app: &Arc<App>, caller: &Identity, id: &UserId, input: In
     if owner.user_id == *id {
         return Err(Error::invalid("source_username", "a user always sees their own inbox"));
     }
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         if u.inboxes.iter().any(|i| i.source_username == source) {
             return Err(Error::Conflict {
                 field: Some("source_username".into()),
@@ -739,7 +818,7 @@ pub async fn add_inbox(app: &Arc<App>, caller: &Identity, id: &UserId, input: In
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn remove_inbox(app: &Arc<App>, caller: &Identity, id: &UserId, source: &str) -> Result<UserView, Error> {
     let source = Email::parse(source)?;
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         let before = u.inboxes.len();
         u.inboxes.retain(|i| i.source_username != source);
         if u.inboxes.len() == before {
@@ -759,7 +838,7 @@ pub async fn set_team(app: &Arc<App>, caller: &Identity, id: &UserId, team: Opti
         Some(t) => Some(teams::require(app, &tenant, t).await?.team_id),
         None => None,
     };
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         u.team_id = team.clone();
         let writes = match &team {
             Some(t) => vec![Write::Check { key: keys::team(&tenant, t), condition: Condition::Exists }],
@@ -777,7 +856,7 @@ pub async fn add_ats_id(app: &Arc<App>, caller: &Identity, id: &UserId, ats: &st
     let ats = AtsUserId::parse(ats)?;
     let tenant = caller.tenant.clone();
     let key = keys::ats_user(&tenant, &ats);
-    let user = change(app, caller, id, |mut u| {
+    let user = change(app, caller.into(), id, |mut u| {
         let (app, key, ats) = (app.clone(), key.clone(), ats.clone());
         Box::pin(async move {
             if let Some(claim) = items::get::<AtsClaim>(app.store.as_ref(), &key).await? {
@@ -804,7 +883,7 @@ pub async fn add_ats_id(app: &Arc<App>, caller: &Identity, id: &UserId, ats: &st
 pub async fn remove_ats_id(app: &Arc<App>, caller: &Identity, id: &UserId, ats: &str) -> Result<UserView, Error> {
     let ats = AtsUserId::parse(ats)?;
     let key = keys::ats_user(&caller.tenant, &ats);
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         if !u.ats_ids.contains(&ats) {
             return Err(Error::NotFound(format!("ATS user {ats} is not mapped to this user")));
         }
@@ -829,7 +908,7 @@ pub async fn assign_licence(
 ) -> Result<UserView, Error> {
     let area = area_code.filter(|a| !a.trim().is_empty()).map(AreaCode::parse).transpose()?;
     let tenant = caller.tenant.clone();
-    let user = change(app, caller, id, |mut u| {
+    let user = change(app, caller.into(), id, |mut u| {
         let (app, tenant, area) = (app.clone(), tenant.clone(), area.clone());
         Box::pin(async move {
             if let Some(number) = &u.licence {
@@ -853,7 +932,7 @@ pub async fn assign_licence(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn remove_licence(app: &Arc<App>, caller: &Identity, id: &UserId) -> Result<UserView, Error> {
     let tenant = caller.tenant.clone();
-    let user = change_now(app, caller, id, |mut u| {
+    let user = change_now(app, caller.into(), id, |mut u| {
         let Some(number) = u.licence.take() else {
             return Err(Error::NotFound("the user holds no licence".into()));
         };
@@ -1026,7 +1105,7 @@ pub async fn delete(app: &Arc<App>, caller: &Identity, id: &UserId) -> Result<De
     let user = if current.status == UserStatus::Deleted {
         current
     } else {
-        change_now(app, caller, id, |mut u| {
+        change_now(app, caller.into(), id, |mut u| {
             let mut writes = Vec::new();
             if let Some(number) = u.licence.take() {
                 writes.extend(release_number(&tenant, &number, &u.user_id)?);

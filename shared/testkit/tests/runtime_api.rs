@@ -235,13 +235,26 @@ fn the_template_gives_users_its_grants_and_environment() {
     assert_eq!(env["PUBLIC_BASE_URL"], "https://textbridge.test");
 
     let statements = users.policy["Statement"].as_array().expect("statements");
-    assert_eq!(statements.len(), 1, "users holds one statement: {statements:?}");
+    assert_eq!(statements.len(), 2, "users holds its items and a deleted user's secrets: {statements:?}");
     let items = &statements[0];
-    assert_eq!(items["Action"], json!(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]));
+    assert_eq!(
+        items["Action"],
+        json!([
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:Query"
+        ])
+    );
     assert_eq!(items["Resource"], deployment.table_arn.as_str());
-    let grants_other =
-        statements.iter().any(|s| s.to_string().contains("secretsmanager:") || s.to_string().contains("sqs:"));
-    assert!(!grants_other, "the users function is granted no secret and no queue");
+    assert_eq!(
+        statements[1]["Action"],
+        json!(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]),
+        "it removes a deleted user's credentials and never creates or changes a secret"
+    );
+    assert!(!statements.iter().any(|s| s.to_string().contains("sqs:")), "the users function is granted no queue");
 
     let credentials = template.function("CredentialsFunction", &resolver).expect("CredentialsFunction");
     let secrets = credentials.policy["Statement"]
@@ -326,9 +339,10 @@ async fn users_health_answers_under_the_templates_grants() {
     let Some(mut users) = users().await else { return };
     let event = HttpApiRequest::get("/users/health").route_key("GET /users/health").build();
     let response = get(&mut users, &event).await;
-    // The users function has its store only, and its health checks only that.
+    // The users function has its store and the secret store (to remove a deleted
+    // user's credentials), and its health checks those two.
     assert_eq!(response.status, 200, "{}\n{}", response.body, users.function.log_text());
-    assert_eq!(response.json()["checks"], json!({ "store": "ok" }));
+    assert_eq!(response.json()["checks"], json!({ "store": "ok", "secrets": "ok" }));
 }
 
 /// moto enforces the template's grants for the keys the function runs with: what
@@ -359,7 +373,8 @@ async fn the_functions_keys_hold_only_the_templates_grants() {
     assert!(sent.is_err() && denied.contains("AccessDenied"), "users may not send to the intake queue: {denied}");
 
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let read = secrets.get_secret_value().secret_id(format!("textbridge/{}/_health/probe", d.stage)).send().await;
-    let denied = format!("{read:?}");
-    assert!(read.is_err() && denied.contains("AccessDenied"), "users may not read secrets: {denied}");
+    let name = format!("textbridge/{}/acme/textus/user/u-1", d.stage);
+    let created = secrets.create_secret().name(&name).secret_string("x").send().await;
+    let denied = format!("{created:?}");
+    assert!(created.is_err() && denied.contains("AccessDenied"), "users may not create secrets: {denied}");
 }
