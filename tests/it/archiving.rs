@@ -688,3 +688,73 @@ async fn zipwhip_webhooks_can_be_limited_to_the_providers_addresses() {
     );
     assert_eq!(w.call("GET", sources, &admin, None).await.1, json!({"zipwhip": ["127.0.0.1"]}));
 }
+
+/// SPEC S5 end to end: a text from a number no record has stays unmatched; the
+/// tenant connects its ATS directory (users now come from the sync), `textbridge
+/// sync` brings the record with that number, and the text is archived on it once —
+/// and written to the ATS once. A second sync changes nothing.
+#[tokio::test]
+async fn an_unmatched_text_is_archived_once_when_the_ats_sync_brings_its_record() {
+    use textbridge_testkit::ats_directory::{self, StandIn as Directory};
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let hook = w.zipwhip_hook("acme").await;
+    let admin = w.admin("acme");
+    let stranger = "+12065550188";
+    let text = zipwhip_received("1327295480212649001", stranger, "is the job still open?");
+    assert_eq!(w.post(&hook, &text, None, "application/json").await, 202);
+    let mut unmatched = Value::Null;
+    for _ in 0..100 {
+        unmatched = w.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
+        if unmatched.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(unmatched[0]["number"], stranger, "{unmatched}");
+
+    let directory = Directory::start().await;
+    let at = "2026-11-26T10:00:00Z";
+    directory.set_users(vec![ats_directory::user("77", "recruiter@acme.test", "full", None, at)]);
+    directory.set_records("employee", vec![ats_directory::record("e88", &["206-555-0188"], at)]);
+    let connection = json!({"base_url": directory.uri(), "token": ats_directory::TOKEN, "record_kinds": ["employee"]});
+    let (status, saved) = w.call("PUT", "/credentials/ats", &admin, Some(connection)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!((saved["status"].clone(), saved["enabled"].clone()), (json!("connected"), json!(true)), "{saved}");
+    let bad = json!({"base_url": "http://ats.example.com", "token": "x"});
+    let (status, refused) = w.call("PUT", "/credentials/ats", &admin, Some(bad)).await;
+    assert_eq!((status, refused["error"]["field"].clone()), (422, json!("base_url")), "https only: {refused}");
+    let add = json!({"first_name": "A", "last_name": "B", "email": "a@acme.test"});
+    let (status, refused) = w.call("POST", "/users", &admin, Some(add)).await;
+    assert_eq!(status, 409, "users come from the sync now: {refused}");
+    let globex = w.admin("globex");
+    assert_eq!(w.call("GET", "/credentials/ats", &globex, None).await.0, 404, "other tenants see no connection");
+    let manager = token(&w.dir, &["--tenant", "acme", "--role", "manager", "--user-id", "m-1"]);
+    assert_eq!(w.call("GET", "/credentials/ats", &manager, None).await.0, 403, "admins only");
+
+    let out = common::cli(&w.dir, &["sync", "--tenant", "acme"]);
+    let report: Value = serde_json::from_str(out.trim()).expect("report");
+    assert_eq!((report["created"].clone(), report["records_upserted"].clone()), (json!(1), json!(1)), "{report}");
+    assert_eq!(report["unmatched_reattached"], 1, "{report}");
+    let archived = w.wait_for("acme", "employee", "e88", 1).await;
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0]["body"], "is the job still open?");
+    w.wait_until_queue_is_empty().await;
+    assert_eq!(w.ats_writes().await, 1, "written to the ATS once");
+
+    let out = common::cli(&w.dir, &["sync", "--tenant", "acme"]);
+    let again: Value = serde_json::from_str(out.trim()).expect("report");
+    assert_eq!((again["created"].clone(), again["records_upserted"].clone()), (json!(0), json!(0)), "{again}");
+    assert_eq!(w.conversation("acme", "employee", "e88").await.len(), 1, "still once");
+    let (status, kept) = w.call("GET", "/admin/ats-sync/report", &admin, None).await;
+    assert_eq!((status, kept["created"].clone()), (200, json!(1)), "the last run that changed something: {kept}");
+    assert_eq!(w.call("GET", "/admin/ats-sync/report", &globex, None).await.0, 404);
+    let (_, users) = w.call("GET", "/users", &admin, None).await;
+    assert_eq!(users["users"][0]["email"], "recruiter@acme.test", "{users}");
+
+    // Removing the connection switches manual adds back on.
+    assert_eq!(w.call("DELETE", "/credentials/ats", &admin, None).await.0, 200);
+    let add = json!({"first_name": "A", "last_name": "B", "email": "a@acme.test"});
+    assert_eq!(w.call("POST", "/users", &admin, Some(add)).await.0, 201);
+    let logs = w.server().logs();
+    assert!(!logs.contains(ats_directory::TOKEN) && !w.client.bodies().contains(ats_directory::TOKEN));
+}

@@ -14,4 +14,5 @@ mod http_errors;
 mod intake;
 mod logs;
 mod serve;
+mod sync;
 mod users;

@@ -28,6 +28,17 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Runs the ATS sync of one tenant now and prints its report as JSON.
+    Sync {
+        #[command(flatten)]
+        data: DataDir,
+        /// The tenant to sync.
+        #[arg(long)]
+        tenant: String,
+        /// Region national phone numbers from the ATS are read in.
+        #[arg(long, env = "DEFAULT_COUNTRY", default_value = "US", value_parser = parse_region)]
+        default_country: Region,
+    },
 }
 
 #[derive(Args)]
@@ -135,6 +146,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args),
         Command::Dlq { command } => dlq(command).await,
+        Command::Sync { data, tenant, default_country } => sync_now(data, &tenant, default_country).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,7 +252,11 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         Config { default_region: args.default_country, public_base_url, visibility_timeout, ..Config::default() };
     let backend = embedded.backend();
     let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
-    let app = App::on(backend, config).with_providers(providers).with_ats(ats).shared();
+    let app = App::on(backend, config)
+        .with_providers(providers)
+        .with_ats(ats)
+        .with_directory(Arc::new(textbridge_ats::RestDirectory::default()))
+        .shared();
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
 
     let (stop, stopped) = watch::channel(false);
@@ -291,6 +307,20 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+async fn sync_now(data: DataDir, tenant: &str, default_region: Region) -> Result<(), Error> {
+    let tenant = textbridge_domain::TenantId::parse(tenant)?;
+    let config = Config { default_region, ..Config::default() };
+    let app = App::on(open(data.existing()?).await?.backend(), config)
+        .with_directory(Arc::new(textbridge_ats::RestDirectory::default()))
+        .shared();
+    let report = sync::run_tenant(&app, &tenant).await;
+    println!("{}", serde_json::to_string(&report).map_err(Error::unexpected)?);
+    match report.error {
+        Some(why) => Err(Error::Unavailable(why)),
+        None => Ok(()),
+    }
 }
 
 async fn dlq(command: DlqCommand) -> Result<(), Error> {

@@ -9,6 +9,7 @@
 //! | `GET …` / `DELETE …` | read metadata / remove (unregisters webhooks, deletes the secret) |
 //! | `PUT …/secret` | replace the secret part and reconnect |
 //! | `POST …/test` | re-check with the provider |
+//! | `GET·PUT·DELETE /credentials/ats`, `POST /credentials/ats/test` | the ATS directory connection (admins; token write-only) |
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -20,6 +21,7 @@ use axum::{
 };
 use textbridge_app::{
     App,
+    ats_connection::{self, ConnectionInput, ConnectionView},
     credentials::{self, CredentialView, Removal, Target},
     ports::SubmittedFields,
 };
@@ -86,9 +88,32 @@ async fn test(
     Ok(Json(credentials::test(&app, &caller, &target).await?))
 }
 
+async fn ats_read(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<ConnectionView> {
+    Ok(Json(ats_connection::get(&app, &caller).await?))
+}
+
+async fn ats_save(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(input): ApiJson<ConnectionInput>,
+) -> Reply<ConnectionView> {
+    Ok(Json(ats_connection::save(&app, &caller, input).await?))
+}
+
+async fn ats_test(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<ConnectionView> {
+    Ok(Json(ats_connection::test(&app, &caller).await?))
+}
+
+async fn ats_remove(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<ConnectionView> {
+    Ok(Json(ats_connection::remove(&app, &caller).await?))
+}
+
 /// The credentials function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
-    let mut router = health::routes("/credentials/health").route("/credentials", get(list));
+    let mut router = health::routes("/credentials/health")
+        .route("/credentials", get(list))
+        .route("/credentials/ats", get(ats_read).put(ats_save).delete(ats_remove))
+        .route("/credentials/ats/test", post(ats_test));
     for base in ["/credentials/{provider}/system", "/credentials/{provider}/{level}/{scope}"] {
         router = router
             .route(base, get(read).post(save).delete(remove))

@@ -8,6 +8,7 @@
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
 //! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
+//! | `GET /admin/ats-sync/report`, `GET /admin/ats-sync/conflicts`, `POST …/conflicts/{ats_user}/resolve` | admins | the ATS sync's last report and its conflicts |
 
 use std::sync::Arc;
 
@@ -20,7 +21,9 @@ use serde::Deserialize;
 use textbridge_app::{
     App,
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
+    items::SyncConflictItem,
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
+    sync::{self, Resolution, TenantReport},
     webhook_sources::{self, SourceLists},
 };
 use textbridge_domain::RecordKind;
@@ -94,6 +97,26 @@ async fn replay(
     Ok(Json(dead_letters::replay(&app, &caller, request).await?))
 }
 
+async fn sync_report(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<TenantReport>, ApiError> {
+    Ok(Json(sync::last_report(&app, &caller).await?))
+}
+
+async fn sync_conflicts(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<SyncConflictItem>>, ApiError> {
+    Ok(Json(sync::conflicts(&app, &caller).await?))
+}
+
+async fn resolve_conflict(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(ats_user): ApiPath<String>,
+    ApiJson(resolution): ApiJson<Resolution>,
+) -> Result<Json<SyncConflictItem>, ApiError> {
+    Ok(Json(sync::resolve(&app, &caller, &ats_user, resolution).await?))
+}
+
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
@@ -103,5 +126,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/replay", post(replay))
         .route("/admin/webhook-sources", get(get_sources).put(set_sources))
+        .route("/admin/ats-sync/report", get(sync_report))
+        .route("/admin/ats-sync/conflicts", get(sync_conflicts))
+        .route("/admin/ats-sync/conflicts/{ats_user}/resolve", post(resolve_conflict))
         .with_state(app)
 }

@@ -521,6 +521,76 @@ impl Stored for OutboxEvent {
     const KIND: &'static str = "outgoing event";
 }
 
+/// A tenant's ATS directory connection (the token lives in the secret store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtsConnectionItem {
+    /// The base URL of the ATS's directory contract.
+    pub base_url: String,
+    /// The record kinds synced.
+    pub record_kinds: Vec<RecordKind>,
+    /// The role given to texting users created for full-access ATS users.
+    pub full_access_role: Role,
+    /// `connected` or `failed`.
+    pub status: String,
+    /// The outcome in plain words.
+    pub status_message: String,
+    /// When it was checked.
+    pub status_at: Timestamp,
+}
+
+impl Stored for AtsConnectionItem {
+    const KIND: &'static str = "ATS connection";
+}
+
+/// Where the sync of one stream (users, a record kind) stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCursorItem {
+    /// The updated-at watermark the listing starts from.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// The page to continue from (a run stopped between pages).
+    #[serde(default)]
+    pub page: Option<String>,
+    /// The latest updated-at seen in this pass.
+    #[serde(default)]
+    pub high: Option<String>,
+    /// Incremented by every save.
+    pub version: i64,
+}
+
+impl Stored for SyncCursorItem {
+    const KIND: &'static str = "sync cursor";
+}
+
+/// Something the sync would not do without an admin: both sides of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncConflictItem {
+    /// The ATS user.
+    pub ats_user_id: String,
+    /// `conflict` or `removed_in_ats`.
+    pub kind: String,
+    /// What is wrong, in plain words.
+    pub reason: String,
+    /// The ATS side: e-mail.
+    #[serde(default)]
+    pub ats_email: Option<String>,
+    /// The ATS side: name.
+    pub ats_name: String,
+    /// The texting side: user id.
+    #[serde(default)]
+    pub texting_user_id: Option<String>,
+    /// The texting side: username.
+    #[serde(default)]
+    pub texting_email: Option<String>,
+    /// The texting side: status.
+    #[serde(default)]
+    pub texting_status: Option<String>,
+}
+
+impl Stored for SyncConflictItem {
+    const KIND: &'static str = "sync conflict";
+}
+
 /// A tenant's ATS integration switch: while enabled, users come from the sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtsIntegrationItem {

@@ -304,6 +304,39 @@ pub fn outbox(tenant: &TenantId) -> Query {
     Query::new(outbox_pk(tenant), "EV#")
 }
 
+/// A tenant's ATS directory connection (base URL, sync settings, status).
+pub fn ats_connection(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "SETTINGS#ats-connection")
+}
+
+/// The partition of a tenant's sync state: cursors, conflicts and the last report.
+fn sync_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#SYNC")
+}
+
+/// The sync's cursor of one stream (`users`, `candidate`, `employee`, `contact`).
+pub fn sync_cursor(tenant: &TenantId, stream: &str) -> Key {
+    Key::new(sync_pk(tenant), format!("CURSOR#{stream}"))
+}
+
+/// Prefix of the sync's conflicts.
+const CONFLICT_PREFIX: &str = "CONFLICT#";
+
+/// A conflict the sync found for one ATS user.
+pub fn sync_conflict(tenant: &TenantId, ats_user: &str) -> Key {
+    Key::new(sync_pk(tenant), format!("{CONFLICT_PREFIX}{ats_user}"))
+}
+
+/// Every open conflict of a tenant's sync.
+pub fn sync_conflicts(tenant: &TenantId) -> Query {
+    Query::new(sync_pk(tenant), CONFLICT_PREFIX)
+}
+
+/// The report of the tenant's last sync that changed something.
+pub fn sync_report(tenant: &TenantId) -> Key {
+    Key::new(sync_pk(tenant), "REPORT")
+}
+
 /// A tenant's ATS integration settings (whether users come from the sync).
 pub fn ats_integration(tenant: &TenantId) -> Key {
     Key::new(tenant_pk(tenant), "SETTINGS#ats-integration")

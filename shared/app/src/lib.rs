@@ -3,6 +3,7 @@
 //! and the local binary.
 
 pub mod archive;
+pub mod ats_connection;
 pub mod cache;
 pub mod config;
 pub mod credentials;
@@ -25,7 +26,7 @@ pub mod worker;
 use std::sync::Arc;
 
 pub use config::{Config, base_url, public_base_url};
-use ports::{Ats, Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
+use ports::{Ats, AtsDirectory, Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
 use textbridge_domain::Error;
 
 /// The three stateful ports of one backend, as an adapter crate builds them.
@@ -54,6 +55,7 @@ pub struct App {
     pub providers: Providers,
     /// The ATS archived texts are written back to, if any.
     pub ats: Option<Arc<dyn Ats>>,
+    directory: Option<Arc<dyn AtsDirectory>>,
     /// Settings.
     pub config: Config,
     /// The clock.
@@ -71,6 +73,7 @@ impl App {
             secrets: None,
             providers: Providers::default(),
             ats: None,
+            directory: None,
             caches: Arc::new(cache::Caches::new(config.cache_ttl)),
             config,
             clock: Arc::new(SystemClock),
@@ -104,6 +107,17 @@ impl App {
     pub fn with_ats(mut self, ats: Option<Arc<dyn Ats>>) -> Self {
         self.ats = ats;
         self
+    }
+
+    /// Adds the ATS directory connector the sync reads.
+    pub fn with_directory(mut self, directory: Arc<dyn AtsDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The ATS directory connector; an error if this deployment was built without one.
+    pub fn directory(&self) -> Result<&Arc<dyn AtsDirectory>, Error> {
+        self.directory.as_ref().ok_or_else(|| Error::unexpected("this function was built without the ATS directory"))
     }
 
     /// Replaces the clock.

@@ -7,7 +7,7 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use textbridge_domain::{E164, Error, Identity, RecordKind, Timestamp, WebhookEvent};
+use textbridge_domain::{E164, Error, Identity, RecordKind, TenantId, Timestamp, WebhookEvent};
 
 use crate::{
     App,
@@ -45,6 +45,9 @@ pub struct RecordView {
     pub phones: Vec<String>,
     /// Unmatched messages of these numbers queued again to be attached.
     pub rematched: usize,
+    /// Whether this upsert wrote anything.
+    #[serde(skip)]
+    pub changed: bool,
 }
 
 /// Checks a record id: 1–64 letters, digits, `-`, `_` or `.`, and not `.` or `..`.
@@ -77,6 +80,17 @@ pub async fn upsert(
     input: RecordInput,
 ) -> Result<RecordView, Error> {
     caller.require_user_manager()?;
+    upsert_for(app, &caller.tenant, kind, id, input).await
+}
+
+/// [`upsert`] as the system (the ATS sync), for `tenant`.
+pub async fn upsert_for(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    kind: RecordKind,
+    id: &str,
+    input: RecordInput,
+) -> Result<RecordView, Error> {
     let id = record_id(id)?;
     if input.phones.len() > MAX_PHONES {
         return Err(Error::invalid("phones", format!("at most {MAX_PHONES} numbers")));
@@ -87,11 +101,11 @@ pub async fn upsert(
             .map_err(|_| Error::invalid(format!("phones[{i}]"), format!("{raw:?} is not a valid phone number")))?;
         phones.insert(number);
     }
-    let tenant = &caller.tenant;
     let key = keys::record(tenant, kind, &id);
     let now = app.clock.now().unix_timestamp();
     let lease = i64::try_from(app.config.visibility_timeout.as_secs()).unwrap_or(i64::MAX);
     let mut written = None;
+    let mut changed = false;
     for _ in 0..UPSERT_TRIES {
         let old = items::get::<RecordItem>(app.store.as_ref(), &key).await?;
         let (old_phones, version, pending) = match &old {
@@ -132,6 +146,7 @@ pub async fn upsert(
         match app.store.transact(&writes).await {
             Ok(()) => {
                 written = Some(record);
+                changed = true;
                 break;
             }
             Err(PortError::ConditionFailed) => continue, // changed under us: read it again
@@ -171,6 +186,7 @@ pub async fn upsert(
         name: record.name,
         phones: record.phones.iter().map(ToString::to_string).collect(),
         rematched,
+        changed,
     })
 }
 

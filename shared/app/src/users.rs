@@ -854,9 +854,18 @@ pub async fn set_team(app: &Arc<App>, caller: &Identity, id: &UserId, team: Opti
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn add_ats_id(app: &Arc<App>, caller: &Identity, id: &UserId, ats: &str) -> Result<UserView, Error> {
     let ats = AtsUserId::parse(ats)?;
-    let tenant = caller.tenant.clone();
-    let key = keys::ats_user(&tenant, &ats);
-    let user = change(app, caller.into(), id, |mut u| {
+    Ok(map_ats(app, caller.into(), id, &ats).await?.into())
+}
+
+/// Maps an ATS user to texting user `id` as the system (the ATS sync); a no-op when
+/// already mapped to them, 409 when mapped to another user.
+pub async fn map_ats_id(app: &Arc<App>, tenant: &TenantId, id: &UserId, ats: &AtsUserId) -> Result<UserItem, Error> {
+    map_ats(app, Actor::System(tenant), id, ats).await
+}
+
+async fn map_ats(app: &Arc<App>, actor: Actor<'_>, id: &UserId, ats: &AtsUserId) -> Result<UserItem, Error> {
+    let key = keys::ats_user(actor.tenant(), ats);
+    change(app, actor, id, |mut u| {
         let (app, key, ats) = (app.clone(), key.clone(), ats.clone());
         Box::pin(async move {
             if let Some(claim) = items::get::<AtsClaim>(app.store.as_ref(), &key).await? {
@@ -874,8 +883,15 @@ pub async fn add_ats_id(app: &Arc<App>, caller: &Identity, id: &UserId, ats: &st
             Ok(Change { user: u, writes: vec![Write::Put { item: claim, condition: Some(Condition::NotExists) }] })
         })
     })
-    .await?;
-    Ok(user.into())
+    .await
+}
+
+/// The texting user an ATS user is mapped to, if any.
+pub async fn by_ats_id(app: &Arc<App>, tenant: &TenantId, ats: &AtsUserId) -> Result<Option<UserItem>, Error> {
+    let Some(claim) = items::get::<AtsClaim>(app.store.as_ref(), &keys::ats_user(tenant, ats)).await? else {
+        return Ok(None);
+    };
+    items::get::<UserItem>(app.store.as_ref(), &keys::user(tenant, &claim.user_id)).await
 }
 
 /// Removes the mapping of an ATS user to the texting user.

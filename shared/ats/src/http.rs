@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use reqwest::{
     Method, StatusCode,
-    header::{ACCEPT, CONTENT_TYPE, HeaderValue},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue},
 };
 use secrecy::{ExposeSecret, SecretString};
 use textbridge_app::ports::AtsError;
@@ -43,16 +43,32 @@ pub(crate) struct Call<'a> {
 #[derive(Clone)]
 pub(crate) struct Http {
     client: Client,
+    scheme: TokenScheme,
+}
+
+/// How the API token is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenScheme {
+    /// TempWorks' `x-tw-token` header.
+    TempWorks,
+    /// `Authorization: Bearer {token}` (Textbridge's ATS directory contract).
+    Bearer,
 }
 
 impl Http {
     /// Builds the client. `timeout` bounds each attempt (connecting, sending and reading
     /// the whole answer); `max_retry_wait` caps the wait between attempts.
     pub(crate) fn new(timeout: Duration, max_retry_wait: Duration) -> Self {
-        Self { client: Client::new(timeout, max_retry_wait) }
+        Self { client: Client::new(timeout, max_retry_wait), scheme: TokenScheme::TempWorks }
     }
 
     /// The limit on one attempt.
+    /// The same client sending the token as `Authorization: Bearer`.
+    pub(crate) fn with_bearer(mut self) -> Self {
+        self.scheme = TokenScheme::Bearer;
+        self
+    }
+
     pub(crate) fn timeout(&self) -> Duration {
         self.client.timeout()
     }
@@ -68,8 +84,12 @@ impl Http {
     /// connection failures, 5xx and 429 once the attempts are spent are
     /// [`AtsError::Unavailable`].
     pub(crate) async fn send(&self, call: Call<'_>) -> Result<Vec<u8>, AtsError> {
-        let mut token = HeaderValue::from_str(call.token.expose_secret().trim()).map_err(|_| {
-            AtsError::Rejected("the saved TempWorks API token has characters an HTTP header cannot carry".into())
+        let (header, value) = match self.scheme {
+            TokenScheme::TempWorks => (TOKEN_HEADER, call.token.expose_secret().trim().to_owned()),
+            TokenScheme::Bearer => (AUTHORIZATION.as_str(), format!("Bearer {}", call.token.expose_secret().trim())),
+        };
+        let mut token = HeaderValue::from_str(&value).map_err(|_| {
+            AtsError::Rejected("the saved ATS API token has characters an HTTP header cannot carry".into())
         })?;
         token.set_sensitive(true);
         let method = call.method.clone();
@@ -81,7 +101,7 @@ impl Http {
             .inner()
             .request(method.clone(), call.url.clone())
             .header(ACCEPT, "application/json")
-            .header(TOKEN_HEADER, token);
+            .header(header, token);
         if let Some(body) = &call.body {
             request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
         }

@@ -11,11 +11,16 @@
 //! * Each tenant's API token is a secret named [`token_secret_name`], sent in the
 //!   `x-tw-token` header.
 //!
+//! [`RestDirectory`] reads users and records for the scheduled sync over Textbridge's
+//! own ATS directory contract (see its module documentation).
+//!
 //! No log line, error or debug output of this crate carries the token or a text.
 
 mod http;
+mod rest;
 mod tempworks;
 mod wire;
 
+pub use rest::{PAGE_SIZE, RestDirectory, parse_page};
 pub use tempworks::{TempWorks, token_secret_name};
 pub use url::Url;

@@ -203,7 +203,26 @@ const NEEDS: &[(&str, &str, Grants)] = &[
             ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
         ],
     ),
-    ("AtsSyncFunction", "ats-sync", &[("table", &["dynamodb:Query"])]),
+    (
+        "AtsSyncFunction",
+        "ats-sync",
+        &[
+            (
+                "table",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:ConditionCheckItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            ("index", &["dynamodb:Query"]),
+            ("secrets", &["secretsmanager:GetSecretValue"]),
+            ("intake", &["sqs:SendMessage"]),
+        ],
+    ),
 ];
 
 /// The short name of a granted resource.

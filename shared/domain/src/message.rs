@@ -97,6 +97,9 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    /// Every kind.
+    pub const ALL: [RecordKind; 3] = [Self::Candidate, Self::Employee, Self::Contact];
+
     /// `candidate`, `employee` or `contact`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -24,7 +24,7 @@ use axum::{Router, extract::Request, middleware::Next, response::Response};
 use lambda_runtime::{Context, LambdaEvent, service_fn};
 use textbridge_app::{
     Config,
-    ports::{Ats, ItemStore, Providers, Queue, Secrets},
+    ports::{Ats, AtsDirectory, ItemStore, Providers, Queue, Secrets},
     worker::{MessageHandler, handle_batch},
 };
 use textbridge_domain::{Error, Region};
@@ -107,6 +107,12 @@ impl Aws {
 /// The texting providers at their configured endpoints (`TEXTUS_BASE_URL`, …).
 pub fn providers() -> Result<Providers, Error> {
     Ok(textbridge_providers::registry(&textbridge_providers::Endpoints::from_env()?))
+}
+
+/// The connector of Textbridge's ATS directory contract (the sync reads each
+/// tenant's ATS through it).
+pub fn directory() -> Arc<dyn AtsDirectory> {
+    Arc::new(textbridge_ats::RestDirectory::default())
 }
 
 /// The ATS archived texts are written back to, when `TEMPWORKS_BASE_URL` is set;

@@ -1,11 +1,13 @@
 //! Test support shared by the workspace: the port contract suite that every backend
 //! must pass, seeding through the ports, local stand-ins for the TempWorks, Zipwhip
-//! and Twilio APIs (`tempworks`, `zipwhip`, `twilio`), and (feature `aws`) a moto server harness
+//! and Twilio APIs (`tempworks`, `zipwhip`, `twilio`) and an ATS directory
+//! (`ats_directory`), the racing calls (`races`) and the ATS sync's cases (`sync_cases`), and (feature `aws`) a moto server harness
 //! for the AWS backend and a local Lambda Runtime API that runs the release
 //! bootstraps against it (`lambda_runtime`).
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation is a panic
 
+pub mod ats_directory;
 pub mod contract;
 pub mod counting;
 #[cfg(feature = "aws")]
@@ -14,6 +16,7 @@ pub mod lambda_runtime;
 pub mod moto;
 pub mod races;
 pub mod seed;
+pub mod sync_cases;
 pub mod tempworks;
 pub mod twilio;
 pub mod zipwhip;

@@ -69,3 +69,122 @@ pub trait Ats: Send + Sync {
         provider_message_id: &str,
     ) -> Result<Option<String>, AtsError>;
 }
+
+/// How much of the ATS a user may use (decides whether the sync creates them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AtsAccess {
+    /// Full access: always a texting user.
+    Full,
+    /// Partial access: a texting user only when Synchronize is Always.
+    Partial,
+}
+
+/// The user's "Synchronize to Text Engagement" setting in the ATS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncSetting {
+    /// Always create the texting user.
+    Always,
+    /// Never create one.
+    Never,
+}
+
+/// A user as the ATS lists them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AtsUser {
+    /// The ATS's system id of the user.
+    pub id: String,
+    /// E-mail (the texting username).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Full or partial access.
+    pub access: AtsAccess,
+    /// Synchronize to Text Engagement (unset when absent).
+    #[serde(default)]
+    pub synchronize: Option<SyncSetting>,
+    /// Removed from the ATS.
+    #[serde(default)]
+    pub removed: bool,
+    /// When the user last changed in the ATS (RFC 3339).
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// A record (candidate, employee, contact) as the ATS lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AtsRecord {
+    /// The ATS's id of the record.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Phone numbers, in any common form.
+    #[serde(default)]
+    pub phones: Vec<String>,
+    /// Removed from the ATS (its numbers leave the directory).
+    #[serde(default)]
+    pub removed: bool,
+    /// When the record last changed in the ATS (RFC 3339).
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// One page of a listing: the rows (a row the connector could not read is an
+/// `Err` with the reason, so one bad row never stops the page) and the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtsPage<T> {
+    /// The rows, in the ATS's order.
+    pub rows: Vec<Result<T, String>>,
+    /// The token of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// Where a listing starts: rows changed at or after `since`, from page `page`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AtsCursor {
+    /// The updated-at watermark (RFC 3339), if any.
+    pub since: Option<String>,
+    /// The page token to continue from, if any.
+    pub page: Option<String>,
+}
+
+/// A tenant's connection to its ATS directory.
+#[derive(Clone)]
+pub struct AtsEndpoint {
+    /// The base URL of the ATS's Textbridge contract.
+    pub base_url: url::Url,
+    /// The API token (write-only; never logged).
+    pub token: secrecy::SecretString,
+}
+
+impl std::fmt::Debug for AtsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtsEndpoint").field("base_url", &self.base_url.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// The ATS directory the scheduled sync reads: users and records, paged and
+/// incremental.
+#[async_trait]
+pub trait AtsDirectory: Send + Sync {
+    /// Checks that the endpoint answers and accepts the token.
+    async fn check(&self, endpoint: &AtsEndpoint) -> Result<(), AtsError>;
+
+    /// One page of users changed since the cursor's watermark.
+    async fn users(&self, endpoint: &AtsEndpoint, cursor: &AtsCursor) -> Result<AtsPage<AtsUser>, AtsError>;
+
+    /// One page of records of `kind` changed since the cursor's watermark.
+    async fn records(
+        &self,
+        endpoint: &AtsEndpoint,
+        kind: RecordKind,
+        cursor: &AtsCursor,
+    ) -> Result<AtsPage<AtsRecord>, AtsError>;
+}

@@ -11,7 +11,10 @@ mod queue;
 mod secrets;
 mod store;
 
-pub use ats::{Ats, AtsError, AtsMessage, RecordRef};
+pub use ats::{
+    Ats, AtsAccess, AtsCursor, AtsDirectory, AtsEndpoint, AtsError, AtsMessage, AtsPage, AtsRecord, AtsUser, RecordRef,
+    SyncSetting,
+};
 pub use clock::{Clock, SystemClock};
 pub use provider::{
     Checked, Connection, Credentials, Provider, ProviderError, Providers, SecretFields, SubmittedFields, WebhookRequest,

@@ -133,3 +133,15 @@ async fn racing_licence_assigns_usernames_and_team_names_on_moto() {
     textbridge_testkit::races::one_username_one_user(moto::backend().await, "race-names").await;
     textbridge_testkit::races::one_team_name_one_team(moto::backend().await, "race-teams").await;
 }
+
+fn directory() -> Arc<dyn textbridge_app::ports::AtsDirectory> {
+    Arc::new(textbridge_ats::RestDirectory::new(Duration::from_secs(5), Duration::from_secs(2)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ats_sync_follows_every_rule_resumes_and_isolates_tenants_on_moto() {
+    use textbridge_testkit::sync_cases;
+    sync_cases::the_sync_follows_every_rule(moto::backend().await, directory(), "sync-rules").await;
+    sync_cases::a_failed_page_resumes_where_it_stopped(moto::backend().await, directory(), "sync-resume").await;
+    sync_cases::tenants_sync_independently(moto::backend().await, directory()).await;
+}
