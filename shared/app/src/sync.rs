@@ -219,15 +219,23 @@ impl Position {
     }
 
     /// Moves past a page: to its next page, or (at the end) to a new watermark.
-    /// Saved only when it moved, on the condition that no other run moved it.
-    async fn advance(&mut self, app: &Arc<App>, next: Option<String>, high: Option<String>) -> Result<(), Error> {
+    /// Saved only when it moved — after a page that wrote something (a page that
+    /// changed nothing is simply read again if the run stops), or at the end — on the
+    /// condition that no other run moved it.
+    async fn advance(
+        &mut self,
+        app: &Arc<App>,
+        next: Option<String>,
+        high: Option<String>,
+        page_wrote: bool,
+    ) -> Result<(), Error> {
         let mut state = SyncCursorItem { since: self.state.since.clone(), page: next.clone(), high, version: 0 };
         if next.is_none() {
             state.since = state.high.clone().or_else(|| state.since.clone());
         }
         let unchanged = self.stored.as_ref().is_some_and(|s| s.since == state.since && s.page == state.page)
             || (self.stored.is_none() && state.since.is_none() && state.page.is_none());
-        if unchanged {
+        if unchanged || (next.is_some() && !page_wrote) {
             self.state = state;
             return Ok(());
         }
@@ -272,6 +280,7 @@ async fn sync_users(
     loop {
         let page = directory.users(endpoint, &position.cursor()).await.map_err(ats_failure)?;
         let mut high = position.state.high.clone();
+        let wrote_before = std::mem::replace(&mut report.wrote, false);
         for row in page.rows {
             match row {
                 Ok(user) => {
@@ -285,8 +294,8 @@ async fn sync_users(
             }
         }
         let last = page.next.is_none();
-        position.advance(app, page.next, high).await?;
-        report.wrote |= position.wrote;
+        position.advance(app, page.next, high, report.wrote).await?;
+        report.wrote |= wrote_before || position.wrote;
         if last {
             return Ok(());
         }
@@ -381,6 +390,7 @@ async fn apply_user(
                 return match users::create(app, tenant, new, LicencePolicy::None, true).await {
                     Ok(_) => {
                         report.created += 1;
+                        report.wrote = true;
                         clear_conflict(app, tenant, &id, report).await
                     }
                     Err(Error::Conflict { message, .. }) => {
@@ -405,6 +415,8 @@ async fn apply_user(
                 users::map_ats_id(app, tenant, &existing.user_id, &id).await?;
                 users::update(app, tenant, &existing.user_id, rename).await?;
                 report.updated += 1;
+                report.wrote = true;
+                report.wrote = true;
                 return clear_conflict(app, tenant, &id, report).await;
             }
         },
@@ -423,6 +435,7 @@ async fn apply_user(
     let (_, changed) = users::update(app, tenant, &texting.user_id, rename).await?;
     if changed {
         report.updated += 1;
+        report.wrote = true;
     } else {
         report.unchanged += 1;
     }
@@ -507,6 +520,7 @@ async fn sync_records(
     loop {
         let page = directory.records(endpoint, kind, &position.cursor()).await.map_err(ats_failure)?;
         let mut high = position.state.high.clone();
+        let wrote_before = std::mem::replace(&mut report.wrote, false);
         for row in page.rows {
             match row {
                 Ok(record) => {
@@ -520,8 +534,8 @@ async fn sync_records(
             }
         }
         let last = page.next.is_none();
-        position.advance(app, page.next, high).await?;
-        report.wrote |= position.wrote;
+        position.advance(app, page.next, high, report.wrote).await?;
+        report.wrote |= wrote_before || position.wrote;
         if last {
             return Ok(());
         }
@@ -564,6 +578,7 @@ async fn apply_record(
         Ok(view) => {
             if view.changed {
                 report.records_upserted += 1;
+                report.wrote = true;
             } else {
                 report.records_unchanged += 1;
             }

@@ -54,13 +54,9 @@ impl Respond for Answerer {
         let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(200).min(data.page_size);
         let offset = query.get("page_token").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
         let since = query.get("updated_since").and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
-        let (list, stream, rows): (&str, String, Vec<Value>) = match request.url.path() {
-            "/users" => ("users", "users".into(), data.users.clone()),
-            "/records" => {
-                let kind = query.get("kind").cloned().unwrap_or_default();
-                let rows = data.records.iter().filter(|(k, _)| *k == kind).map(|(_, r)| r.clone()).collect();
-                ("records", kind, rows)
-            }
+        let (list, stream): (&str, String) = match request.url.path() {
+            "/users" => ("users", "users".into()),
+            "/records" => ("records", query.get("kind").cloned().unwrap_or_default()),
             _ => return ResponseTemplate::new(404),
         };
         if let Some((s, page, status)) = &data.fail
@@ -69,9 +65,14 @@ impl Respond for Answerer {
         {
             return ResponseTemplate::new(*status);
         }
-        let rows: Vec<Value> =
+        let rows: Vec<&Value> = if list == "users" {
+            data.users.iter().collect()
+        } else {
+            data.records.iter().filter(|(k, _)| *k == stream).map(|(_, r)| r).collect()
+        };
+        let rows: Vec<&Value> =
             rows.into_iter().filter(|r| since.is_none_or(|s| time_of(r).is_none_or(|t| t >= s))).collect();
-        let page: Vec<Value> = rows.iter().skip(offset).take(limit).cloned().collect();
+        let page: Vec<&Value> = rows.iter().skip(offset).take(limit).copied().collect();
         let next = (offset + limit < rows.len()).then(|| (offset + limit).to_string());
         ResponseTemplate::new(200).set_body_json(json!({ list: page, "next_page_token": next }))
     }

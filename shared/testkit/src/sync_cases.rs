@@ -63,6 +63,7 @@ pub async fn the_sync_follows_every_rule(backend: Backend, directory: Arc<dyn At
     let (app, counting) = app(&backend, &directory);
     let ats = StandIn::start().await;
     connect(&app, &tenant, &ats).await;
+    ats.page_size(4); // several pages per stream
 
     // Texting users that exist before the first sync.
     users::create(&app, &tenant, new_user("manual@x.test"), LicencePolicy::None, false).await.expect("manual");
