@@ -751,6 +751,21 @@ async fn an_unmatched_text_is_archived_once_when_the_ats_sync_brings_its_record(
     let (_, users) = w.call("GET", "/users", &admin, None).await;
     assert_eq!(users["users"][0]["email"], "recruiter@acme.test", "{users}");
 
+    // Purging the record (customer admins only) removes it and its archive, audited.
+    let staff = token(&w.dir, &["--tenant", "acme", "--role", "staff", "--user-id", "s-1"]);
+    assert_eq!(w.call("DELETE", "/records/employee/e88", &manager, None).await.0, 403);
+    assert_eq!(w.call("DELETE", "/records/employee/e88", &staff, None).await.0, 403);
+    assert_eq!(w.call("DELETE", "/records/employee/e88", &globex, None).await.0, 404, "another tenant's record");
+    let (status, purged) = w.call("DELETE", "/records/employee/e88", &admin, None).await;
+    assert_eq!(status, 200, "{purged}");
+    assert!(purged["removed_items"].as_u64().is_some_and(|n| n >= 3), "record, number, text: {purged}");
+    let (status, _) = w.call("GET", "/records/employee/e88/messages", &admin, None).await;
+    assert_eq!(status, 404, "the record and its archive are gone");
+    assert_eq!(w.call("DELETE", "/records/employee/e88", &admin, None).await.0, 404, "nothing left");
+    let (_, audit) = w.call("GET", "/admin/audit", &admin, None).await;
+    assert_eq!((audit[0]["id"].clone(), audit[0]["by"].clone()), (json!("e88"), json!("admin-1")), "{audit}");
+    assert_eq!(w.call("GET", "/admin/audit", &globex, None).await.1, json!([]));
+
     // Removing the connection switches manual adds back on.
     assert_eq!(w.call("DELETE", "/credentials/ats", &admin, None).await.0, 200);
     let add = json!({"first_name": "A", "last_name": "B", "email": "a@acme.test"});

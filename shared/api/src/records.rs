@@ -4,6 +4,7 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `PUT /records/{kind}/{id}` | managers, admins | upsert a record and its numbers |
+//! | `DELETE /records/{kind}/{id}`, `GET /admin/audit` | customer admins; admins | purge a record and its archive; the audit trail |
 //! | `GET /records/{kind}/{id}/messages` | tenant users | the record's texts, newest first |
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
@@ -97,6 +98,21 @@ async fn replay(
     Ok(Json(dead_letters::replay(&app, &caller, request).await?))
 }
 
+async fn purge_record(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath((record_kind, id)): ApiPath<(String, String)>,
+) -> Result<Json<records::Purged>, ApiError> {
+    Ok(Json(records::purge(&app, &caller, kind(&record_kind)?, &id).await?))
+}
+
+async fn audit_trail(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<records::Purged>>, ApiError> {
+    Ok(Json(records::audit_trail(&app, &caller).await?))
+}
+
 async fn sync_report(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<TenantReport>, ApiError> {
     Ok(Json(sync::last_report(&app, &caller).await?))
 }
@@ -120,12 +136,13 @@ async fn resolve_conflict(
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
-        .route("/records/{kind}/{id}", put(upsert_record))
+        .route("/records/{kind}/{id}", put(upsert_record).delete(purge_record))
         .route("/records/{kind}/{id}/messages", get(conversation))
         .route("/messages/unmatched", get(unmatched))
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/replay", post(replay))
         .route("/admin/webhook-sources", get(get_sources).put(set_sources))
+        .route("/admin/audit", get(audit_trail))
         .route("/admin/ats-sync/report", get(sync_report))
         .route("/admin/ats-sync/conflicts", get(sync_conflicts))
         .route("/admin/ats-sync/conflicts/{ats_user}/resolve", post(resolve_conflict))

@@ -90,6 +90,21 @@ fn record_pk(tenant: &TenantId, kind: RecordKind, id: &str) -> String {
     format!("T#{tenant}#REC#{}#{id}", kind.as_str())
 }
 
+/// Everything in one record's partition: the record, its conversation and archive states.
+pub fn record_partition(tenant: &TenantId, kind: RecordKind, id: &str) -> Query {
+    Query::new(record_pk(tenant, kind, id), "")
+}
+
+/// One entry of a tenant's audit trail (purges), in time order.
+pub fn audit(tenant: &TenantId, at: &Timestamp, id: &str) -> Key {
+    Key::new(format!("T#{tenant}#AUDIT"), format!("EV#{at}#{id}"))
+}
+
+/// A tenant's audit trail, oldest first.
+pub fn audit_trail(tenant: &TenantId) -> Query {
+    Query::new(format!("T#{tenant}#AUDIT"), "EV#")
+}
+
 /// A record of the directory (candidate, employee, contact).
 pub fn record(tenant: &TenantId, kind: RecordKind, id: &str) -> Key {
     Key::new(record_pk(tenant, kind, id), ITEM)

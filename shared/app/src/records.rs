@@ -277,3 +277,65 @@ pub async fn conversation(
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(ConversationPage { messages, next: page.next })
 }
+
+/// What a purge removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purged {
+    /// Candidate, employee or contact.
+    pub kind: RecordKind,
+    /// The record's id.
+    pub id: String,
+    /// Items removed: the record, its numbers, its archived texts and their states.
+    pub removed_items: usize,
+    /// Who purged it.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl Stored for Purged {
+    const KIND: &'static str = "purge audit entry";
+}
+
+/// Purges a record and its whole archive (customer admins only): its numbers leave
+/// the directory first (so no new text is archived on it), then the record and its
+/// conversation go, in transactions of at most 100 deletes. The purge is written to
+/// the tenant's audit trail before anything is removed; a purge that stopped half-way
+/// is finished by purging again. 404 when there is nothing left to purge.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn purge(app: &Arc<App>, caller: &Identity, kind: RecordKind, id: &str) -> Result<Purged, Error> {
+    if caller.role != textbridge_domain::Role::CustomerAdmin {
+        return Err(Error::Forbidden("only a customer admin may purge a record".into()));
+    }
+    let id = record_id(id)?;
+    let tenant = &caller.tenant;
+    let partition = app.store.query_all(&keys::record_partition(tenant, kind, &id)).await?;
+    if partition.is_empty() {
+        return Err(Error::NotFound(format!("no {} {id} to purge", kind.as_str())));
+    }
+    let at = Timestamp::new(app.clock.now())?;
+    let mut purged =
+        Purged { kind, id: id.clone(), removed_items: partition.len(), by: caller.user_id.to_string(), at };
+    let record = items::get::<RecordItem>(app.store.as_ref(), &keys::record(tenant, kind, &id)).await?;
+    let phones = record.as_ref().map(|r| r.phones.clone()).unwrap_or_default();
+    purged.removed_items += phones.len();
+    let audit_id = format!("purge-{}-{id}", kind.as_str());
+    app.store.put(&purged.to_item(keys::audit(tenant, &at, &audit_id))?, None).await?;
+    let mut deletes: Vec<Write> = phones
+        .iter()
+        .map(|n| Write::Delete { key: keys::record_phone(tenant, n, kind, &id), condition: None })
+        .collect();
+    deletes.extend(partition.into_iter().map(|item| Write::Delete { key: item.key, condition: None }));
+    for chunk in deletes.chunks(crate::ports::MAX_TRANSACTION_WRITES) {
+        app.store.transact(chunk).await?;
+    }
+    tracing::info!(kind = kind.as_str(), removed = purged.removed_items, "record purged");
+    Ok(purged)
+}
+
+/// The tenant's audit trail of purges, oldest first (admins).
+pub async fn audit_trail(app: &Arc<App>, caller: &Identity) -> Result<Vec<Purged>, Error> {
+    caller.require_admin()?;
+    let items = app.store.query_all(&keys::audit_trail(&caller.tenant)).await?;
+    items.iter().map(Purged::from_item).collect()
+}
