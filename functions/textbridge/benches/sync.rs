@@ -26,12 +26,12 @@ fn arg(name: &str, default: usize) -> usize {
 
 fn data(ats: &StandIn, users: usize, changed_every: Option<usize>) {
     let at = |i: usize| {
-        if changed_every.is_some_and(|n| i % n == 0) { "2026-11-26T11:00:00Z" } else { "2026-11-26T10:00:00Z" }
+        if changed_every.is_some_and(|n| i.is_multiple_of(n)) { "2026-11-26T11:00:00Z" } else { "2026-11-26T10:00:00Z" }
     };
     let rows = (0..users)
         .map(|i| {
             let mut u = user(&format!("u{i}"), &format!("user{i}@acme.test"), "full", None, at(i));
-            if changed_every.is_some_and(|n| i % n == 0) {
+            if changed_every.is_some_and(|n| i.is_multiple_of(n)) {
                 u["last_name"] = serde_json::json!(format!("Renamed {i}"));
             }
             u
@@ -42,7 +42,7 @@ fn data(ats: &StandIn, users: usize, changed_every: Option<usize>) {
         let rows = (0..users)
             .map(|i| {
                 let n = offset + i;
-                let phone = if changed_every.is_some_and(|k| i % k == 0) { 5_000_000 + n } else { 3_000_000 + n };
+                let phone = if changed_every.is_some_and(|k| i.is_multiple_of(k)) { 5_000_000 + n } else { 3_000_000 + n };
                 record(&format!("r{n}"), &[&format!("+1206{phone:07}")], at(i))
             })
             .collect();
