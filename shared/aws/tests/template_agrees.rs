@@ -346,3 +346,22 @@ fn only_routes_that_exist_are_routed() {
         );
     }
 }
+
+/// The pipe that carries outgoing e-mail events publishes exactly the items the
+/// outbox key makes: new items whose partition key ends with `#OUTBOX`.
+#[test]
+fn the_outbox_pipe_takes_outbox_items_only() {
+    let t = template();
+    let pipes = resources(&t, "AWS::Pipes::Pipe");
+    let [(_, pipe)] = pipes.as_slice() else { panic!("one pipe") };
+    let pattern = text(&pipe["Properties"]["SourceParameters"]["FilterCriteria"]["Filters"][0]["Pattern"]);
+    let pattern: serde_json::Value = serde_json::from_str(pattern).expect("the pattern is JSON");
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT"]));
+    let suffix = pattern["dynamodb"]["Keys"]["PK"]["S"][0]["suffix"].as_str().expect("a suffix");
+    let tenant = textbridge_domain::TenantId::parse("acme").expect("tenant");
+    let at: textbridge_domain::Timestamp = "2026-11-26T10:00:00Z".parse().expect("time");
+    assert!(textbridge_app::keys::outbox_event(&tenant, &at, "e1").pk.ends_with(suffix));
+    assert!(!textbridge_app::keys::audit(&tenant, &at, "e1").pk.ends_with(suffix), "audit entries stay");
+    assert!(!textbridge_app::keys::user(&tenant, &"u1".parse().expect("id")).pk.ends_with(suffix));
+    assert_eq!(text(&pipe["Properties"]["Target"]), "EmailEvents");
+}

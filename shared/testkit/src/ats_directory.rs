@@ -11,10 +11,13 @@ use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
 
+/// A row with its updated-at read once.
+type Row = (Option<OffsetDateTime>, Value);
+
 #[derive(Default)]
 struct Data {
-    users: Vec<Value>,
-    records: Vec<(String, Value)>,
+    users: Vec<Row>,
+    records: std::collections::HashMap<String, Vec<Row>>,
     page_size: usize,
     /// (`users` or a record kind, page index from 0, status) answered until cleared.
     fail: Option<(String, usize, u16)>,
@@ -65,15 +68,11 @@ impl Respond for Answerer {
         {
             return ResponseTemplate::new(*status);
         }
-        let rows: Vec<&Value> = if list == "users" {
-            data.users.iter().collect()
-        } else {
-            data.records.iter().filter(|(k, _)| *k == stream).map(|(_, r)| r).collect()
-        };
-        let rows: Vec<&Value> =
-            rows.into_iter().filter(|r| since.is_none_or(|s| time_of(r).is_none_or(|t| t >= s))).collect();
-        let page: Vec<&Value> = rows.iter().skip(offset).take(limit).copied().collect();
-        let next = (offset + limit < rows.len()).then(|| (offset + limit).to_string());
+        let empty = Vec::new();
+        let rows = if list == "users" { &data.users } else { data.records.get(&stream).unwrap_or(&empty) };
+        let mut listed = rows.iter().filter(|(t, _)| since.is_none_or(|s| t.is_none_or(|t| t >= s))).skip(offset);
+        let page: Vec<&Value> = listed.by_ref().take(limit).map(|(_, r)| r).collect();
+        let next = listed.next().is_some().then(|| (offset + limit).to_string());
         ResponseTemplate::new(200).set_body_json(json!({ list: page, "next_page_token": next }))
     }
 }
@@ -99,14 +98,13 @@ impl StandIn {
 
     /// Replaces the users listed.
     pub fn set_users(&self, users: Vec<Value>) {
-        self.data.lock().unwrap().users = users;
+        self.data.lock().unwrap().users = users.into_iter().map(|u| (time_of(&u), u)).collect();
     }
 
     /// Replaces the records of `kind`.
     pub fn set_records(&self, kind: &str, records: Vec<Value>) {
-        let mut data = self.data.lock().unwrap();
-        data.records.retain(|(k, _)| k != kind);
-        data.records.extend(records.into_iter().map(|r| (kind.to_owned(), r)));
+        let rows = records.into_iter().map(|r| (time_of(&r), r)).collect();
+        self.data.lock().unwrap().records.insert(kind.to_owned(), rows);
     }
 
     /// Answers page `page` (from 0) of `stream` (`users` or a record kind) with

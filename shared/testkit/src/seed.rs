@@ -51,6 +51,33 @@ pub async fn texting_user(backend: &Backend, tenant: &TenantId, id: &str) {
         .expect("texting user");
 }
 
+/// Connects `tenant` to the ATS directory at `base_url` with `token`, as a save that
+/// found it answering would (integration on, listed for the scheduled run).
+pub async fn ats_connection(backend: &Backend, tenant: &TenantId, base_url: &str, token: &str) {
+    use textbridge_app::{
+        ats_connection,
+        items::{AtsConnectionItem, AtsIntegrationItem},
+    };
+    let name = ats_connection::token_name(tenant).expect("name");
+    backend.secrets.create(&name, &token.to_owned().into()).await.expect("token");
+    let connection = AtsConnectionItem {
+        base_url: base_url.to_owned(),
+        record_kinds: vec![RecordKind::Employee],
+        full_access_role: textbridge_domain::Role::User,
+        status: "connected".into(),
+        status_message: "connected".into(),
+        status_at: "2026-11-26T10:00:00Z".parse().expect("time"),
+    };
+    let items = [
+        connection.to_item(keys::ats_connection(tenant)).expect("item"),
+        AtsIntegrationItem { enabled: true }.to_item(keys::ats_integration(tenant)).expect("item"),
+        Item::new(ats_connection::listing(tenant)).with("tenant", tenant.as_str()),
+    ];
+    for item in &items {
+        backend.store.put(item, None).await.expect("connection");
+    }
+}
+
 /// Puts `number` on the directory record `kind`/`id` of `tenant`.
 pub async fn record_phone(backend: &Backend, tenant: &TenantId, number: &str, kind: RecordKind, id: &str) {
     let number: E164 = number.parse().expect("E.164 number");

@@ -499,10 +499,24 @@ async fn a_signed_webhook_is_queued_archived_and_read_back_per_tenant() {
 #[tokio::test]
 async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
     let stage = stage().await;
+    // A tenant connected to an ATS (a stand-in on loopback): the scheduled run syncs
+    // its user and record under the template's grants.
+    let ats = textbridge_testkit::ats_directory::StandIn::start().await;
+    let at = "2026-11-26T10:00:00Z";
+    ats.set_users(vec![textbridge_testkit::ats_directory::user("7", "ann@acme.test", "full", None, at)]);
+    ats.set_records("employee", vec![textbridge_testkit::ats_directory::record("e1", &["+12065550100"], at)]);
+    let backend = stage.backend().await;
+    let tenant = "acme".parse().expect("tenant");
+    seed::ats_connection(&backend, &tenant, &ats.uri(), textbridge_testkit::ats_directory::TOKEN).await;
     let Some(mut sync) = stage.start("ats-sync", "AtsSyncFunction", &[]).await else { return };
     let rule = "arn:aws:events:us-east-1:123456789012:rule/every-20-minutes";
     let report = sync.event(&scheduled_event(rule)).await;
     assert!(report.is_object(), "{report}\n{}", sync.function.log_text());
+    let acme = &report["reports"][0];
+    assert_eq!(acme["error"], Value::Null, "{report}\n{}", sync.function.log_text());
+    assert_eq!((acme["created"].clone(), acme["records_upserted"].clone()), (json!(1), json!(1)), "{report}");
+    let again = sync.event(&scheduled_event(rule)).await;
+    assert_eq!((again["reports"][0]["created"].clone(), again["reports"][0]["unchanged"].clone()), (json!(0), json!(1)));
     eprintln!("ats-sync: init {}", sync.init());
 
     // Issue 9 item 11: with its table gone, the error is a short type and a plain
