@@ -275,3 +275,10 @@ async fn a_status_that_arrives_before_its_text_is_kept_for_it() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].str("status"), Some("delivered"), "the earlier status is kept for the text");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn permission_matrix_and_racing_creates_on_the_embedded_backend() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    textbridge_testkit::access::permission_matrix(embedded.backend(), "matrix").await;
+    textbridge_testkit::access::racing_creates(embedded.backend(), "race-groups").await;
+}

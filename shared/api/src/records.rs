@@ -8,17 +8,22 @@
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
 //! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
+//! | `GET·POST /admin/action-types` | admins | message action types (built-in and added) |
+//! | `GET·POST /admin/security-groups`, `PUT /admin/security-groups/{name}` | admins | security groups and their grants |
+//! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
 
 use std::sync::Arc;
 
 use axum::{
     Json, Router,
     extract::State,
+    http::StatusCode,
     routing::{get, post, put},
 };
 use serde::Deserialize;
 use textbridge_app::{
     App,
+    access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
     webhook_sources::{self, SourceLists},
@@ -94,6 +99,62 @@ async fn replay(
     Ok(Json(dead_letters::replay(&app, &caller, request).await?))
 }
 
+async fn list_types(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<ActionTypeView>>, ApiError> {
+    Ok(Json(access::list_types(&app, &caller).await?))
+}
+
+async fn add_type(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(new): ApiJson<NewActionType>,
+) -> Result<(StatusCode, Json<ActionTypeView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(access::add_type(&app, &caller, new).await?)))
+}
+
+async fn list_security_groups(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<SecurityGroupView>>, ApiError> {
+    Ok(Json(access::list_groups(&app, &caller).await?))
+}
+
+async fn create_security_group(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(new): ApiJson<NewSecurityGroup>,
+) -> Result<(StatusCode, Json<SecurityGroupView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(access::create_group(&app, &caller, new).await?)))
+}
+
+async fn update_security_group(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(grants): ApiJson<Grants>,
+) -> Result<Json<SecurityGroupView>, ApiError> {
+    Ok(Json(access::update_group(&app, &caller, &name, grants).await?))
+}
+
+async fn get_member(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(user): ApiPath<String>,
+) -> Result<Json<Membership>, ApiError> {
+    Ok(Json(access::member(&app, &caller, &user).await?))
+}
+
+async fn set_member(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(user): ApiPath<String>,
+    ApiJson(membership): ApiJson<Membership>,
+) -> Result<Json<Membership>, ApiError> {
+    Ok(Json(access::set_member(&app, &caller, &user, membership).await?))
+}
+
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
@@ -103,5 +164,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/replay", post(replay))
         .route("/admin/webhook-sources", get(get_sources).put(set_sources))
+        .route("/admin/action-types", get(list_types).post(add_type))
+        .route("/admin/security-groups", get(list_security_groups).post(create_security_group))
+        .route("/admin/security-groups/{name}", put(update_security_group))
+        .route("/admin/security-members/{user_id}", get(get_member).put(set_member))
         .with_state(app)
 }

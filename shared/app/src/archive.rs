@@ -19,7 +19,7 @@ use textbridge_domain::{
 };
 
 use crate::{
-    App,
+    App, access,
     envelope::{Envelope, KIND_WEBHOOK_EVENT},
     items::{
         self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, FailureItem, MessageItem,
@@ -29,9 +29,6 @@ use crate::{
     ports::{AtsError, AtsMessage, Condition, Key, PortError, RecordRef, Update},
     worker::MessageHandler,
 };
-
-/// The action type every archived text is stored with.
-pub const MESSAGE_ACTION_TYPE: &str = "Message";
 
 /// Archives queued messages.
 pub struct Archiver {
@@ -240,6 +237,8 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
         tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
         return Ok(());
     }
+    // Written as the texting user (the default group when unattributed).
+    access::access_cached(app, tenant, first.texting_user.as_ref()).await?.require_write(access::MESSAGE)?;
     for record in &records {
         archive_to(app, tenant, record, message, first.texting_user.as_ref()).await?;
     }
@@ -265,7 +264,7 @@ fn failure_reason(error: &Error) -> (&'static str, String) {
         // A reader's error may quote what it could not read: keep none of it.
         Error::Malformed { .. } => "the queued message could not be read".to_owned(),
         Error::Invalid { .. } => error.to_string(),
-        Error::Unavailable(why) | Error::NotFound(why) => why.clone(),
+        Error::Unavailable(why) | Error::NotFound(why) | Error::Forbidden(why) => why.clone(),
         Error::Conflict { message, .. } => message.clone(),
         _ => "an internal error; see the log".to_owned(),
     };
@@ -299,7 +298,7 @@ async fn archive_to(
         provider_username: message.provider_username.clone(),
         unattributed: user.is_none(),
         status: message.status,
-        action_type: MESSAGE_ACTION_TYPE.to_owned(),
+        action_type: access::MESSAGE.to_owned(),
     }
     .to_item(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))?;
     store.put(&entry, None).await?;

@@ -355,6 +355,45 @@ impl Stored for GroupItem {
     const KIND: &'static str = "permission group";
 }
 
+/// A message action type a tenant added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionTypeItem {
+    /// The name as set.
+    pub name: String,
+    /// Whether the default group is kept from it (like `Secure`).
+    pub secure: bool,
+}
+
+impl Stored for ActionTypeItem {
+    const KIND: &'static str = "message action type";
+}
+
+/// A security group: the action types its members may read and write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupItem {
+    /// The name as set.
+    pub name: String,
+    /// Action types members may read (names as set).
+    pub read: Vec<String>,
+    /// Action types members may write (names as set).
+    pub write: Vec<String>,
+}
+
+impl Stored for SecurityGroupItem {
+    const KIND: &'static str = "security group";
+}
+
+/// Which security group a user is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityMemberItem {
+    /// The group's name as set.
+    pub group: String,
+}
+
+impl Stored for SecurityMemberItem {
+    const KIND: &'static str = "security group membership";
+}
+
 /// A tenant's webhook source allow-lists.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SourcesItem {

@@ -8,7 +8,9 @@
 //! `HOOK#`, which no tenant id can produce (tenant ids never start with `_` and
 //! never contain `#`). See ARCHITECTURE.md for the access patterns.
 
-use textbridge_domain::{CredentialLevel, E164, ProviderKind, ProviderUsername, RecordKind, TenantId, Timestamp};
+use textbridge_domain::{
+    CredentialLevel, E164, ProviderKind, ProviderUsername, RecordKind, TenantId, Timestamp, UserId,
+};
 
 use crate::ports::{Key, Query};
 
@@ -49,6 +51,37 @@ pub fn permission_group(tenant: &TenantId, name: &str) -> Key {
 /// Every permission group of a tenant.
 pub fn permission_groups(tenant: &TenantId) -> Query {
     Query::new(tenant_pk(tenant), GROUP_PREFIX)
+}
+
+/// Prefix of every message action type a tenant added (the built-in ones are not stored).
+pub const ACTION_TYPE_PREFIX: &str = "ACTION#";
+
+/// A message action type a tenant added (names compare without case).
+pub fn action_type(tenant: &TenantId, name: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{ACTION_TYPE_PREFIX}{}", name.to_lowercase()))
+}
+
+/// Every message action type a tenant added.
+pub fn action_types(tenant: &TenantId) -> Query {
+    Query::new(tenant_pk(tenant), ACTION_TYPE_PREFIX)
+}
+
+/// Prefix of every security group item in a tenant partition.
+pub const SECURITY_GROUP_PREFIX: &str = "SECGRP#";
+
+/// A security group's grants (names compare without case).
+pub fn security_group(tenant: &TenantId, name: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{SECURITY_GROUP_PREFIX}{}", name.to_lowercase()))
+}
+
+/// Every stored security group of a tenant.
+pub fn security_groups(tenant: &TenantId) -> Query {
+    Query::new(tenant_pk(tenant), SECURITY_GROUP_PREFIX)
+}
+
+/// The security group a user is in (absent: the default group).
+pub fn security_member(tenant: &TenantId, user: &UserId) -> Key {
+    Key::new(tenant_pk(tenant), format!("SECGRP_MEMBER#{user}"))
 }
 
 /// A tenant's webhook source allow-lists.

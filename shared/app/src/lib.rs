@@ -2,6 +2,7 @@
 //! Lambda crate and no JWT crate: those live in `textbridge-api`, `textbridge-lambda`
 //! and the local binary.
 
+pub mod access;
 pub mod archive;
 pub mod cache;
 pub mod config;

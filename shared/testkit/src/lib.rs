@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation is a panic
 
+pub mod access;
 pub mod contract;
 pub mod counting;
 #[cfg(feature = "aws")]

@@ -96,7 +96,7 @@ pub async fn identical_upserts_requeue_each_text_once(backend: Backend, tenant: 
 
 /// Runs every future on its own task, all started before any is awaited, and
 /// returns their outputs in order.
-async fn at_once<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+pub(crate) async fn at_once<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
