@@ -162,6 +162,7 @@ async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     textbridge_testkit::races::two_first_reports_make_one_entry(embedded.backend(), "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(embedded.backend(), "race-b").await;
+    textbridge_testkit::races::racing_opt_outs_make_one_change(embedded.backend(), "race-c").await;
 }
 
 /// An ATS the tenant has not connected until `connected` is set.

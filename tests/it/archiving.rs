@@ -468,7 +468,9 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
         w.post(&hook, &zipwhip_received("1327295480212648000", THEIRS, "STOP"), None, "application/json").await,
         202
     );
-    assert_eq!(w.wait_for("acme", "candidate", "c1", 2).await.len(), 2, "the STOP text is archived too");
+    let messages = w.wait_for("acme", "candidate", "c1", 3).await;
+    assert_eq!(messages.len(), 3, "the STOP text is archived too, and the opt-out as an event");
+    assert_eq!(messages.iter().filter(|m| m["event"] == "opted_out").count(), 1, "{messages:?}");
     let opt_out = w.opt_out("acme", THEIRS).await.expect("an opt-out is recorded");
     assert_eq!(opt_out.str("number"), Some(THEIRS));
     assert_eq!(opt_out.attrs.get("opted_out"), Some(&json!(true)));
@@ -635,7 +637,8 @@ async fn twilio_credentials_then_a_signed_webhook_are_archived() {
     stop.push(("OptOutType", "STOP"));
     let status = w.post_twilio(&url, &stop, TWILIO_TOKEN, &url).await;
     assert!((200..300).contains(&status), "{status}");
-    assert_eq!(w.wait_for("acme", "employee", "e1", 2).await.len(), 2);
+    let messages = w.wait_for("acme", "employee", "e1", 3).await;
+    assert_eq!(messages.len(), 3, "the text and one opt-out event: {messages:?}");
     let opt_out = w.opt_out("acme", THEIRS).await.expect("opt-out recorded");
     assert_eq!(opt_out.attrs.get("opted_out"), Some(&json!(true)));
 

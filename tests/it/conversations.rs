@@ -69,3 +69,41 @@ async fn security_groups_filter_reads_and_the_archiver_needs_write_on_message() 
     assert!(reason.contains("\"Default\"") && reason.contains("\"Message\""), "{reason}");
     assert_eq!(w.conversation("acme", "employee", "e1").await.len(), 1);
 }
+
+#[tokio::test]
+async fn stop_keywords_opt_a_number_out_for_the_tenant_with_history_and_an_event() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let hook = w.textus_hook("acme").await;
+    let admin = w.admin("acme");
+    w.upsert("acme", "employee", "e1", &[THEIRS]).await;
+    let status_of = |tenant: &'static str| {
+        let w = &w;
+        async move { w.call("GET", "/admin/opt-outs/%2B12065550100", &w.admin(tenant), None).await }
+    };
+    for (id, body) in [("m1", "Please stop by the office"), ("m2", "\u{201C}Stop.\u{201D}")] {
+        assert_eq!(w.post_textus(&hook, &seed::textus_received(id, THEIRS, OURS, body)).await, 202);
+    }
+    // Two texts, one opt-out event on the conversation.
+    let messages = w.wait_for("acme", "employee", "e1", 3).await;
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages.iter().filter(|m| m["event"] == "opted_out").count(), 1, "{messages:?}");
+    let (status, resp) = status_of("acme").await;
+    assert_eq!((status, &resp["opted_out"]), (200, &json!(true)), "{resp}");
+    assert_eq!(resp["history"].as_array().map(Vec::len), Some(1), "{resp}");
+    assert_eq!(resp["history"][0]["source"], "opt-out keyword texted through TextUs");
+
+    // Another tenant's view of the same number is its own.
+    let (_, theirs) = status_of("globex").await;
+    assert_eq!(theirs, json!({"number": THEIRS, "opted_out": false, "history": []}));
+    let (status, _) = w.call("GET", "/admin/opt-outs/%2B12065550100", &user(&w, "acme", "u-1"), None).await;
+    assert_eq!(status, 403);
+    let (status, resp) = w.call("GET", "/admin/opt-outs/not-a-number", &admin, None).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("number")), "{resp}");
+
+    assert_eq!(w.post_textus(&hook, &seed::textus_received("m3", THEIRS, OURS, " yes ")).await, 202);
+    let messages = w.wait_for("acme", "employee", "e1", 5).await;
+    assert_eq!(messages.iter().filter(|m| m["event"] == "opted_in").count(), 1, "{messages:?}");
+    let (_, resp) = status_of("acme").await;
+    assert_eq!(resp["opted_out"], false);
+    assert_eq!(resp["history"].as_array().map(Vec::len), Some(2), "{resp}");
+}

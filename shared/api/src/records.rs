@@ -11,6 +11,7 @@
 //! | `GET·POST /admin/action-types` | admins | message action types (built-in and added) |
 //! | `GET·POST /admin/security-groups`, `PUT /admin/security-groups/{name}` | admins | security groups and their grants |
 //! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
+//! | `GET /admin/opt-outs/{number}` | admins | a number's opt-out status and history |
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use textbridge_app::{
     App,
     access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
+    optout::{self, OptOutStatus},
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
     webhook_sources::{self, SourceLists},
 };
@@ -155,6 +157,14 @@ async fn set_member(
     Ok(Json(access::set_member(&app, &caller, &user, membership).await?))
 }
 
+async fn opt_out_status(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(number): ApiPath<String>,
+) -> Result<Json<OptOutStatus>, ApiError> {
+    Ok(Json(optout::status(&app, &caller, &number).await?))
+}
+
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
@@ -168,5 +178,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/security-groups", get(list_security_groups).post(create_security_group))
         .route("/admin/security-groups/{name}", put(update_security_group))
         .route("/admin/security-members/{user_id}", get(get_member).put(set_member))
+        .route("/admin/opt-outs/{number}", get(opt_out_status))
         .with_state(app)
 }

@@ -23,9 +23,9 @@ use crate::{
     envelope::{Envelope, KIND_WEBHOOK_EVENT},
     items::{
         self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, FailureItem, MessageItem,
-        OptOutItem, RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
+        RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
     },
-    keys,
+    keys, optout,
     ports::{AtsError, AtsMessage, Condition, Key, PortError, RecordRef, Update},
     worker::MessageHandler,
 };
@@ -72,7 +72,7 @@ pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent
     let provider = match &event {
         WebhookEvent::Message(m) => Some(m.provider),
         WebhookEvent::Status { provider, .. } => Some(*provider),
-        WebhookEvent::OptOut { .. } => None,
+        WebhookEvent::OptOut { provider, .. } => Some(*provider),
     };
     if let Some(provider) = provider {
         tracing::Span::current().record("provider", provider.as_str());
@@ -82,7 +82,10 @@ pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent
         WebhookEvent::Status { provider, provider_message_id, status } => {
             update_status(app, tenant, provider, &provider_message_id, status).await
         }
-        WebhookEvent::OptOut { number, opted_out } => record_opt_out(app, tenant, &number, opted_out).await,
+        WebhookEvent::OptOut { provider, number, opted_out } => {
+            optout::record(app, tenant, &number, opted_out, now(app)?, &optout::Source::Provider(provider)).await?;
+            Ok(())
+        }
     }
 }
 
@@ -127,13 +130,6 @@ async fn update_status(
 
 fn now(app: &App) -> Result<Timestamp, Error> {
     Timestamp::new(app.clock.now())
-}
-
-async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_out: bool) -> Result<(), Error> {
-    let item =
-        OptOutItem { number: number.clone(), opted_out, at: now(app)? }.to_item(keys::opt_out(tenant, number))?;
-    app.store.put(&item, None).await?;
-    Ok(())
 }
 
 /// The texting user a message is attributed to: the user whose user-level
@@ -210,7 +206,11 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
     if message.direction == Direction::Inbound
         && let Some(opted_out) = opt_out_keyword(&message.body)
     {
-        record_opt_out(app, tenant, &message.their_number, opted_out).await?;
+        let source = optout::Source::Keyword {
+            provider: message.provider,
+            provider_message_id: message.provider_message_id.clone(),
+        };
+        optout::record(app, tenant, &message.their_number, opted_out, message.occurred_at, &source).await?;
     }
 
     let unmatched_key = keys::unmatched(tenant, &message.their_number, message.provider, &message.provider_message_id);
@@ -299,6 +299,7 @@ async fn archive_to(
         unattributed: user.is_none(),
         status: message.status,
         action_type: access::MESSAGE.to_owned(),
+        event: None,
     }
     .to_item(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))?;
     store.put(&entry, None).await?;

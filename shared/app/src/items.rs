@@ -216,8 +216,9 @@ pub struct ConversationEntry {
     /// True when the provider gave no readable time and this is when it was received.
     #[serde(default)]
     pub time_received: bool,
-    /// The tenant's number.
-    pub our_number: E164,
+    /// The tenant's number, when known.
+    #[serde(default)]
+    pub our_number: Option<E164>,
     /// The other side's number.
     pub their_number: E164,
     /// The texting user, if attributed.
@@ -230,6 +231,9 @@ pub struct ConversationEntry {
     pub status: DeliveryStatus,
     /// The message action type (`Message` for archived texts).
     pub action_type: String,
+    /// Set on an event that is not a text: `opted_out` or `opted_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 impl Stored for ConversationEntry {
@@ -327,15 +331,34 @@ impl Stored for UnmatchedItem {
     const KIND: &'static str = "unmatched text";
 }
 
-/// A number's opt-out state for a tenant.
+/// A number's opt-out state for a tenant (every provider).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptOutItem {
     /// The number.
     pub number: E164,
     /// True: opted out; false: opted back in.
     pub opted_out: bool,
-    /// When the last keyword arrived.
+    /// When the change happened (the keyword text's time, or when the provider's
+    /// report arrived).
     pub at: Timestamp,
+    /// What changed it, in plain words.
+    #[serde(default)]
+    pub source: String,
+}
+
+/// One change of a number's opt-out, kept as its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutChange {
+    /// True: opted out; false: opted back in.
+    pub opted_out: bool,
+    /// When.
+    pub at: Timestamp,
+    /// What changed it, in plain words.
+    pub source: String,
+}
+
+impl Stored for OptOutChange {
+    const KIND: &'static str = "opt-out change";
 }
 
 impl Stored for OptOutItem {

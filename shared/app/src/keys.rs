@@ -144,6 +144,12 @@ pub fn conversation_entry(
     )
 }
 
+/// An event (an opt-out or opt-in of one of the record's numbers) on a record's
+/// conversation, sorted among its texts by time.
+pub fn conversation_event(tenant: &TenantId, kind: RecordKind, id: &str, at: &Timestamp, event: &str) -> Key {
+    Key::new(record_pk(tenant, kind, id), format!("{CONVERSATION_PREFIX}{at}#event#{event}"))
+}
+
 /// A record's conversation, oldest first (page it with [`Query::descending`]).
 pub fn conversation(tenant: &TenantId, kind: RecordKind, id: &str) -> Query {
     Query::new(record_pk(tenant, kind, id), CONVERSATION_PREFIX)
@@ -193,6 +199,19 @@ pub fn records_of(tenant: &TenantId, number: &E164) -> Query {
 /// Whether a number has opted out of texts from this tenant.
 pub fn opt_out(tenant: &TenantId, number: &E164) -> Key {
     Key::new(phone_pk(tenant, number), "OPTOUT")
+}
+
+/// Prefix of the opt-out history of a number.
+const OPT_OUT_HISTORY_PREFIX: &str = "OPTLOG#";
+
+/// One change of a number's opt-out, sorted by time.
+pub fn opt_out_change(tenant: &TenantId, number: &E164, at: &Timestamp, opted_out: bool) -> Key {
+    Key::new(phone_pk(tenant, number), format!("{OPT_OUT_HISTORY_PREFIX}{at}#{opted_out}"))
+}
+
+/// The opt-out history of a number, oldest first.
+pub fn opt_out_history(tenant: &TenantId, number: &E164) -> Query {
+    Query::new(phone_pk(tenant, number), OPT_OUT_HISTORY_PREFIX)
 }
 
 /// Prefix of the unmatched texts of a number.

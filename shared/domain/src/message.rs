@@ -39,8 +39,10 @@ pub struct MessageEvent {
     pub provider_message_id: String,
     /// Inbound or outbound.
     pub direction: Direction,
-    /// The tenant's number.
-    pub our_number: E164,
+    /// The tenant's number, when the provider said it (a text sent through a
+    /// provider whose answer names no line has none until its webhook reports it).
+    #[serde(default)]
+    pub our_number: Option<E164>,
     /// The candidate's / contact's number (what records are matched on).
     pub their_number: E164,
     /// The text.
@@ -77,6 +79,8 @@ pub enum WebhookEvent {
     },
     /// A number opted out (STOP) or back in (START).
     OptOut {
+        /// The provider that reported it.
+        provider: ProviderKind,
         /// The number.
         number: E164,
         /// True for opt-out, false for opt-in.
@@ -117,16 +121,38 @@ impl std::str::FromStr for RecordKind {
     }
 }
 
-/// Whether a text is an opt-out (`Some(true)`: STOP, STOPALL, UNSUBSCRIBE, CANCEL,
-/// END, QUIT, OPTOUT, REVOKE) or opt-in (`Some(false)`: START, UNSTOP) keyword; the
-/// whole text must be the keyword, in any case, with surrounding spaces and
-/// punctuation ignored.
+/// The opt-out keywords: a text that is exactly one of them opts its number out.
+pub const OPT_OUT_KEYWORDS: [&str; 11] =
+    ["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT-OUT", "OPT OUT"];
+
+/// The opt-in keywords: a text that is exactly one of them opts its number back in.
+pub const OPT_IN_KEYWORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+
+/// Whether `c` is ignored around a keyword: any Unicode space (no-break, em, ideographic,
+/// zero-width), ASCII punctuation, the general punctuation block (curly quotes,
+/// dashes, ellipsis) and Spanish inverted marks.
+fn ignorable(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || ('\u{2000}'..='\u{206F}').contains(&c)
+        || matches!(c, '\u{FEFF}' | '¡' | '¿' | '«' | '»' | '、' | '。' | '！' | '？' | '，')
+}
+
+/// Whether a text is an opt-out keyword (`Some(true)`, [`OPT_OUT_KEYWORDS`]) or an
+/// opt-in keyword (`Some(false)`, [`OPT_IN_KEYWORDS`]). The whole text must be the
+/// keyword, in any case; spaces and punctuation around it are ignored, and the
+/// spaces inside a two-word keyword may be any run of Unicode spaces.
 pub fn opt_out_keyword(body: &str) -> Option<bool> {
-    let word = body.trim().trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace()).to_ascii_uppercase();
-    match word.as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "OPTOUT" | "REVOKE" => Some(true),
-        "START" | "UNSTOP" => Some(false),
-        _ => None,
+    let trimmed = body.trim_matches(ignorable);
+    let words: Vec<&str> =
+        trimmed.split(|c: char| c.is_whitespace() || c == '\u{200B}').filter(|w| !w.is_empty()).collect();
+    let text = words.join(" ").to_uppercase();
+    if OPT_OUT_KEYWORDS.contains(&text.as_str()) {
+        Some(true)
+    } else if OPT_IN_KEYWORDS.contains(&text.as_str()) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -140,13 +166,39 @@ mod tests {
             ("STOP", Some(true)),
             (" stop ", Some(true)),
             ("Stop.", Some(true)),
+            ("STOP!!!", Some(true)),
+            ("\"stop\"", Some(true)),
+            ("\u{201C}Stop\u{201D}", Some(true)),
+            ("\u{00A0}STOP\u{2003}", Some(true)),
+            ("\u{200B}stop\u{3000}", Some(true)),
+            ("¡STOP!", Some(true)),
             ("unsubscribe", Some(true)),
             ("STOPALL", Some(true)),
+            ("stop all", Some(true)),
+            ("Stop\u{00A0}\u{00A0}All", Some(true)),
+            ("cancel", Some(true)),
+            ("End.", Some(true)),
+            ("QUIT", Some(true)),
+            ("revoke", Some(true)),
+            ("OptOut", Some(true)),
+            ("opt-out", Some(true)),
+            ("Opt Out!", Some(true)),
             ("start", Some(false)),
             ("UNSTOP!", Some(false)),
+            ("Yes", Some(false)),
+            (" yes. ", Some(false)),
             ("please stop texting me", None),
+            ("Please stop by the office", None),
+            ("stop by", None),
             ("", None),
+            ("...", None),
             ("stopped", None),
+            ("stop-all", None),
+            ("s t o p", None),
+            ("STOP STOP", None),
+            ("yes please", None),
+            ("STOP 🛑", None),
+            ("opt in", None),
         ] {
             assert_eq!(opt_out_keyword(body), want, "{body:?}");
         }

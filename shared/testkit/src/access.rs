@@ -46,13 +46,14 @@ fn entry(t: &str) -> ConversationEntry {
         body: format!("a {t} note"),
         occurred_at: "2026-11-26T09:00:00Z".parse().expect("time"),
         time_received: false,
-        our_number: "+12065550199".parse().expect("e164"),
+        our_number: Some("+12065550199".parse().expect("e164")),
         their_number: "+12065550100".parse().expect("e164"),
         texting_user: None,
         provider_username: None,
         unattributed: true,
         status: DeliveryStatus::Received,
         action_type: t.to_owned(),
+        event: None,
     }
 }
 

@@ -125,6 +125,7 @@ async fn webhook_to_archive_and_ats_on_moto() {
 async fn racing_first_reports_and_upserts_on_moto() {
     textbridge_testkit::races::two_first_reports_make_one_entry(moto::backend().await, "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(moto::backend().await, "race-b").await;
+    textbridge_testkit::races::racing_opt_outs_make_one_change(moto::backend().await, "race-c").await;
     textbridge_testkit::access::permission_matrix(moto::backend().await, "matrix").await;
     textbridge_testkit::access::racing_creates(moto::backend().await, "race-groups").await;
 }
