@@ -3,6 +3,10 @@
 
 use serde_json::json;
 use textbridge_testkit::{seed, tempworks};
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{method, path},
+};
 
 use crate::{
     archiving::{OURS, THEIRS, World},
@@ -106,4 +110,113 @@ async fn stop_keywords_opt_a_number_out_for_the_tenant_with_history_and_an_event
     let (_, resp) = status_of("acme").await;
     assert_eq!(resp["opted_out"], false);
     assert_eq!(resp["history"].as_array().map(Vec::len), Some(2), "{resp}");
+}
+
+/// Texters may text; `u-1` of `tenant` is one, with their own TextUs credentials.
+async fn texter(w: &World, tenant: &str, id: &str) -> String {
+    let admin = w.admin(tenant);
+    let (status, resp) = w.call("PUT", "/permission-groups/Texters", &admin, Some(json!({"can_text": true}))).await;
+    assert_eq!(status, 200, "{resp}");
+    let me = token(&w.dir, &["--tenant", tenant, "--role", "user", "--user-id", id, "--group", "Texters"]);
+    let own = json!({"username": format!("{id}@{tenant}.test"), "api_key": format!("tx-{id}")});
+    let (status, resp) = w.call("POST", &format!("/credentials/textus/user/{id}"), &me, Some(own)).await;
+    assert_eq!(status, 201, "{resp}");
+    me
+}
+
+/// TextUs answers every send with the message `/messages/{id}`.
+async fn textus_accepts_sends(w: &World, id: &str) {
+    Mock::given(method("POST"))
+        .and(path("/acme/messages"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "@type": "Message", "id": format!("/messages/{id}"), "direction": "out", "deliveryState": "queued",
+            "conversation": "/conversations/kY1QwY"
+        })))
+        .mount(&w.textus)
+        .await;
+}
+
+async fn sends_to_textus(w: &World) -> usize {
+    let requests = w.textus.received_requests().await.unwrap_or_default();
+    requests.iter().filter(|r| r.method.as_str() == "POST" && r.url.path() == "/acme/messages").count()
+}
+
+async fn send(w: &World, bearer: &str, key: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let mut req = w.client.raw().post(format!("{}/messages/send", w.server().base)).bearer_auth(bearer).json(&body);
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    w.client.send(req).await
+}
+
+#[tokio::test]
+async fn a_text_is_sent_once_per_key_archived_once_and_refused_to_opted_out_numbers() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let hook = w.textus_hook("acme").await;
+    w.upsert("acme", "employee", "e1", &[THEIRS]).await;
+    let me = texter(&w, "acme", "u-1").await;
+    textus_accepts_sends(&w, "S1").await;
+
+    let to_e1 = json!({"provider": "textus", "record": {"kind": "employee", "id": "e1"}, "body": "Shift at 9?"});
+    let (status, first) = send(&w, &me, Some("k-1"), to_e1.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        first,
+        json!({"provider": "textus", "provider_message_id": "/messages/S1", "to": THEIRS, "encoding": "GSM-7",
+               "segments": 1, "status": "queued", "replayed": false})
+    );
+    let (status, again) = send(&w, &me, Some("k-1"), to_e1.clone()).await;
+    assert_eq!(
+        (status, &again["replayed"], &again["provider_message_id"]),
+        (201, &json!(true), &json!("/messages/S1"))
+    );
+    let other_text = json!({"provider": "textus", "to": THEIRS, "body": "something else"});
+    assert_eq!(send(&w, &me, Some("k-1"), other_text).await.0, 409, "a key is for one text");
+    assert_eq!(sends_to_textus(&w).await, 1, "the same key never sends twice");
+
+    // Archived once, also when TextUs reports the same message itself.
+    let messages = w.wait_for("acme", "employee", "e1", 1).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!((&messages[0]["direction"], &messages[0]["texting_user"]), (&json!("outbound"), &json!("u-1")));
+    let delivered = json!({
+        "@type": "WebhookDelivery", "id": "/integrations/0yX2VrJ/deliveries/d-9", "timestamp": "2026-11-26T10:00:05Z",
+        "action": "message.delivered", "webHook": "/integrations/0yX2VrJ",
+        "conversation": {"id": "/conversations/kY1QwY", "phoneNumber": THEIRS, "accountPhoneNumber": OURS},
+        "message": {"@type": "Message", "id": "/messages/S1", "direction": "out", "body": "Shift at 9?"}
+    })
+    .to_string();
+    assert_eq!(w.post_textus(&hook, &delivered).await, 202);
+    w.wait_until_queue_is_empty().await;
+    let messages = w.conversation("acme", "employee", "e1").await;
+    assert_eq!(messages.len(), 1, "one entry for one provider message id: {messages:?}");
+    assert_eq!(messages[0]["status"], "delivered");
+
+    // Segments: a UCS-2 text of 71 characters is two.
+    let (status, resp) =
+        send(&w, &me, None, json!({"provider": "textus", "to": "(206) 555-0100", "body": "日".repeat(71)})).await;
+    assert_eq!((status, &resp["encoding"], &resp["segments"]), (201, &json!("UCS-2"), &json!(2)), "{resp}");
+
+    // Refusals, each before any provider call.
+    let before = sends_to_textus(&w).await;
+    let long = json!({"provider": "textus", "to": THEIRS, "body": "x".repeat(1601)});
+    let (status, resp) = send(&w, &me, None, long).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("body")), "{resp}");
+    let plain = user(&w, "acme", "u-2");
+    assert_eq!(send(&w, &plain, None, to_e1.clone()).await.0, 403, "no Can Text");
+    w.textus_hook("globex").await;
+    let globex_me = texter(&w, "globex", "u-1").await;
+    let (status, resp) = send(&w, &globex_me, None, to_e1.clone()).await;
+    assert_eq!(status, 404, "acme's record is no record of globex: {resp}");
+    assert_eq!(w.post_textus(&hook, &seed::textus_received("m-stop", THEIRS, OURS, "STOP")).await, 202);
+    w.wait_until_queue_is_empty().await;
+    let (status, resp) = send(&w, &me, Some("k-2"), to_e1.clone()).await;
+    assert_eq!(status, 409, "{resp}");
+    assert!(resp["error"]["message"].as_str().unwrap_or_default().contains(THEIRS), "names the number: {resp}");
+    let admin = w.admin("acme");
+    let no_messages = json!({"name": "Readers", "read": ["Message"], "write": ["AR"]});
+    assert_eq!(w.call("POST", "/admin/security-groups", &admin, Some(no_messages)).await.0, 201);
+    assert_eq!(w.call("PUT", "/admin/security-members/u-1", &admin, Some(json!({"group": "Readers"}))).await.0, 200);
+    let (status, resp) = send(&w, &me, None, json!({"provider": "textus", "to": "+12065550177", "body": "hi"})).await;
+    assert_eq!(status, 403, "{resp}");
+    assert_eq!(sends_to_textus(&w).await, before, "nothing refused reached TextUs");
 }

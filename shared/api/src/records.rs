@@ -12,13 +12,14 @@
 //! | `GET·POST /admin/security-groups`, `PUT /admin/security-groups/{name}` | admins | security groups and their grants |
 //! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
 //! | `GET /admin/opt-outs/{number}` | admins | a number's opt-out status and history |
+//! | `POST /messages/send` (`Idempotency-Key` header) | users with Can Text | send one text |
 
 use std::sync::Arc;
 
 use axum::{
     Json, Router,
     extract::State,
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     routing::{get, post, put},
 };
 use serde::Deserialize;
@@ -28,6 +29,7 @@ use textbridge_app::{
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
     optout::{self, OptOutStatus},
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
+    send::{self, SendRequest, Sent},
     webhook_sources::{self, SourceLists},
 };
 use textbridge_domain::RecordKind;
@@ -165,6 +167,28 @@ async fn opt_out_status(
     Ok(Json(optout::status(&app, &caller, &number).await?))
 }
 
+/// The `Idempotency-Key` header, if sent; one that is not text is a 422.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError(textbridge_domain::Error::invalid("Idempotency-Key", "must be visible ASCII characters"))
+            })
+        })
+        .transpose()
+}
+
+async fn send_text(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<SendRequest>,
+) -> Result<(StatusCode, Json<Sent>), ApiError> {
+    let sent = send::send(&app, &caller, request, idempotency_key(&headers)?).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
@@ -179,5 +203,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/security-groups/{name}", put(update_security_group))
         .route("/admin/security-members/{user_id}", get(get_member).put(set_member))
         .route("/admin/opt-outs/{number}", get(opt_out_status))
+        .route("/messages/send", post(send_text))
         .with_state(app)
 }

@@ -209,6 +209,29 @@ async fn system_credentials(app: &Arc<App>, tenant: &TenantId, target: &Target) 
     Ok(load(app, tenant, &system).await?.map(|(_, c)| c))
 }
 
+/// The credentials `user` sends with through `provider`: their own user-level
+/// credentials, else the tenant's system-level ones (the provider's rules decide
+/// which levels exist: Twilio has no user level), with the system-level ones a
+/// user level relies on (the TextUs account slug). 422 when there are none.
+pub async fn for_sending(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    provider: ProviderKind,
+    user: &textbridge_domain::UserId,
+) -> Result<(Credentials, Option<Credentials>), Error> {
+    let own = Target { provider, level: CredentialLevel::User(user.clone()) };
+    let system_target = Target { provider, level: CredentialLevel::System };
+    let system = load(app, tenant, &system_target).await?.map(|(_, c)| c);
+    match (load(app, tenant, &own).await?, system) {
+        (Some((_, mine)), system) => Ok((mine, system)),
+        (None, Some(system)) => Ok((system, None)),
+        (None, None) => Err(Error::invalid(
+            "provider",
+            format!("neither you nor the tenant has saved {} credentials", provider.display_name()),
+        )),
+    }
+}
+
 fn view(item: &Item) -> Result<CredentialView, Error> {
     let item = CredentialItem::from_item(item)?;
     let last_test = item.last_test_at.map(|at| TestView {

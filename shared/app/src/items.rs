@@ -378,6 +378,30 @@ impl Stored for GroupItem {
     const KIND: &'static str = "permission group";
 }
 
+/// A single send claimed under an `Idempotency-Key`: `sending` until the provider
+/// answered, then `sent` (with the answer given) or `failed` (with the reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendClaim {
+    /// `sending`, `sent` or `failed`.
+    pub state: String,
+    /// The provider asked to send.
+    pub provider: ProviderKind,
+    /// The recipient.
+    pub to: E164,
+    /// The text (the key may only be used again for the same text).
+    pub body: String,
+    /// The answer given when sent.
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+    /// Why it failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl Stored for SendClaim {
+    const KIND: &'static str = "send claim";
+}
+
 /// A message action type a tenant added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionTypeItem {

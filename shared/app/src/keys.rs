@@ -89,6 +89,11 @@ pub fn webhook_sources(tenant: &TenantId) -> Key {
     Key::new(tenant_pk(tenant), "SETTINGS#webhook-sources")
 }
 
+/// A single send claimed under a caller's `Idempotency-Key` (its own partition).
+pub fn send_claim(tenant: &TenantId, user: &UserId, idempotency_key: &str) -> Key {
+    Key::new(format!("T#{tenant}#SEND#{user}#{idempotency_key}"), ITEM)
+}
+
 /// Why a queue message last failed (read when it is listed as a dead letter).
 pub fn failure(message_id: &str) -> Key {
     Key::new(format!("T#_failures#{message_id}"), ITEM)

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod optout;
 pub mod ports;
 pub mod records;
+pub mod send;
 pub mod sync;
 pub mod webhook_sources;
 pub mod worker;

@@ -157,6 +157,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 ],
             ),
             ("index", &["dynamodb:Query"]),
+            ("secrets", &["secretsmanager:GetSecretValue"]),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             (
                 "dlq",

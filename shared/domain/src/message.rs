@@ -156,6 +156,51 @@ pub fn opt_out_keyword(body: &str) -> Option<bool> {
     }
 }
 
+/// The most characters one text may have.
+pub const MAX_TEXT_CHARS: usize = 1600;
+
+/// How a text is encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// The GSM 03.38 7-bit alphabet: 160 characters in one segment, 153 per segment
+    /// of a longer text.
+    #[serde(rename = "GSM-7")]
+    Gsm7,
+    /// UCS-2 (any other character): 70 UTF-16 units in one segment, 67 per segment
+    /// of a longer text.
+    #[serde(rename = "UCS-2")]
+    Ucs2,
+}
+
+/// The GSM 03.38 basic character set.
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+    ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+
+/// The GSM 03.38 extension table: each takes two septets.
+const GSM_EXTENSION: &str = "^{}\\[~]|€\u{000C}";
+
+/// The encoding of `body` and how many segments it is sent in.
+pub fn segments(body: &str) -> (Encoding, u32) {
+    let septets: Option<usize> = body
+        .chars()
+        .map(|c| {
+            if GSM_BASIC.contains(c) {
+                Some(1)
+            } else if GSM_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let (encoding, units, single, multi) = match septets {
+        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
+        None => (Encoding::Ucs2, body.encode_utf16().count(), 70, 67),
+    };
+    let count = if units <= single { 1 } else { units.div_ceil(multi) };
+    (encoding, u32::try_from(count).unwrap_or(u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +246,29 @@ mod tests {
             ("opt in", None),
         ] {
             assert_eq!(opt_out_keyword(body), want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn segment_counts() {
+        let gsm = |n: usize| "a".repeat(n);
+        for (body, want) in [
+            (gsm(1), (Encoding::Gsm7, 1)),
+            (gsm(160), (Encoding::Gsm7, 1)),
+            (gsm(161), (Encoding::Gsm7, 2)),
+            (gsm(306), (Encoding::Gsm7, 2)),
+            (gsm(307), (Encoding::Gsm7, 3)),
+            (format!("{}€", gsm(159)), (Encoding::Gsm7, 2)), // € takes two septets
+            ("Ça coûte 5 €".to_owned(), (Encoding::Ucs2, 1)), // û is not GSM-7
+            ("é".repeat(160), (Encoding::Gsm7, 1)),
+            ("ü".repeat(70), (Encoding::Gsm7, 1)),
+            ("日".repeat(70), (Encoding::Ucs2, 1)),
+            ("日".repeat(71), (Encoding::Ucs2, 2)),
+            ("😀".repeat(35), (Encoding::Ucs2, 1)), // two UTF-16 units each
+            ("😀".repeat(36), (Encoding::Ucs2, 2)),
+            (format!("{}x", "\u{201C}".repeat(134)), (Encoding::Ucs2, 3)),
+        ] {
+            assert_eq!(segments(&body), want, "{} chars", body.chars().count());
         }
     }
 

@@ -15,6 +15,7 @@ pub mod lambda_runtime;
 pub mod moto;
 pub mod races;
 pub mod seed;
+pub mod sending;
 pub mod tempworks;
 pub mod twilio;
 pub mod zipwhip;
