@@ -62,6 +62,14 @@ impl Server {
         Server { child, base: format!("http://{addr}"), logs }
     }
 
+    /// Stops the server as `kill -TERM` does (it finishes the work in hand) and waits
+    /// until it has exited.
+    pub fn terminate(mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM");
+        let _ = self.child.wait();
+    }
+
     /// Everything the server printed so far.
     pub fn logs(&self) -> String {
         self.logs.lock().expect("logs").join("\n")

@@ -1,6 +1,8 @@
 //! End to end, SPEC S2 (second half) through the real `textbridge serve`: message
 //! action types and security groups, opt-out, sending and conversation views.
 
+use std::time::Duration;
+
 use serde_json::json;
 use textbridge_testkit::{seed, tempworks};
 use wiremock::{
@@ -219,4 +221,88 @@ async fn a_text_is_sent_once_per_key_archived_once_and_refused_to_opted_out_numb
     let (status, resp) = send(&w, &me, None, json!({"provider": "textus", "to": "+12065550177", "body": "hi"})).await;
     assert_eq!(status, 403, "{resp}");
     assert_eq!(sends_to_textus(&w).await, before, "nothing refused reached TextUs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mass_text_of_1000_reports_exactly_and_sends_once_across_a_restart() {
+    let mut w = World::with(tempworks::StandIn::start().await, "5").await;
+    w.twilio_hook("acme").await;
+    let admin = w.admin("acme");
+    assert_eq!(w.call("PUT", "/permission-groups/Texters", &admin, Some(json!({"can_text": true}))).await.0, 200);
+    let me = token(&w.dir, &["--tenant", "acme", "--role", "user", "--user-id", "u-1", "--group", "Texters"]);
+    let number = |i: usize| format!("+1206557{i:04}");
+    let opted_out: Vec<usize> = (0..30).map(|k| k * 33 + 7).collect();
+    let failing = [100, 300, 500, 701, 900];
+    {
+        let embedded = textbridge_embedded::open(&w.dir).await.expect("embedded");
+        let app = textbridge_app::App::on(embedded.backend(), textbridge_app::Config::default()).shared();
+        let tenant = textbridge_domain::TenantId::parse("acme").expect("tenant");
+        for &i in &opted_out {
+            let source = textbridge_app::optout::Source::Provider(textbridge_domain::ProviderKind::Twilio);
+            let at = "2026-11-26T08:00:00Z".parse().expect("time");
+            let n = number(i).parse().expect("number");
+            assert!(textbridge_app::optout::record(&app, &tenant, &n, true, at, &source).await.expect("opt out"));
+        }
+    }
+    for i in failing {
+        w.twilio.fail_sends_to(&number(i));
+    }
+    w.twilio.throttle_next_sends(25);
+
+    let too_many: Vec<String> = (0..1001).map(number).collect();
+    let (status, resp) =
+        w.call("POST", "/messages/mass", &me, Some(json!({"provider": "twilio", "to": too_many, "body": "x"}))).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("to")), "{resp}");
+    let everyone: Vec<String> = (0..1000).map(number).collect();
+    let body = json!({"provider": "twilio", "to": everyone, "body": "Open shifts this weekend: reply YES"});
+    let (status, accepted) = w.call("POST", "/messages/mass", &me, Some(body)).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!((&accepted["recipients"], &accepted["segments"]), (&json!(1000), &json!(1)));
+    let job = accepted["job"].as_str().expect("job id").to_owned();
+    let progress = format!("/messages/mass/{job}");
+
+    // Restart the server midway (it finishes the batch in hand).
+    let mut report = json!({});
+    for _ in 0..600 {
+        report = w.call("GET", &progress, &me, None).await.1;
+        if report["sent"].as_u64().unwrap_or(0) >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(report["sent"].as_u64().unwrap_or(0) >= 300 && report["done"] == false, "midway: {}", report["sent"]);
+    w.server.take().expect("running").terminate();
+    w.restart();
+    for _ in 0..1200 {
+        report = w.call("GET", &progress, &me, None).await.1;
+        if report["done"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let counts = ["total", "sent", "skipped", "failed", "queued", "sending"].map(|k| report[k].as_u64().unwrap_or(99));
+    assert_eq!(counts, [1000, 965, 30, 5, 0, 0], "{}", report["done"]);
+    let recipients = report["recipients"].as_array().expect("recipients");
+    for (i, r) in recipients.iter().enumerate() {
+        let want = if opted_out.contains(&i) {
+            "skipped"
+        } else if failing.contains(&i) {
+            "failed"
+        } else {
+            "sent"
+        };
+        assert_eq!((r["to"].as_str(), r["state"].as_str()), (Some(number(i).as_str()), Some(want)), "{r}");
+        if want == "failed" {
+            assert!(r["reason"].as_str().unwrap_or_default().contains("is not a valid phone number"), "{r}");
+        }
+    }
+    let sent = w.twilio.sent();
+    let distinct: std::collections::BTreeSet<&str> = sent.iter().map(|t| t.to.as_str()).collect();
+    assert_eq!((sent.len(), distinct.len()), (965, 965), "every text once, none twice");
+    assert!(w.twilio.throttled_answers() >= 25, "throttled sends were waited out, not dropped");
+
+    // Only its sender and the tenant's admins see the job.
+    assert_eq!(w.call("GET", &progress, &admin, None).await.0, 200);
+    assert_eq!(w.call("GET", &progress, &user(&w, "acme", "u-2"), None).await.0, 404);
+    assert_eq!(w.call("GET", &progress, &w.admin("globex"), None).await.0, 404);
 }

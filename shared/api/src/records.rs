@@ -13,6 +13,7 @@
 //! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
 //! | `GET /admin/opt-outs/{number}` | admins | a number's opt-out status and history |
 //! | `POST /messages/send` (`Idempotency-Key` header) | users with Can Text | send one text |
+//! | `POST /messages/mass`, `GET /messages/mass/{job}` | users with Can Text (their jobs), admins | mass texts and their progress |
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use textbridge_app::{
     App,
     access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
+    mass::{self, Accepted, MassRequest, Progress},
     optout::{self, OptOutStatus},
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
     send::{self, SendRequest, Sent},
@@ -189,6 +191,22 @@ async fn send_text(
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
+async fn start_mass(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(request): ApiJson<MassRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(mass::start(&app, &caller, request).await?)))
+}
+
+async fn mass_progress(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(job): ApiPath<String>,
+) -> Result<Json<Progress>, ApiError> {
+    Ok(Json(mass::progress(&app, &caller, &job).await?))
+}
+
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
@@ -204,5 +222,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/security-members/{user_id}", get(get_member).put(set_member))
         .route("/admin/opt-outs/{number}", get(opt_out_status))
         .route("/messages/send", post(send_text))
+        .route("/messages/mass", post(start_mass))
+        .route("/messages/mass/{job}", get(mass_progress))
         .with_state(app)
 }

@@ -25,7 +25,7 @@ use crate::{
         self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, FailureItem, MessageItem,
         RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
     },
-    keys, optout,
+    keys, mass, optout,
     ports::{AtsError, AtsMessage, Condition, Key, PortError, RecordRef, Update},
     worker::MessageHandler,
 };
@@ -52,6 +52,11 @@ impl MessageHandler for Archiver {
                 let event: WebhookEvent = serde_json::from_value(envelope.payload)
                     .map_err(|e| Error::malformed(format!("queued webhook event cannot be read: {e}")))?;
                 handle_event(&self.app, &envelope.tenant, event).await
+            }
+            mass::KIND_OUTBOUND_TEXT => {
+                let text: mass::OutboundText = serde_json::from_value(envelope.payload)
+                    .map_err(|e| Error::malformed(format!("queued outbound text cannot be read: {e}")))?;
+                mass::handle(&self.app, &envelope.tenant, text).await
             }
             other => Err(Error::invalid("kind", format!("no handler for message kind {other:?} in this build"))),
         }

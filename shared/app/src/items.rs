@@ -402,6 +402,49 @@ impl Stored for SendClaim {
     const KIND: &'static str = "send claim";
 }
 
+/// A mass text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobItem {
+    /// Who sends it (whose credentials).
+    pub user: UserId,
+    /// Through which provider.
+    pub provider: ProviderKind,
+    /// The text.
+    pub body: String,
+    /// How many recipients.
+    pub total: usize,
+    /// When it was accepted.
+    pub created_at: Timestamp,
+}
+
+impl Stored for JobItem {
+    const KIND: &'static str = "mass text";
+}
+
+/// One recipient of a mass text and where its send is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecipient {
+    /// The number.
+    pub to: E164,
+    /// `queued`, `sending` (claimed, with a lease), `sent`, `skipped` or `failed`.
+    pub state: String,
+    /// How many times it was claimed (every change is conditional on it).
+    pub attempt: i64,
+    /// Unix seconds until which the current claim holds.
+    #[serde(default)]
+    pub lease_until: Option<i64>,
+    /// The provider's id of the sent text.
+    #[serde(default)]
+    pub provider_message_id: Option<String>,
+    /// Why it was skipped or failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl Stored for JobRecipient {
+    const KIND: &'static str = "mass text recipient";
+}
+
 /// A message action type a tenant added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionTypeItem {

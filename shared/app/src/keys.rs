@@ -94,6 +94,25 @@ pub fn send_claim(tenant: &TenantId, user: &UserId, idempotency_key: &str) -> Ke
     Key::new(format!("T#{tenant}#SEND#{user}#{idempotency_key}"), ITEM)
 }
 
+/// A mass text: who sends what through which provider (its own partition, with
+/// its recipients).
+pub fn job(tenant: &TenantId, job: &str) -> Key {
+    Key::new(format!("T#{tenant}#JOB#{job}"), ITEM)
+}
+
+/// Prefix of a mass text's recipients.
+const JOB_RECIPIENT_PREFIX: &str = "R#";
+
+/// One recipient of a mass text, by its position (sort key order = the order given).
+pub fn job_recipient(tenant: &TenantId, job_id: &str, index: usize) -> Key {
+    Key::new(job(tenant, job_id).pk, format!("{JOB_RECIPIENT_PREFIX}{index:04}"))
+}
+
+/// Every recipient of a mass text, in the order given.
+pub fn job_recipients(tenant: &TenantId, job_id: &str) -> Query {
+    Query::new(job(tenant, job_id).pk, JOB_RECIPIENT_PREFIX)
+}
+
 /// Why a queue message last failed (read when it is listed as a dead letter).
 pub fn failure(message_id: &str) -> Key {
     Key::new(format!("T#_failures#{message_id}"), ITEM)

@@ -15,6 +15,7 @@ pub mod health;
 pub mod intake;
 pub mod items;
 pub mod keys;
+pub mod mass;
 pub mod optout;
 pub mod ports;
 pub mod records;

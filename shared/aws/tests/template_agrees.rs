@@ -181,7 +181,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 ],
             ),
             ("secrets", &["secretsmanager:GetSecretValue"]),
-            ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
+            ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"]),
         ],
     ),
     ("AtsSyncFunction", "ats-sync", &[("table", &["dynamodb:Query"])]),
