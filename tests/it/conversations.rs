@@ -306,3 +306,62 @@ async fn a_mass_text_of_1000_reports_exactly_and_sends_once_across_a_restart() {
     assert_eq!(w.call("GET", &progress, &user(&w, "acme", "u-2"), None).await.0, 404);
     assert_eq!(w.call("GET", &progress, &w.admin("globex"), None).await.0, 404);
 }
+
+#[tokio::test]
+async fn a_users_recent_conversations_and_a_search_by_number() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let hook = w.textus_hook("acme").await;
+    w.upsert("acme", "employee", "e1", &[THEIRS]).await;
+    let me = texter(&w, "acme", "u-1").await;
+    for (i, to) in [THEIRS, "+12065550177", THEIRS].iter().enumerate() {
+        textus_accepts_sends(&w, &format!("V{i}")).await;
+        let (status, resp) =
+            send(&w, &me, None, json!({"provider": "textus", "to": to, "body": format!("text {i}")})).await;
+        assert_eq!(status, 201, "{resp}");
+        w.wait_until_queue_is_empty().await;
+        // TextUs answers every later send with the newest mock: each one its own id.
+        w.textus.reset().await;
+        Mock::given(method("GET"))
+            .and(path("/me"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .mount(&w.textus)
+            .await;
+    }
+    assert_eq!(w.post_textus(&hook, &seed::textus_received("in-1", THEIRS, OURS, "sure")).await, 202);
+    w.wait_until_queue_is_empty().await;
+
+    let (status, mine) = w.call("GET", "/messages/mine", &me, None).await;
+    assert_eq!(status, 200, "{mine}");
+    let numbers: Vec<&str> = mine.as_array().expect("list").iter().filter_map(|c| c["number"].as_str()).collect();
+    assert_eq!(numbers, [THEIRS, "+12065550177"], "newest first: {mine}");
+    assert_eq!((&mine[0]["texts"], &mine[0]["last_body"]), (&json!(2), &json!("text 2")));
+    let (_, theirs) = w.call("GET", "/messages/mine", &user(&w, "acme", "u-2"), None).await;
+    assert_eq!(theirs, json!([]), "another user's texts are not mine");
+
+    let (status, found) = w.call("GET", "/messages/search?number=%2B12065550100", &me, None).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["records"], json!([{"kind": "employee", "id": "e1"}]));
+    let bodies: Vec<&str> =
+        found["messages"].as_array().expect("list").iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies.len(), 3, "{found}");
+    assert!(bodies.contains(&"sure") && bodies.contains(&"text 0") && bodies.contains(&"text 2"), "{bodies:?}");
+    let (_, unmatched) = w.call("GET", "/messages/search?number=(206)%20555-0177", &me, None).await;
+    assert_eq!(
+        (&unmatched["records"], &unmatched["messages"][0]["body"]),
+        (&json!([]), &json!("text 1")),
+        "{unmatched}"
+    );
+    let (status, resp) = w.call("GET", "/messages/search?number=nope", &me, None).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("number")), "{resp}");
+
+    // Another tenant finds nothing of acme's; a group that reads no Message sees no text.
+    let (_, other) = w.call("GET", "/messages/search?number=%2B12065550100", &w.admin("globex"), None).await;
+    assert_eq!((&other["records"], &other["messages"]), (&json!([]), &json!([])), "{other}");
+    let admin = w.admin("acme");
+    let ar_only = json!({"name": "AR only", "read": ["AR"], "write": ["AR"]});
+    assert_eq!(w.call("POST", "/admin/security-groups", &admin, Some(ar_only)).await.0, 201);
+    assert_eq!(w.call("PUT", "/admin/security-members/u-1", &admin, Some(json!({"group": "AR only"}))).await.0, 200);
+    let (_, hidden) = w.call("GET", "/messages/search?number=%2B12065550100", &me, None).await;
+    assert_eq!(hidden["messages"], json!([]), "{hidden}");
+    assert_eq!(w.call("GET", "/messages/mine", &me, None).await.1, json!([]));
+}

@@ -13,6 +13,8 @@
 //! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
 //! | `GET /admin/opt-outs/{number}` | admins | a number's opt-out status and history |
 //! | `POST /messages/send` (`Idempotency-Key` header) | users with Can Text | send one text |
+//! | `GET /messages/mine` | tenant users | the caller's own recent conversations |
+//! | `GET /messages/search?number=` | tenant users | a number's records, opt-out and texts |
 //! | `POST /messages/mass`, `GET /messages/mass/{job}` | users with Can Text (their jobs), admins | mass texts and their progress |
 
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use serde::Deserialize;
 use textbridge_app::{
     App,
     access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
+    conversations::{self, ConversationSummary, NumberView},
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
     mass::{self, Accepted, MassRequest, Progress},
     optout::{self, OptOutStatus},
@@ -191,6 +194,30 @@ async fn send_text(
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
+async fn my_conversations(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Vec<ConversationSummary>>, ApiError> {
+    Ok(Json(conversations::mine(&app, &caller, paging.limit.unwrap_or(50)).await?))
+}
+
+/// A search by number.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NumberSearch {
+    number: String,
+    limit: Option<u32>,
+}
+
+async fn search_number(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiQuery(search): ApiQuery<NumberSearch>,
+) -> Result<Json<NumberView>, ApiError> {
+    Ok(Json(conversations::by_number(&app, &caller, &search.number, search.limit.unwrap_or(50)).await?))
+}
+
 async fn start_mass(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -222,6 +249,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/security-members/{user_id}", get(get_member).put(set_member))
         .route("/admin/opt-outs/{number}", get(opt_out_status))
         .route("/messages/send", post(send_text))
+        .route("/messages/mine", get(my_conversations))
+        .route("/messages/search", get(search_number))
         .route("/messages/mass", post(start_mass))
         .route("/messages/mass/{job}", get(mass_progress))
         .with_state(app)

@@ -193,7 +193,18 @@ async fn first_report(
             matched: Some(!records.is_empty()),
             records: records.iter().map(RecordRefItem::from).collect(),
         };
-        match store.put(&first.to_item(key.clone())?, Some(&Condition::NotExists)).await {
+        let mut item = first.to_item(key.clone())?;
+        // Listed among its texting user's texts (their recent conversations).
+        item.index = first.texting_user.as_ref().map(|user| {
+            keys::user_text_listing(
+                tenant,
+                user,
+                &first.event.occurred_at,
+                first.event.provider,
+                &first.event.provider_message_id,
+            )
+        });
+        match store.put(&item, Some(&Condition::NotExists)).await {
             Ok(()) => return Ok((first, true)),
             Err(PortError::ConditionFailed) => continue, // another first report won: read it
             Err(e) => return Err(e.into()),

@@ -130,6 +130,22 @@ pub fn message(tenant: &TenantId, provider: ProviderKind, provider_message_id: &
     Key::new(format!("T#{tenant}#MSG#{provider}#{provider_message_id}"), ITEM)
 }
 
+/// The secondary-index key listing a text among its texting user's, by time.
+pub fn user_text_listing(
+    tenant: &TenantId,
+    user: &UserId,
+    occurred_at: &Timestamp,
+    provider: ProviderKind,
+    provider_message_id: &str,
+) -> Key {
+    Key::new(format!("T#{tenant}#USER#{user}#TEXTS"), format!("{occurred_at}#{provider}#{provider_message_id}"))
+}
+
+/// A texting user's texts, oldest first (secondary index; page it descending).
+pub fn user_texts(tenant: &TenantId, user: &UserId) -> Query {
+    Query::new(format!("T#{tenant}#USER#{user}#TEXTS"), "").on_index()
+}
+
 /// A delivery status that arrived before its text (beside the message item).
 pub fn early_status(tenant: &TenantId, provider: ProviderKind, provider_message_id: &str) -> Key {
     Key::new(message(tenant, provider, provider_message_id).pk, "STATUS")

@@ -6,6 +6,7 @@ pub mod access;
 pub mod archive;
 pub mod cache;
 pub mod config;
+pub mod conversations;
 pub mod credentials;
 pub mod dead_letters;
 pub mod deadline;
