@@ -226,7 +226,7 @@ async fn a_text_is_sent_once_per_key_archived_once_and_refused_to_opted_out_numb
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mass_text_of_1000_reports_exactly_and_sends_once_across_a_restart() {
     let mut w = World::with(tempworks::StandIn::start().await, "5").await;
-    w.twilio_hook("acme").await;
+    let hook_url = w.twilio_hook("acme").await;
     let admin = w.admin("acme");
     assert_eq!(w.call("PUT", "/permission-groups/Texters", &admin, Some(json!({"can_text": true}))).await.0, 200);
     let me = token(&w.dir, &["--tenant", "acme", "--role", "user", "--user-id", "u-1", "--group", "Texters"]);
@@ -300,6 +300,18 @@ async fn a_mass_text_of_1000_reports_exactly_and_sends_once_across_a_restart() {
     let distinct: std::collections::BTreeSet<&str> = sent.iter().map(|t| t.to.as_str()).collect();
     assert_eq!((sent.len(), distinct.len()), (965, 965), "every text once, none twice");
     assert!(w.twilio.throttled_answers() >= 25, "throttled sends were waited out, not dropped");
+    // Twilio reports each sent text's delivery status to the tenant's intake URL (the
+    // same path before and after the restart, which listens on another port).
+    let path_of = |u: &str| url::Url::parse(u).map(|u| u.path().to_owned()).unwrap_or_default();
+    let sends = w.twilio.requests().await;
+    let callbacks: std::collections::BTreeSet<String> = sends
+        .iter()
+        .filter(|r| r.url.path().ends_with("/Messages.json"))
+        .filter_map(|r| {
+            url::form_urlencoded::parse(&r.body).find(|(k, _)| k == "StatusCallback").map(|(_, v)| path_of(&v))
+        })
+        .collect();
+    assert_eq!(callbacks.into_iter().collect::<Vec<_>>(), [path_of(&hook_url)]);
 
     // Only its sender and the tenant's admins see the job.
     assert_eq!(w.call("GET", &progress, &admin, None).await.0, 200);

@@ -159,8 +159,9 @@ pub async fn deliver(
     body: &str,
 ) -> Result<Result<MessageEvent, ProviderError>, Error> {
     let port = app.providers.get(provider)?.clone();
-    let (credentials, system) = credentials::for_sending(app, tenant, provider, user).await?;
-    let text = Outbound { to, body, region: app.config.default_region };
+    let credentials::SendingCredentials { credentials, system, intake_url } =
+        credentials::for_sending(app, tenant, provider, user).await?;
+    let text = Outbound { to, body, region: app.config.default_region, status_url: Some(&intake_url) };
     let receipt = match within_budget(port.send(&credentials, system.as_ref(), &text)).await {
         Ok(receipt) => receipt,
         Err(e) => {

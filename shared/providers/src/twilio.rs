@@ -291,7 +291,11 @@ impl Provider for Twilio {
         let request = self
             .request(Method::POST, &path, &account)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form(&[("To", to.as_str()), ("From", from_text.as_str()), ("Body", text.body)]));
+            .body(form(&{
+                let mut pairs = vec![("To", to.as_str()), ("From", from_text.as_str()), ("Body", text.body)];
+                pairs.extend(text.status_url.map(|url| ("StatusCallback", url)));
+                pairs
+            }));
         let reply = self.http.send_once(KIND, request).await?;
         match reply.code() {
             401 | 403 => return Err(ProviderError::Rejected(REJECTED.into())),

@@ -28,7 +28,7 @@ fn to() -> E164 {
 }
 
 fn text(to: &E164) -> Outbound<'_> {
-    Outbound { to, body: "Shift at 9, see you there", region: Region::US }
+    Outbound { to, body: "Shift at 9, see you there", region: Region::US, status_url: None }
 }
 
 fn textus(p: &dyn Provider) -> (Credentials, Credentials) {
@@ -189,7 +189,12 @@ async fn twilio_sends_from_the_accounts_number() {
     Mock::given(method("POST"))
         .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
         .and(basic_auth(SID, TOKEN))
-        .and(form_body(&[("To", "+13035551234"), ("From", "+12065550199"), ("Body", "Shift at 9, see you there")]))
+        .and(form_body(&[
+            ("To", "+13035551234"),
+            ("From", "+12065550199"),
+            ("Body", "Shift at 9, see you there"),
+            ("StatusCallback", "https://hooks.example.com/webhooks/twilio/tok-789"),
+        ]))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({
             "sid": SENT_SID, "status": "queued", "from": "+12065550199", "to": "+13035551234", "num_segments": "1"
         })))
@@ -198,7 +203,9 @@ async fn twilio_sends_from_the_accounts_number() {
         .await;
     let account = credentials(p.as_ref(), CredentialLevel::System, json!({"account_sid": SID, "auth_token": TOKEN}));
     let to = to();
-    let receipt = p.send(&account, None, &text(&to)).await.unwrap();
+    // Its delivery statuses come back to the credentials' intake URL.
+    let status_url = Some("https://hooks.example.com/webhooks/twilio/tok-789");
+    let receipt = p.send(&account, None, &Outbound { status_url, ..text(&to) }).await.unwrap();
     assert_eq!(
         receipt,
         SendReceipt {

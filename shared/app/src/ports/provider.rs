@@ -173,6 +173,9 @@ pub struct Outbound<'a> {
     pub body: &'a str,
     /// The region national numbers in the provider's answer are read in.
     pub region: Region,
+    /// Where the provider reports this text's delivery status, for providers that
+    /// take it per text (Twilio's `StatusCallback`): the credentials' intake URL.
+    pub status_url: Option<&'a str>,
 }
 
 /// What a provider answered a send with.
