@@ -214,13 +214,38 @@ async fn a_text_is_sent_once_per_key_archived_once_and_refused_to_opted_out_numb
     let (status, resp) = send(&w, &me, Some("k-2"), to_e1.clone()).await;
     assert_eq!(status, 409, "{resp}");
     assert!(resp["error"]["message"].as_str().unwrap_or_default().contains(THEIRS), "names the number: {resp}");
+
+    // A mass text to the record (opted out: skipped) and a number given twice (once).
+    let mass = json!({"provider": "textus", "records": [{"kind": "employee", "id": "e1"}],
+                      "to": ["+12065550178", "(206) 555-0178"], "body": "Open shifts"});
+    let (status, accepted) = w.call("POST", "/messages/mass", &me, Some(mass)).await;
+    assert_eq!((status, &accepted["recipients"]), (202, &json!(2)), "{accepted}");
+    let progress = format!("/messages/mass/{}", accepted["job"].as_str().unwrap_or_default());
+    let mut report = json!({});
+    for _ in 0..100 {
+        report = w.call("GET", &progress, &me, None).await.1;
+        if report["done"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let states: Vec<(&str, &str)> = report["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter_map(|r| Some((r["to"].as_str()?, r["state"].as_str()?)))
+        .collect();
+    assert_eq!(states, [("+12065550178", "sent"), (THEIRS, "skipped")], "{report}");
+    let elsewhere = json!({"provider": "textus", "records": [{"kind": "employee", "id": "e1"}], "body": "hi"});
+    let (status, resp) = w.call("POST", "/messages/mass", &globex_me, Some(elsewhere)).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("records[0]")), "acme's record is not globex's: {resp}");
     let admin = w.admin("acme");
     let no_messages = json!({"name": "Readers", "read": ["Message"], "write": ["AR"]});
     assert_eq!(w.call("POST", "/admin/security-groups", &admin, Some(no_messages)).await.0, 201);
     assert_eq!(w.call("PUT", "/admin/security-members/u-1", &admin, Some(json!({"group": "Readers"}))).await.0, 200);
     let (status, resp) = send(&w, &me, None, json!({"provider": "textus", "to": "+12065550177", "body": "hi"})).await;
     assert_eq!(status, 403, "{resp}");
-    assert_eq!(sends_to_textus(&w).await, before, "nothing refused reached TextUs");
+    assert_eq!(sends_to_textus(&w).await, before + 1, "nothing refused reached TextUs (one mass recipient did)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
