@@ -396,6 +396,9 @@ pub struct SendClaim {
     /// Why it failed.
     #[serde(default)]
     pub reason: Option<String>,
+    /// When (Unix seconds) it was claimed.
+    #[serde(default)]
+    pub claimed_at: i64,
 }
 
 impl Stored for SendClaim {

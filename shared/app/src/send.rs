@@ -197,6 +197,10 @@ async fn archive_later(app: &App, tenant: &TenantId, event: &MessageEvent) -> Re
     Ok(())
 }
 
+/// After how long a claim still `sending` belongs to a send that stopped (longer
+/// than any request may run).
+const STALE_CLAIM_SECS: i64 = 300;
+
 /// Longest `Idempotency-Key`.
 const MAX_KEY: usize = 128;
 
@@ -249,6 +253,7 @@ pub async fn send(
         body: request.body.clone(),
         result: None,
         reason: None,
+        claimed_at: app.clock.now().unix_timestamp(),
     };
     match app.store.put(&claim.to_item(claim_key.clone())?, Some(&Condition::NotExists)).await {
         Ok(()) => {}
@@ -295,6 +300,11 @@ async fn earlier(app: &Arc<App>, key: &crate::ports::Key, asked: &SendClaim) -> 
             "the send with this Idempotency-Key failed ({}); use a new key to try again",
             earlier.reason.unwrap_or_default()
         ))),
+        _ if app.clock.now().unix_timestamp() - earlier.claimed_at > STALE_CLAIM_SECS => Err(clash(
+            "the send with this Idempotency-Key stopped before its outcome was known; it is not repeated \
+             (use a new key if the text did not arrive)"
+                .into(),
+        )),
         _ => Err(clash("a send with this Idempotency-Key is under way".into())),
     }
 }

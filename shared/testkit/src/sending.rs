@@ -96,6 +96,24 @@ pub async fn racing_sends_with_one_key(
     let again = send::send(&app, &me, request(), Some("race-key-1")).await.expect("answered again");
     assert!(again.replayed && again.provider_message_id == firsts[0].provider_message_id);
     assert_eq!(stand_in.sent().len() - before, 1, "sent once");
+
+    // A send that stopped between its claim and its outcome is never repeated.
+    let stopped = textbridge_app::items::SendClaim {
+        state: "sending".into(),
+        provider: ProviderKind::Twilio,
+        to: "+12065550142".parse().expect("number"),
+        body: "Can you cover Friday?".into(),
+        result: None,
+        reason: None,
+        claimed_at: 1,
+    };
+    let key = keys::send_claim(&tenant, &me.user_id, "stopped-key");
+    backend.store.put(&stopped.to_item(key).expect("item"), None).await.expect("claim");
+    match send::send(&app, &me, request(), Some("stopped-key")).await {
+        Err(Error::Conflict { message, .. }) => assert!(message.contains("not repeated"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stand_in.sent().len() - before, 1, "still sent once");
 }
 
 /// Handles every queued message with `handler` until the queue is empty; a message
