@@ -162,6 +162,7 @@ async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     textbridge_testkit::races::two_first_reports_make_one_entry(embedded.backend(), "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(embedded.backend(), "race-b").await;
+    textbridge_testkit::races::racing_opt_outs_make_one_change(embedded.backend(), "race-c").await;
 }
 
 /// An ATS the tenant has not connected until `connected` is set.
@@ -274,4 +275,43 @@ async fn a_status_that_arrives_before_its_text_is_kept_for_it() {
     let entries = backend.store.query_all(&conversation).await.expect("entries");
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].str("status"), Some("delivered"), "the earlier status is kept for the text");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn permission_matrix_and_racing_creates_on_the_embedded_backend() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    textbridge_testkit::access::permission_matrix(embedded.backend(), "matrix").await;
+    textbridge_testkit::access::racing_creates(embedded.backend(), "race-groups").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_sends_under_one_key_send_once_on_the_embedded_backend() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let (sid, token) = ("AC0123456789abcdef0123456789abcdef", "f00dfeedf00dfeedf00dfeedf00dfeed");
+    let stand_in =
+        textbridge_testkit::twilio::StandIn::start(sid, token, &["PN11111111111111111111111111111111"]).await;
+    let tenant = TenantId::parse("race-send").expect("tenant");
+    textbridge_testkit::sending::twilio_sender(&embedded.backend(), &tenant, sid, token).await;
+    let base = textbridge_providers::Url::parse(&stand_in.uri()).expect("url");
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&base));
+    textbridge_testkit::sending::racing_sends_with_one_key(embedded.backend(), providers, "race-send", &stand_in).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mass_text_reports_each_recipient_once_on_the_embedded_backend() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let (sid, token) = ("AC0123456789abcdef0123456789abcdef", "f00dfeedf00dfeedf00dfeedf00dfeed");
+    let stand_in =
+        textbridge_testkit::twilio::StandIn::start(sid, token, &["PN11111111111111111111111111111111"]).await;
+    let tenant = TenantId::parse("mass").expect("tenant");
+    textbridge_testkit::sending::twilio_sender(&embedded.backend(), &tenant, sid, token).await;
+    let base = textbridge_providers::Url::parse(&stand_in.uri()).expect("url");
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&base));
+    textbridge_testkit::sending::mass_text_reports_each_recipient_once(
+        embedded.backend(),
+        providers,
+        "mass",
+        &stand_in,
+    )
+    .await;
 }

@@ -21,10 +21,10 @@ use wiremock::{
 };
 
 const WEBHOOK_SECRET: &str = "whsec-archiving-4411";
-const OURS: &str = "+12065550199";
-const THEIRS: &str = "+12065550100";
-const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TWILIO_TOKEN: &str = "f00dfeedf00dfeedf00dfeedf00dfeed";
+pub(crate) const OURS: &str = "+12065550199";
+pub(crate) const THEIRS: &str = "+12065550100";
+pub(crate) const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TWILIO_TOKEN: &str = "f00dfeedf00dfeedf00dfeedf00dfeed";
 const TWILIO_NUMBERS: [&str; 2] = ["PN11111111111111111111111111111111", "PN22222222222222222222222222222222"];
 
 async fn textus() -> MockServer {
@@ -49,16 +49,16 @@ async fn textus() -> MockServer {
     server
 }
 
-struct World {
-    _dir: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    env: Vec<(String, String)>,
-    server: Option<Server>,
-    client: Client,
-    textus: MockServer,
-    zipwhip: zipwhip::StandIn,
-    twilio: twilio::StandIn,
-    ats: tempworks::StandIn,
+pub(crate) struct World {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) server: Option<Server>,
+    pub(crate) client: Client,
+    pub(crate) textus: MockServer,
+    pub(crate) zipwhip: zipwhip::StandIn,
+    pub(crate) twilio: twilio::StandIn,
+    pub(crate) ats: tempworks::StandIn,
 }
 
 /// The path of the first `/webhooks/...` URL in a registration call's body (JSON or form).
@@ -76,11 +76,11 @@ fn hook_in(raw: &[u8]) -> Option<String> {
 
 impl World {
     /// A server whose queue messages are redelivered after 1 s.
-    async fn new(ats: tempworks::StandIn) -> World {
+    pub(crate) async fn new(ats: tempworks::StandIn) -> World {
         World::with(ats, "1").await
     }
 
-    async fn with(ats: tempworks::StandIn, visibility_timeout_secs: &str) -> World {
+    pub(crate) async fn with(ats: tempworks::StandIn, visibility_timeout_secs: &str) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
         let textus = textus().await;
         let zipwhip = zipwhip::StandIn::start("zw-session-1", "687557714").await;
@@ -113,45 +113,45 @@ impl World {
         w
     }
 
-    fn server(&self) -> &Server {
+    pub(crate) fn server(&self) -> &Server {
         self.server.as_ref().expect("the server is running")
     }
 
     /// Kills the server (as SIGKILL would).
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         drop(self.server.take());
     }
 
     /// Starts the server again on the same data.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.server = Some(Server::start(&self.dir, &env));
     }
 
     /// The intake queue's depth, read from the database (the server may be running).
-    async fn depth(&self) -> QueueDepth {
+    pub(crate) async fn depth(&self) -> QueueDepth {
         let embedded = textbridge_embedded::open(&self.dir).await.expect("embedded");
         embedded.backend().queue.depth().await.expect("depth")
     }
 
     /// The stored opt-out item of `number` in `tenant`, if any.
-    async fn opt_out(&self, tenant: &str, number: &str) -> Option<Item> {
+    pub(crate) async fn opt_out(&self, tenant: &str, number: &str) -> Option<Item> {
         let embedded = textbridge_embedded::open(&self.dir).await.expect("embedded");
         let key = keys::opt_out(&TenantId::parse(tenant).expect("tenant"), &number.parse().expect("E.164"));
         embedded.backend().store.get(&key).await.expect("get")
     }
 
-    fn admin(&self, tenant: &str) -> String {
+    pub(crate) fn admin(&self, tenant: &str) -> String {
         token(&self.dir, &["--tenant", tenant, "--role", "customer_admin", "--user-id", "admin-1"])
     }
 
-    async fn call(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
         self.client.call(method, &format!("{}{path}", self.server().base), Some(bearer), body.as_ref()).await
     }
 
     /// Saves credentials; they must be connected.
-    async fn connect(&self, tenant: &str, route: &str, body: Value) -> Value {
+    pub(crate) async fn connect(&self, tenant: &str, route: &str, body: Value) -> Value {
         let (status, resp) = self.call("POST", route, &self.admin(tenant), Some(body)).await;
         assert_eq!(status, 201, "{resp}");
         assert_eq!(resp["status"], "connected", "{resp}");
@@ -159,7 +159,7 @@ impl World {
     }
 
     /// Saves TextUs system credentials; returns the webhook path TextUs was given.
-    async fn textus_hook(&self, tenant: &str) -> String {
+    pub(crate) async fn textus_hook(&self, tenant: &str) -> String {
         let body = json!({"account_slug": "acme", "username": format!("ops@{tenant}.test"), "api_key": "tx-key-1"});
         self.connect(tenant, "/credentials/textus/system", body).await;
         let requests = self.textus.received_requests().await.unwrap_or_default();
@@ -168,7 +168,7 @@ impl World {
     }
 
     /// Saves Zipwhip user credentials; returns the webhook path Zipwhip was given.
-    async fn zipwhip_hook(&self, tenant: &str) -> String {
+    pub(crate) async fn zipwhip_hook(&self, tenant: &str) -> String {
         let body = json!({"username": "alex@2065550199", "password": "zw-pass-1"});
         common::texting_user(&self.client, &self.server().base, &self.admin(tenant), "u-7").await;
         self.connect(tenant, "/credentials/zipwhip/user/u-7", body).await;
@@ -177,7 +177,7 @@ impl World {
 
     /// Saves Twilio system credentials; returns the full URL every number's SMS
     /// webhook now points at (what Twilio signs).
-    async fn twilio_hook(&self, tenant: &str) -> String {
+    pub(crate) async fn twilio_hook(&self, tenant: &str) -> String {
         let resp = self
             .connect(
                 tenant,
@@ -193,7 +193,13 @@ impl World {
     }
 
     /// Posts a Twilio webhook call to `url` with `params`, signed with `auth_token` for `signed_url`.
-    async fn post_twilio(&self, url: &str, params: &[(&str, &str)], auth_token: &str, signed_url: &str) -> u16 {
+    pub(crate) async fn post_twilio(
+        &self,
+        url: &str,
+        params: &[(&str, &str)],
+        auth_token: &str,
+        signed_url: &str,
+    ) -> u16 {
         let req = self
             .client
             .raw()
@@ -204,7 +210,7 @@ impl World {
         self.client.send(req).await.0
     }
 
-    async fn post(&self, hook: &str, body: &str, signature: Option<&str>, content_type: &str) -> u16 {
+    pub(crate) async fn post(&self, hook: &str, body: &str, signature: Option<&str>, content_type: &str) -> u16 {
         let mut req = self
             .client
             .raw()
@@ -217,11 +223,11 @@ impl World {
         self.client.send(req).await.0
     }
 
-    async fn post_textus(&self, hook: &str, body: &str) -> u16 {
+    pub(crate) async fn post_textus(&self, hook: &str, body: &str) -> u16 {
         self.post(hook, body, Some(&sign(body)), "application/json").await
     }
 
-    async fn upsert(&self, tenant: &str, kind: &str, id: &str, phones: &[&str]) {
+    pub(crate) async fn upsert(&self, tenant: &str, kind: &str, id: &str, phones: &[&str]) {
         let (status, resp) = self
             .call("PUT", &format!("/records/{kind}/{id}"), &self.admin(tenant), Some(json!({"phones": phones})))
             .await;
@@ -229,7 +235,7 @@ impl World {
     }
 
     /// Every message on a record's conversation (all pages).
-    async fn conversation(&self, tenant: &str, kind: &str, id: &str) -> Vec<Value> {
+    pub(crate) async fn conversation(&self, tenant: &str, kind: &str, id: &str) -> Vec<Value> {
         let admin = self.admin(tenant);
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
@@ -249,7 +255,7 @@ impl World {
     }
 
     /// Waits until `kind/id` has `n` messages (the archiver runs in the background).
-    async fn wait_for(&self, tenant: &str, kind: &str, id: &str, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, tenant: &str, kind: &str, id: &str, n: usize) -> Vec<Value> {
         for _ in 0..300 {
             let messages = self.conversation(tenant, kind, id).await;
             if messages.len() >= n {
@@ -261,12 +267,12 @@ impl World {
     }
 
     /// Writes the ATS received, however answered.
-    async fn ats_writes(&self) -> usize {
+    pub(crate) async fn ats_writes(&self) -> usize {
         self.ats.writes().await.len()
     }
 
     /// Waits until the ATS keeps `n` messages; returns their texts.
-    async fn wait_for_kept(&self, n: usize) -> Vec<String> {
+    pub(crate) async fn wait_for_kept(&self, n: usize) -> Vec<String> {
         for _ in 0..300 {
             if self.ats.kept().len() >= n {
                 break;
@@ -277,7 +283,7 @@ impl World {
     }
 
     /// Waits until the intake queue holds nothing (every message handled).
-    async fn wait_until_queue_is_empty(&self) {
+    pub(crate) async fn wait_until_queue_is_empty(&self) {
         for _ in 0..300 {
             let depth = self.depth().await;
             if depth.visible + depth.in_flight == 0 {
@@ -290,7 +296,7 @@ impl World {
 
     /// Waits until the dead-letter queue (as `GET /admin/dead-letters` shows it to
     /// `tenant`'s admin) holds `n` letters; returns them.
-    async fn wait_for_dead_letters(&self, tenant: &str, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for_dead_letters(&self, tenant: &str, n: usize) -> Vec<Value> {
         let admin = self.admin(tenant);
         let mut dead = Vec::new();
         for _ in 0..300 {
@@ -305,7 +311,7 @@ impl World {
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -317,7 +323,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn sign(body: &str) -> String {
+pub(crate) fn sign(body: &str) -> String {
     seed::textus_signature(WEBHOOK_SECRET, body)
 }
 
@@ -463,7 +469,9 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
         w.post(&hook, &zipwhip_received("1327295480212648000", THEIRS, "STOP"), None, "application/json").await,
         202
     );
-    assert_eq!(w.wait_for("acme", "candidate", "c1", 2).await.len(), 2, "the STOP text is archived too");
+    let messages = w.wait_for("acme", "candidate", "c1", 3).await;
+    assert_eq!(messages.len(), 3, "the STOP text is archived too, and the opt-out as an event");
+    assert_eq!(messages.iter().filter(|m| m["event"] == "opted_out").count(), 1, "{messages:?}");
     let opt_out = w.opt_out("acme", THEIRS).await.expect("an opt-out is recorded");
     assert_eq!(opt_out.str("number"), Some(THEIRS));
     assert_eq!(opt_out.attrs.get("opted_out"), Some(&json!(true)));
@@ -630,7 +638,8 @@ async fn twilio_credentials_then_a_signed_webhook_are_archived() {
     stop.push(("OptOutType", "STOP"));
     let status = w.post_twilio(&url, &stop, TWILIO_TOKEN, &url).await;
     assert!((200..300).contains(&status), "{status}");
-    assert_eq!(w.wait_for("acme", "employee", "e1", 2).await.len(), 2);
+    let messages = w.wait_for("acme", "employee", "e1", 3).await;
+    assert_eq!(messages.len(), 3, "the text and one opt-out event: {messages:?}");
     let opt_out = w.opt_out("acme", THEIRS).await.expect("opt-out recorded");
     assert_eq!(opt_out.attrs.get("opted_out"), Some(&json!(true)));
 

@@ -8,6 +8,7 @@ mod architecture;
 mod archiver;
 mod archiving;
 mod common;
+mod conversations;
 mod crash;
 mod credentials;
 mod http_errors;

@@ -42,7 +42,8 @@ fn data(ats: &StandIn, users: usize, changed_every: Option<usize>) {
         let rows = (0..users)
             .map(|i| {
                 let n = offset + i;
-                let phone = if changed_every.is_some_and(|k| i.is_multiple_of(k)) { 5_000_000 + n } else { 3_000_000 + n };
+                let phone =
+                    if changed_every.is_some_and(|k| i.is_multiple_of(k)) { 5_000_000 + n } else { 3_000_000 + n };
                 record(&format!("r{n}"), &[&format!("+1206{phone:07}")], at(i))
             })
             .collect();

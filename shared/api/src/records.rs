@@ -10,20 +10,34 @@
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
 //! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
 //! | `GET /admin/ats-sync/report`, `GET /admin/ats-sync/conflicts`, `POST …/conflicts/{ats_user}/resolve` | admins | the ATS sync's last report and its conflicts |
+//! | `GET·POST /admin/action-types` | admins | message action types (built-in and added) |
+//! | `GET·POST /admin/security-groups`, `PUT /admin/security-groups/{name}` | admins | security groups and their grants |
+//! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
+//! | `GET /admin/opt-outs/{number}` | admins | a number's opt-out status and history |
+//! | `POST /messages/send` (`Idempotency-Key` header) | users with Can Text | send one text |
+//! | `GET /messages/mine` | tenant users | the caller's own recent conversations |
+//! | `GET /messages/search?number=` | tenant users | a number's records, opt-out and texts |
+//! | `POST /messages/mass`, `GET /messages/mass/{job}` | users with Can Text (their jobs), admins | mass texts and their progress |
 
 use std::sync::Arc;
 
 use axum::{
     Json, Router,
     extract::State,
+    http::{HeaderMap, StatusCode},
     routing::{get, post, put},
 };
 use serde::Deserialize;
 use textbridge_app::{
     App,
+    access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
+    conversations::{self, ConversationSummary, NumberView},
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
     items::SyncConflictItem,
+    mass::{self, Accepted, MassRequest, Progress},
+    optout::{self, OptOutStatus},
     records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
+    send::{self, SendRequest, Sent},
     sync::{self, Resolution, TenantReport},
     webhook_sources::{self, SourceLists},
 };
@@ -133,6 +147,132 @@ async fn resolve_conflict(
     Ok(Json(sync::resolve(&app, &caller, &ats_user, resolution).await?))
 }
 
+async fn list_types(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<ActionTypeView>>, ApiError> {
+    Ok(Json(access::list_types(&app, &caller).await?))
+}
+
+async fn add_type(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(new): ApiJson<NewActionType>,
+) -> Result<(StatusCode, Json<ActionTypeView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(access::add_type(&app, &caller, new).await?)))
+}
+
+async fn list_security_groups(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<SecurityGroupView>>, ApiError> {
+    Ok(Json(access::list_groups(&app, &caller).await?))
+}
+
+async fn create_security_group(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(new): ApiJson<NewSecurityGroup>,
+) -> Result<(StatusCode, Json<SecurityGroupView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(access::create_group(&app, &caller, new).await?)))
+}
+
+async fn update_security_group(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(grants): ApiJson<Grants>,
+) -> Result<Json<SecurityGroupView>, ApiError> {
+    Ok(Json(access::update_group(&app, &caller, &name, grants).await?))
+}
+
+async fn get_member(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(user): ApiPath<String>,
+) -> Result<Json<Membership>, ApiError> {
+    Ok(Json(access::member(&app, &caller, &user).await?))
+}
+
+async fn set_member(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(user): ApiPath<String>,
+    ApiJson(membership): ApiJson<Membership>,
+) -> Result<Json<Membership>, ApiError> {
+    Ok(Json(access::set_member(&app, &caller, &user, membership).await?))
+}
+
+async fn opt_out_status(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(number): ApiPath<String>,
+) -> Result<Json<OptOutStatus>, ApiError> {
+    Ok(Json(optout::status(&app, &caller, &number).await?))
+}
+
+/// The `Idempotency-Key` header, if sent; one that is not text is a 422.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError(textbridge_domain::Error::invalid("Idempotency-Key", "must be visible ASCII characters"))
+            })
+        })
+        .transpose()
+}
+
+async fn send_text(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<SendRequest>,
+) -> Result<(StatusCode, Json<Sent>), ApiError> {
+    let sent = send::send(&app, &caller, request, idempotency_key(&headers)?).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+async fn my_conversations(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Vec<ConversationSummary>>, ApiError> {
+    Ok(Json(conversations::mine(&app, &caller, paging.limit.unwrap_or(50)).await?))
+}
+
+/// A search by number.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NumberSearch {
+    number: String,
+    limit: Option<u32>,
+}
+
+async fn search_number(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiQuery(search): ApiQuery<NumberSearch>,
+) -> Result<Json<NumberView>, ApiError> {
+    Ok(Json(conversations::by_number(&app, &caller, &search.number, search.limit.unwrap_or(50)).await?))
+}
+
+async fn start_mass(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(request): ApiJson<MassRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(mass::start(&app, &caller, request).await?)))
+}
+
+async fn mass_progress(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(job): ApiPath<String>,
+) -> Result<Json<Progress>, ApiError> {
+    Ok(Json(mass::progress(&app, &caller, &job).await?))
+}
+
 /// The records function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
@@ -146,5 +286,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/ats-sync/report", get(sync_report))
         .route("/admin/ats-sync/conflicts", get(sync_conflicts))
         .route("/admin/ats-sync/conflicts/{ats_user}/resolve", post(resolve_conflict))
+        .route("/admin/action-types", get(list_types).post(add_type))
+        .route("/admin/security-groups", get(list_security_groups).post(create_security_group))
+        .route("/admin/security-groups/{name}", put(update_security_group))
+        .route("/admin/security-members/{user_id}", get(get_member).put(set_member))
+        .route("/admin/opt-outs/{number}", get(opt_out_status))
+        .route("/messages/send", post(send_text))
+        .route("/messages/mine", get(my_conversations))
+        .route("/messages/search", get(search_number))
+        .route("/messages/mass", post(start_mass))
+        .route("/messages/mass/{job}", get(mass_progress))
         .with_state(app)
 }

@@ -19,19 +19,16 @@ use textbridge_domain::{
 };
 
 use crate::{
-    App,
+    App, access,
     envelope::{Envelope, KIND_WEBHOOK_EVENT},
     items::{
         self, ArchivePhase, ArchiveState, ConversationEntry, DirectoryEntry, EarlyStatus, FailureItem, MessageItem,
-        OptOutItem, RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
+        RecordRefItem, Stored, UnmatchedItem, UsernameClaim,
     },
-    keys,
+    keys, mass, optout,
     ports::{AtsError, AtsMessage, Condition, Key, PortError, RecordRef, Update},
     worker::MessageHandler,
 };
-
-/// The action type every archived text is stored with.
-pub const MESSAGE_ACTION_TYPE: &str = "Message";
 
 /// Archives queued messages.
 pub struct Archiver {
@@ -56,6 +53,11 @@ impl MessageHandler for Archiver {
                     .map_err(|e| Error::malformed(format!("queued webhook event cannot be read: {e}")))?;
                 handle_event(&self.app, &envelope.tenant, event).await
             }
+            mass::KIND_OUTBOUND_TEXT => {
+                let text: mass::OutboundText = serde_json::from_value(envelope.payload)
+                    .map_err(|e| Error::malformed(format!("queued outbound text cannot be read: {e}")))?;
+                mass::handle(&self.app, &envelope.tenant, text).await
+            }
             other => Err(Error::invalid("kind", format!("no handler for message kind {other:?} in this build"))),
         }
     }
@@ -75,7 +77,7 @@ pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent
     let provider = match &event {
         WebhookEvent::Message(m) => Some(m.provider),
         WebhookEvent::Status { provider, .. } => Some(*provider),
-        WebhookEvent::OptOut { .. } => None,
+        WebhookEvent::OptOut { provider, .. } => Some(*provider),
     };
     if let Some(provider) = provider {
         tracing::Span::current().record("provider", provider.as_str());
@@ -85,7 +87,10 @@ pub async fn handle_event(app: &Arc<App>, tenant: &TenantId, event: WebhookEvent
         WebhookEvent::Status { provider, provider_message_id, status } => {
             update_status(app, tenant, provider, &provider_message_id, status).await
         }
-        WebhookEvent::OptOut { number, opted_out } => record_opt_out(app, tenant, &number, opted_out).await,
+        WebhookEvent::OptOut { provider, number, opted_out } => {
+            optout::record(app, tenant, &number, opted_out, now(app)?, &optout::Source::Provider(provider)).await?;
+            Ok(())
+        }
     }
 }
 
@@ -130,13 +135,6 @@ async fn update_status(
 
 fn now(app: &App) -> Result<Timestamp, Error> {
     Timestamp::new(app.clock.now())
-}
-
-async fn record_opt_out(app: &Arc<App>, tenant: &TenantId, number: &E164, opted_out: bool) -> Result<(), Error> {
-    let item =
-        OptOutItem { number: number.clone(), opted_out, at: now(app)? }.to_item(keys::opt_out(tenant, number))?;
-    app.store.put(&item, None).await?;
-    Ok(())
 }
 
 /// The texting user a message is attributed to: the user whose user-level
@@ -195,7 +193,18 @@ async fn first_report(
             matched: Some(!records.is_empty()),
             records: records.iter().map(RecordRefItem::from).collect(),
         };
-        match store.put(&first.to_item(key.clone())?, Some(&Condition::NotExists)).await {
+        let mut item = first.to_item(key.clone())?;
+        // Listed among its texting user's texts (their recent conversations).
+        item.index = first.texting_user.as_ref().map(|user| {
+            keys::user_text_listing(
+                tenant,
+                user,
+                &first.event.occurred_at,
+                first.event.provider,
+                &first.event.provider_message_id,
+            )
+        });
+        match store.put(&item, Some(&Condition::NotExists)).await {
             Ok(()) => return Ok((first, true)),
             Err(PortError::ConditionFailed) => continue, // another first report won: read it
             Err(e) => return Err(e.into()),
@@ -213,7 +222,11 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
     if message.direction == Direction::Inbound
         && let Some(opted_out) = opt_out_keyword(&message.body)
     {
-        record_opt_out(app, tenant, &message.their_number, opted_out).await?;
+        let source = optout::Source::Keyword {
+            provider: message.provider,
+            provider_message_id: message.provider_message_id.clone(),
+        };
+        optout::record(app, tenant, &message.their_number, opted_out, message.occurred_at, &source).await?;
     }
 
     let unmatched_key = keys::unmatched(tenant, &message.their_number, message.provider, &message.provider_message_id);
@@ -240,6 +253,8 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
         tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
         return Ok(());
     }
+    // Written as the texting user (the default group when unattributed).
+    access::access_cached(app, tenant, first.texting_user.as_ref()).await?.require_write(access::MESSAGE)?;
     for record in &records {
         archive_to(app, tenant, record, message, first.texting_user.as_ref()).await?;
     }
@@ -265,7 +280,7 @@ fn failure_reason(error: &Error) -> (&'static str, String) {
         // A reader's error may quote what it could not read: keep none of it.
         Error::Malformed { .. } => "the queued message could not be read".to_owned(),
         Error::Invalid { .. } => error.to_string(),
-        Error::Unavailable(why) | Error::NotFound(why) => why.clone(),
+        Error::Unavailable(why) | Error::NotFound(why) | Error::Forbidden(why) => why.clone(),
         Error::Conflict { message, .. } => message.clone(),
         _ => "an internal error; see the log".to_owned(),
     };
@@ -299,7 +314,8 @@ async fn archive_to(
         provider_username: message.provider_username.clone(),
         unattributed: user.is_none(),
         status: message.status,
-        action_type: MESSAGE_ACTION_TYPE.to_owned(),
+        action_type: access::MESSAGE.to_owned(),
+        event: None,
     }
     .to_item(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))?;
     store.put(&entry, None).await?;

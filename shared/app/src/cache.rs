@@ -1,7 +1,7 @@
 //! Short-lived in-process caches of the few items every webhook and every archived
 //! text would otherwise read again (a webhook registration, a tenant's allow-lists,
-//! a registration's secret, a username's user). They keep one hot tenant's burst
-//! off single partition keys and off the secret store's request quota. A change to
+//! a registration's secret, a username's user, a user's security group grants).
+//! They keep one hot tenant's burst off single partition keys and off the secret store's request quota. A change to
 //! one of these items reaches a warm process within the time to live (`CACHE_TTL_SECS`,
 //! 0 turns caching off); a failed signature check re-reads the secret at once.
 
@@ -77,6 +77,9 @@ pub struct Caches {
     pub secrets: TtlCache<SecretFields>,
     /// The user a provider username belongs to, by tenant, provider and username.
     pub users: TtlCache<Option<UserId>>,
+    /// What a texting user's security group may read and write, by tenant and user
+    /// (the archiver checks it for every text).
+    pub access: TtlCache<crate::access::Access>,
     /// Tenants already reported as having no ATS connection.
     pub ats_missing: Reported,
 }
@@ -100,6 +103,7 @@ impl Caches {
             sources: TtlCache::new(ttl),
             secrets: TtlCache::new(ttl),
             users: TtlCache::new(ttl),
+            access: TtlCache::new(ttl),
             ats_missing: Reported::default(),
         }
     }

@@ -223,6 +223,44 @@ async fn system_credentials(app: &Arc<App>, tenant: &TenantId, target: &Target) 
     Ok(load(app, tenant, &system).await?.map(|(_, c)| c))
 }
 
+/// What a send goes out with.
+#[derive(Debug, Clone)]
+pub struct SendingCredentials {
+    /// The credentials the text is sent with.
+    pub credentials: Credentials,
+    /// The tenant's system-level credentials, when `credentials` are a user's.
+    pub system: Option<Credentials>,
+    /// The intake URL of `credentials` (where delivery statuses are reported).
+    pub intake_url: String,
+}
+
+/// The credentials `user` sends with through `provider`: their own user-level
+/// credentials, else the tenant's system-level ones (the provider's rules decide
+/// which levels exist: Twilio has no user level), with the system-level ones a
+/// user level relies on (the TextUs account slug). 422 when there are none.
+pub async fn for_sending(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    provider: ProviderKind,
+    user: &textbridge_domain::UserId,
+) -> Result<SendingCredentials, Error> {
+    let own = Target { provider, level: CredentialLevel::User(user.clone()) };
+    let system_target = Target { provider, level: CredentialLevel::System };
+    let system = load(app, tenant, &system_target).await?;
+    let (item, credentials, system) = match (load(app, tenant, &own).await?, system) {
+        (Some((item, mine)), system) => (item, mine, system.map(|(_, c)| c)),
+        (None, Some((item, system))) => (item, system, None),
+        (None, None) => {
+            return Err(Error::invalid(
+                "provider",
+                format!("neither you nor the tenant has saved {} credentials", provider.display_name()),
+            ));
+        }
+    };
+    let intake_url = intake_url(app, provider, &item.hook_token);
+    Ok(SendingCredentials { credentials, system, intake_url })
+}
+
 fn view(item: &Item) -> Result<CredentialView, Error> {
     let item = CredentialItem::from_item(item)?;
     let last_test = item.last_test_at.map(|at| TestView {

@@ -216,8 +216,9 @@ pub struct ConversationEntry {
     /// True when the provider gave no readable time and this is when it was received.
     #[serde(default)]
     pub time_received: bool,
-    /// The tenant's number.
-    pub our_number: E164,
+    /// The tenant's number, when known.
+    #[serde(default)]
+    pub our_number: Option<E164>,
     /// The other side's number.
     pub their_number: E164,
     /// The texting user, if attributed.
@@ -230,6 +231,9 @@ pub struct ConversationEntry {
     pub status: DeliveryStatus,
     /// The message action type (`Message` for archived texts).
     pub action_type: String,
+    /// Set on an event that is not a text: `opted_out` or `opted_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 impl Stored for ConversationEntry {
@@ -327,15 +331,34 @@ impl Stored for UnmatchedItem {
     const KIND: &'static str = "unmatched text";
 }
 
-/// A number's opt-out state for a tenant.
+/// A number's opt-out state for a tenant (every provider).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptOutItem {
     /// The number.
     pub number: E164,
     /// True: opted out; false: opted back in.
     pub opted_out: bool,
-    /// When the last keyword arrived.
+    /// When the change happened (the keyword text's time, or when the provider's
+    /// report arrived).
     pub at: Timestamp,
+    /// What changed it, in plain words.
+    #[serde(default)]
+    pub source: String,
+}
+
+/// One change of a number's opt-out, kept as its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutChange {
+    /// True: opted out; false: opted back in.
+    pub opted_out: bool,
+    /// When.
+    pub at: Timestamp,
+    /// What changed it, in plain words.
+    pub source: String,
+}
+
+impl Stored for OptOutChange {
+    const KIND: &'static str = "opt-out change";
 }
 
 impl Stored for OptOutItem {
@@ -353,6 +376,115 @@ pub struct GroupItem {
 
 impl Stored for GroupItem {
     const KIND: &'static str = "permission group";
+}
+
+/// A single send claimed under an `Idempotency-Key`: `sending` until the provider
+/// answered, then `sent` (with the answer given) or `failed` (with the reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendClaim {
+    /// `sending`, `sent` or `failed`.
+    pub state: String,
+    /// The provider asked to send.
+    pub provider: ProviderKind,
+    /// The recipient.
+    pub to: E164,
+    /// The text (the key may only be used again for the same text).
+    pub body: String,
+    /// The answer given when sent.
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+    /// Why it failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// When (Unix seconds) it was claimed.
+    #[serde(default)]
+    pub claimed_at: i64,
+}
+
+impl Stored for SendClaim {
+    const KIND: &'static str = "send claim";
+}
+
+/// A mass text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobItem {
+    /// Who sends it (whose credentials).
+    pub user: UserId,
+    /// Through which provider.
+    pub provider: ProviderKind,
+    /// The text.
+    pub body: String,
+    /// How many recipients.
+    pub total: usize,
+    /// When it was accepted.
+    pub created_at: Timestamp,
+}
+
+impl Stored for JobItem {
+    const KIND: &'static str = "mass text";
+}
+
+/// One recipient of a mass text and where its send is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecipient {
+    /// The number.
+    pub to: E164,
+    /// `queued`, `sending` (claimed, with a lease), `sent`, `skipped` or `failed`.
+    pub state: String,
+    /// How many times it was claimed (every change is conditional on it).
+    pub attempt: i64,
+    /// Unix seconds until which the current claim holds.
+    #[serde(default)]
+    pub lease_until: Option<i64>,
+    /// The provider's id of the sent text.
+    #[serde(default)]
+    pub provider_message_id: Option<String>,
+    /// Why it was skipped or failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl Stored for JobRecipient {
+    const KIND: &'static str = "mass text recipient";
+}
+
+/// A message action type a tenant added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionTypeItem {
+    /// The name as set.
+    pub name: String,
+    /// Whether the default group is kept from it (like `Secure`).
+    pub secure: bool,
+}
+
+impl Stored for ActionTypeItem {
+    const KIND: &'static str = "message action type";
+}
+
+/// A security group: the action types its members may read and write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupItem {
+    /// The name as set.
+    pub name: String,
+    /// Action types members may read (names as set).
+    pub read: Vec<String>,
+    /// Action types members may write (names as set).
+    pub write: Vec<String>,
+}
+
+impl Stored for SecurityGroupItem {
+    const KIND: &'static str = "security group";
+}
+
+/// Which security group a user is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityMemberItem {
+    /// The group's name as set.
+    pub group: String,
+}
+
+impl Stored for SecurityMemberItem {
+    const KIND: &'static str = "security group membership";
 }
 
 /// A tenant's webhook source allow-lists.

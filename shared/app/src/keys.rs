@@ -53,9 +53,64 @@ pub fn permission_groups(tenant: &TenantId) -> Query {
     Query::new(tenant_pk(tenant), GROUP_PREFIX)
 }
 
+/// Prefix of every message action type a tenant added (the built-in ones are not stored).
+pub const ACTION_TYPE_PREFIX: &str = "ACTION#";
+
+/// A message action type a tenant added (names compare without case).
+pub fn action_type(tenant: &TenantId, name: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{ACTION_TYPE_PREFIX}{}", name.to_lowercase()))
+}
+
+/// Every message action type a tenant added.
+pub fn action_types(tenant: &TenantId) -> Query {
+    Query::new(tenant_pk(tenant), ACTION_TYPE_PREFIX)
+}
+
+/// Prefix of every security group item in a tenant partition.
+pub const SECURITY_GROUP_PREFIX: &str = "SECGRP#";
+
+/// A security group's grants (names compare without case).
+pub fn security_group(tenant: &TenantId, name: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{SECURITY_GROUP_PREFIX}{}", name.to_lowercase()))
+}
+
+/// Every stored security group of a tenant.
+pub fn security_groups(tenant: &TenantId) -> Query {
+    Query::new(tenant_pk(tenant), SECURITY_GROUP_PREFIX)
+}
+
+/// The security group a user is in (absent: the default group).
+pub fn security_member(tenant: &TenantId, user: &UserId) -> Key {
+    Key::new(tenant_pk(tenant), format!("SECGRP_MEMBER#{user}"))
+}
+
 /// A tenant's webhook source allow-lists.
 pub fn webhook_sources(tenant: &TenantId) -> Key {
     Key::new(tenant_pk(tenant), "SETTINGS#webhook-sources")
+}
+
+/// A single send claimed under a caller's `Idempotency-Key` (its own partition).
+pub fn send_claim(tenant: &TenantId, user: &UserId, idempotency_key: &str) -> Key {
+    Key::new(format!("T#{tenant}#SEND#{user}#{idempotency_key}"), ITEM)
+}
+
+/// A mass text: who sends what through which provider (its own partition, with
+/// its recipients).
+pub fn job(tenant: &TenantId, job: &str) -> Key {
+    Key::new(format!("T#{tenant}#JOB#{job}"), ITEM)
+}
+
+/// Prefix of a mass text's recipients.
+const JOB_RECIPIENT_PREFIX: &str = "R#";
+
+/// One recipient of a mass text, by its position (sort key order = the order given).
+pub fn job_recipient(tenant: &TenantId, job_id: &str, index: usize) -> Key {
+    Key::new(job(tenant, job_id).pk, format!("{JOB_RECIPIENT_PREFIX}{index:04}"))
+}
+
+/// Every recipient of a mass text, in the order given.
+pub fn job_recipients(tenant: &TenantId, job_id: &str) -> Query {
+    Query::new(job(tenant, job_id).pk, JOB_RECIPIENT_PREFIX)
 }
 
 /// Why a queue message last failed (read when it is listed as a dead letter).
@@ -73,6 +128,22 @@ pub fn webhook_registration(token: &str) -> Key {
 /// archived (one partition per message).
 pub fn message(tenant: &TenantId, provider: ProviderKind, provider_message_id: &str) -> Key {
     Key::new(format!("T#{tenant}#MSG#{provider}#{provider_message_id}"), ITEM)
+}
+
+/// The secondary-index key listing a text among its texting user's, by time.
+pub fn user_text_listing(
+    tenant: &TenantId,
+    user: &UserId,
+    occurred_at: &Timestamp,
+    provider: ProviderKind,
+    provider_message_id: &str,
+) -> Key {
+    Key::new(format!("T#{tenant}#USER#{user}#TEXTS"), format!("{occurred_at}#{provider}#{provider_message_id}"))
+}
+
+/// A texting user's texts, oldest first (secondary index; page it descending).
+pub fn user_texts(tenant: &TenantId, user: &UserId) -> Query {
+    Query::new(format!("T#{tenant}#USER#{user}#TEXTS"), "").on_index()
 }
 
 /// A delivery status that arrived before its text (beside the message item).
@@ -128,6 +199,12 @@ pub fn conversation_entry(
     )
 }
 
+/// An event (an opt-out or opt-in of one of the record's numbers) on a record's
+/// conversation, sorted among its texts by time.
+pub fn conversation_event(tenant: &TenantId, kind: RecordKind, id: &str, at: &Timestamp, event: &str) -> Key {
+    Key::new(record_pk(tenant, kind, id), format!("{CONVERSATION_PREFIX}{at}#event#{event}"))
+}
+
 /// A record's conversation, oldest first (page it with [`Query::descending`]).
 pub fn conversation(tenant: &TenantId, kind: RecordKind, id: &str) -> Query {
     Query::new(record_pk(tenant, kind, id), CONVERSATION_PREFIX)
@@ -177,6 +254,19 @@ pub fn records_of(tenant: &TenantId, number: &E164) -> Query {
 /// Whether a number has opted out of texts from this tenant.
 pub fn opt_out(tenant: &TenantId, number: &E164) -> Key {
     Key::new(phone_pk(tenant, number), "OPTOUT")
+}
+
+/// Prefix of the opt-out history of a number.
+const OPT_OUT_HISTORY_PREFIX: &str = "OPTLOG#";
+
+/// One change of a number's opt-out, sorted by time.
+pub fn opt_out_change(tenant: &TenantId, number: &E164, at: &Timestamp, opted_out: bool) -> Key {
+    Key::new(phone_pk(tenant, number), format!("{OPT_OUT_HISTORY_PREFIX}{at}#{opted_out}"))
+}
+
+/// The opt-out history of a number, oldest first.
+pub fn opt_out_history(tenant: &TenantId, number: &E164) -> Query {
+    Query::new(phone_pk(tenant, number), OPT_OUT_HISTORY_PREFIX)
 }
 
 /// Prefix of the unmatched texts of a number.

@@ -2,10 +2,12 @@
 //! Lambda crate and no JWT crate: those live in `textbridge-api`, `textbridge-lambda`
 //! and the local binary.
 
+pub mod access;
 pub mod archive;
 pub mod ats_connection;
 pub mod cache;
 pub mod config;
+pub mod conversations;
 pub mod credentials;
 pub mod dead_letters;
 pub mod deadline;
@@ -15,8 +17,11 @@ pub mod health;
 pub mod intake;
 pub mod items;
 pub mod keys;
+pub mod mass;
+pub mod optout;
 pub mod ports;
 pub mod records;
+pub mod send;
 pub mod sync;
 pub mod teams;
 pub mod users;

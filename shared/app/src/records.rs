@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use textbridge_domain::{E164, Error, Identity, RecordKind, TenantId, Timestamp, WebhookEvent};
 
 use crate::{
-    App,
-    archive::MESSAGE_ACTION_TYPE,
+    App, access,
     envelope::Envelope,
     items::{self, ConversationEntry, DirectoryEntry, RecordItem, Stored, UnmatchedItem},
     keys,
@@ -268,12 +267,14 @@ pub async fn conversation(
     }
     let mut query = keys::conversation(tenant, kind, &id).descending().limit(limit.clamp(1, 100));
     query.cursor = cursor;
+    let access = access::access(app, caller).await?;
     let page = app.store.query(&query).await.map_err(bad_cursor)?;
+    // A message the caller's group may not read is neither shown nor counted.
     let messages = page
         .items
         .iter()
         .map(ConversationEntry::from_item)
-        .filter(|e| e.as_ref().map_or(true, |e| e.action_type == MESSAGE_ACTION_TYPE))
+        .filter(|e| e.as_ref().map_or(true, |e| access.can_read(&e.action_type)))
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(ConversationPage { messages, next: page.next })
 }

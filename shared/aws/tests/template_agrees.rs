@@ -157,6 +157,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 ],
             ),
             ("index", &["dynamodb:Query"]),
+            ("secrets", &["secretsmanager:GetSecretValue"]),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             (
                 "dlq",
@@ -200,7 +201,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 ],
             ),
             ("secrets", &["secretsmanager:GetSecretValue"]),
-            ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
+            ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"]),
         ],
     ),
     (

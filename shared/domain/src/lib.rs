@@ -62,7 +62,10 @@ pub use credential::{BranchId, CredentialLevel, ProviderUsername};
 pub use email::Email;
 pub use error::Error;
 pub use identity::{Identity, PermissionGroup, Role, UserId, Username};
-pub use message::{DeliveryStatus, Direction, MessageEvent, RecordKind, WebhookEvent, opt_out_keyword};
+pub use message::{
+    DeliveryStatus, Direction, Encoding, MAX_TEXT_CHARS, MessageEvent, RecordKind, WebhookEvent, opt_out_keyword,
+    segments,
+};
 pub use phone::{E164, Region};
 pub use provider::ProviderKind;
 pub use tenant::TenantId;

@@ -39,8 +39,10 @@ pub struct MessageEvent {
     pub provider_message_id: String,
     /// Inbound or outbound.
     pub direction: Direction,
-    /// The tenant's number.
-    pub our_number: E164,
+    /// The tenant's number, when the provider said it (a text sent through a
+    /// provider whose answer names no line has none until its webhook reports it).
+    #[serde(default)]
+    pub our_number: Option<E164>,
     /// The candidate's / contact's number (what records are matched on).
     pub their_number: E164,
     /// The text.
@@ -77,6 +79,8 @@ pub enum WebhookEvent {
     },
     /// A number opted out (STOP) or back in (START).
     OptOut {
+        /// The provider that reported it.
+        provider: ProviderKind,
         /// The number.
         number: E164,
         /// True for opt-out, false for opt-in.
@@ -120,17 +124,84 @@ impl std::str::FromStr for RecordKind {
     }
 }
 
-/// Whether a text is an opt-out (`Some(true)`: STOP, STOPALL, UNSUBSCRIBE, CANCEL,
-/// END, QUIT, OPTOUT, REVOKE) or opt-in (`Some(false)`: START, UNSTOP) keyword; the
-/// whole text must be the keyword, in any case, with surrounding spaces and
-/// punctuation ignored.
+/// The opt-out keywords: a text that is exactly one of them opts its number out.
+pub const OPT_OUT_KEYWORDS: [&str; 11] =
+    ["STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT-OUT", "OPT OUT"];
+
+/// The opt-in keywords: a text that is exactly one of them opts its number back in.
+pub const OPT_IN_KEYWORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+
+/// Whether `c` is ignored around a keyword: any Unicode space (no-break, em, ideographic,
+/// zero-width), ASCII punctuation, the general punctuation block (curly quotes,
+/// dashes, ellipsis) and Spanish inverted marks.
+fn ignorable(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || ('\u{2000}'..='\u{206F}').contains(&c)
+        || matches!(c, '\u{FEFF}' | '¡' | '¿' | '«' | '»' | '、' | '。' | '！' | '？' | '，')
+}
+
+/// Whether a text is an opt-out keyword (`Some(true)`, [`OPT_OUT_KEYWORDS`]) or an
+/// opt-in keyword (`Some(false)`, [`OPT_IN_KEYWORDS`]). The whole text must be the
+/// keyword, in any case; spaces and punctuation around it are ignored, and the
+/// spaces inside a two-word keyword may be any run of Unicode spaces.
 pub fn opt_out_keyword(body: &str) -> Option<bool> {
-    let word = body.trim().trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace()).to_ascii_uppercase();
-    match word.as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "OPTOUT" | "REVOKE" => Some(true),
-        "START" | "UNSTOP" => Some(false),
-        _ => None,
+    let trimmed = body.trim_matches(ignorable);
+    let words: Vec<&str> =
+        trimmed.split(|c: char| c.is_whitespace() || c == '\u{200B}').filter(|w| !w.is_empty()).collect();
+    let text = words.join(" ").to_uppercase();
+    if OPT_OUT_KEYWORDS.contains(&text.as_str()) {
+        Some(true)
+    } else if OPT_IN_KEYWORDS.contains(&text.as_str()) {
+        Some(false)
+    } else {
+        None
     }
+}
+
+/// The most characters one text may have.
+pub const MAX_TEXT_CHARS: usize = 1600;
+
+/// How a text is encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// The GSM 03.38 7-bit alphabet: 160 characters in one segment, 153 per segment
+    /// of a longer text.
+    #[serde(rename = "GSM-7")]
+    Gsm7,
+    /// UCS-2 (any other character): 70 UTF-16 units in one segment, 67 per segment
+    /// of a longer text.
+    #[serde(rename = "UCS-2")]
+    Ucs2,
+}
+
+/// The GSM 03.38 basic character set.
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+    ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+
+/// The GSM 03.38 extension table: each takes two septets.
+const GSM_EXTENSION: &str = "^{}\\[~]|€\u{000C}";
+
+/// The encoding of `body` and how many segments it is sent in.
+pub fn segments(body: &str) -> (Encoding, u32) {
+    let septets: Option<usize> = body
+        .chars()
+        .map(|c| {
+            if GSM_BASIC.contains(c) {
+                Some(1)
+            } else if GSM_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let (encoding, units, single, multi) = match septets {
+        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
+        None => (Encoding::Ucs2, body.encode_utf16().count(), 70, 67),
+    };
+    let count = if units <= single { 1 } else { units.div_ceil(multi) };
+    (encoding, u32::try_from(count).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
@@ -143,15 +214,64 @@ mod tests {
             ("STOP", Some(true)),
             (" stop ", Some(true)),
             ("Stop.", Some(true)),
+            ("STOP!!!", Some(true)),
+            ("\"stop\"", Some(true)),
+            ("\u{201C}Stop\u{201D}", Some(true)),
+            ("\u{00A0}STOP\u{2003}", Some(true)),
+            ("\u{200B}stop\u{3000}", Some(true)),
+            ("¡STOP!", Some(true)),
             ("unsubscribe", Some(true)),
             ("STOPALL", Some(true)),
+            ("stop all", Some(true)),
+            ("Stop\u{00A0}\u{00A0}All", Some(true)),
+            ("cancel", Some(true)),
+            ("End.", Some(true)),
+            ("QUIT", Some(true)),
+            ("revoke", Some(true)),
+            ("OptOut", Some(true)),
+            ("opt-out", Some(true)),
+            ("Opt Out!", Some(true)),
             ("start", Some(false)),
             ("UNSTOP!", Some(false)),
+            ("Yes", Some(false)),
+            (" yes. ", Some(false)),
             ("please stop texting me", None),
+            ("Please stop by the office", None),
+            ("stop by", None),
             ("", None),
+            ("...", None),
             ("stopped", None),
+            ("stop-all", None),
+            ("s t o p", None),
+            ("STOP STOP", None),
+            ("yes please", None),
+            ("STOP 🛑", None),
+            ("opt in", None),
         ] {
             assert_eq!(opt_out_keyword(body), want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn segment_counts() {
+        let gsm = |n: usize| "a".repeat(n);
+        for (body, want) in [
+            (gsm(1), (Encoding::Gsm7, 1)),
+            (gsm(160), (Encoding::Gsm7, 1)),
+            (gsm(161), (Encoding::Gsm7, 2)),
+            (gsm(306), (Encoding::Gsm7, 2)),
+            (gsm(307), (Encoding::Gsm7, 3)),
+            (format!("{}€", gsm(159)), (Encoding::Gsm7, 2)), // € takes two septets
+            ("Ça coûte 5 €".to_owned(), (Encoding::Ucs2, 1)), // û is not GSM-7
+            ("é".repeat(160), (Encoding::Gsm7, 1)),
+            ("ü".repeat(70), (Encoding::Gsm7, 1)),
+            ("日".repeat(70), (Encoding::Ucs2, 1)),
+            ("日".repeat(71), (Encoding::Ucs2, 2)),
+            ("😀".repeat(35), (Encoding::Ucs2, 1)), // two UTF-16 units each
+            ("😀".repeat(36), (Encoding::Ucs2, 2)),
+            (format!("{}x", "\u{201C}".repeat(134)), (Encoding::Ucs2, 3)),
+        ] {
+            assert_eq!(segments(&body), want, "{} chars", body.chars().count());
         }
     }
 

@@ -74,15 +74,37 @@ impl Http {
     /// Sends the request, retrying on 429, 5xx and failed connections. A 4xx other
     /// than 429 is returned, not retried.
     pub(crate) async fn send(&self, provider: ProviderKind, request: RequestBuilder) -> Result<Reply, ProviderError> {
+        self.send_as(provider, request, Repeat::Safe).await
+    }
+
+    /// Sends a request that must not be acted on twice (a text): repeated only on
+    /// 429, 503 or a connection that was never made.
+    pub(crate) async fn send_once(
+        &self,
+        provider: ProviderKind,
+        request: RequestBuilder,
+    ) -> Result<Reply, ProviderError> {
+        self.send_as(provider, request, Repeat::OnlyIfUnsent).await
+    }
+
+    async fn send_as(
+        &self,
+        provider: ProviderKind,
+        request: RequestBuilder,
+        repeat: Repeat,
+    ) -> Result<Reply, ProviderError> {
         let request = request.build().map_err(|_| {
             ProviderError::Protocol(format!("could not build a request to {}", provider.display_name()))
         })?;
         let method = request.method().clone();
         let path = request.url().path().to_owned();
-        match self.client.send(request, Repeat::Safe, provider.display_name()).await {
+        match self.client.send(request, repeat, provider.display_name()).await {
             Ok(answer) => Ok(Reply { status: answer.status, method, path, body: answer.body }),
             Err(Failure::Timeout) => Err(ProviderError::Timeout(self.client.timeout())),
             Err(Failure::Unavailable { status }) => Err(ProviderError::Unavailable { status }),
+            Err(Failure::Lost) if repeat == Repeat::OnlyIfUnsent => Err(ProviderError::Protocol(
+                "the connection broke off after the request was sent; it may have been acted on".into(),
+            )),
             Err(Failure::Lost) => Err(ProviderError::Unavailable { status: None }),
             Err(Failure::TooLarge) => Err(ProviderError::Protocol(format!(
                 "the answer is larger than {} MiB",
@@ -93,6 +115,20 @@ impl Http {
             }
         }
     }
+}
+
+/// The reason a provider gave for refusing a request (`message`, `error` or
+/// `errors[0].message` of a JSON answer), bounded and scrubbed of `secrets`.
+pub(crate) fn refusal(provider: ProviderKind, reply: &Reply, secrets: &SecretFields) -> ProviderError {
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+    let reason = ["/message", "/error", "/errors/0/message", "/errorDesc"]
+        .iter()
+        .find_map(|p| body.pointer(p).and_then(serde_json::Value::as_str))
+        .map(|r| secrets.scrub(&r.chars().take(200).collect::<String>()));
+    ProviderError::Refused(match reason {
+        Some(reason) => format!("{} refused the text (HTTP {}): {reason}", provider.display_name(), reply.code()),
+        None => format!("{} refused the text (HTTP {})", provider.display_name(), reply.code()),
+    })
 }
 
 /// Encodes `pairs` as an `application/x-www-form-urlencoded` body.

@@ -14,14 +14,17 @@ use reqwest::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use textbridge_app::ports::{
-    Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
+    Checked, Connection, Credentials, Outbound, Provider, ProviderError, SecretFields, SendReceipt, SubmittedFields,
+    WebhookRequest,
 };
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
+use textbridge_domain::{
+    CredentialLevel, DeliveryStatus, E164, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent,
+};
 use url::Url;
 
 use crate::{
     fields,
-    http::{Http, Reply, join},
+    http::{Http, Reply, join, refusal},
     webhooks,
 };
 
@@ -302,6 +305,49 @@ impl Provider for TextUs {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    async fn send(
+        &self,
+        credentials: &Credentials,
+        system: Option<&Credentials>,
+        text: &Outbound<'_>,
+    ) -> Result<SendReceipt, ProviderError> {
+        let account = account(credentials, system)?;
+        let body = json!({ "to": text.to.to_string(), "body": text.body });
+        let request = self
+            .request(Method::POST, &format!("/{account}/messages"), api_key(credentials)?)
+            .header(CONTENT_TYPE, MEDIA_TYPE)
+            .body(body.to_string());
+        let reply = self.http.send_once(KIND, request).await?;
+        match reply.code() {
+            401 | 403 => return Err(ProviderError::Rejected(REJECTED.into())),
+            404 => {
+                return Err(ProviderError::Rejected(format!(
+                    "TextUs has no account {account}; check the account slug"
+                )));
+            }
+            400 | 409 | 422 => return Err(refusal(KIND, &reply, &credentials.secret)),
+            _ if !reply.is_success() => return Err(reply.unexpected()),
+            _ => {}
+        }
+        let message: Value = reply.json("the sent TextUs message", &credentials.secret)?;
+        let id = message
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| ProviderError::Protocol("the sent TextUs message has no id".into()))?;
+        let status = match message.get("deliveryState").and_then(Value::as_str) {
+            Some("delivered") => DeliveryStatus::Delivered,
+            Some("sent") => DeliveryStatus::Sent,
+            Some("failed" | "undelivered") => DeliveryStatus::Failed,
+            _ => DeliveryStatus::Queued,
+        };
+        let our_number = ["/conversation/accountPhoneNumber", "/accountPhoneNumber"]
+            .iter()
+            .find_map(|p| message.pointer(p).and_then(Value::as_str))
+            .and_then(|n| E164::parse(n, text.region).ok());
+        Ok(SendReceipt { provider_message_id: id.to_owned(), our_number, status })
     }
 
     fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error> {

@@ -14,14 +14,17 @@ use reqwest::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use textbridge_app::ports::{
-    Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
+    Checked, Connection, Credentials, Outbound, Provider, ProviderError, SecretFields, SendReceipt, SubmittedFields,
+    WebhookRequest,
 };
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
+use textbridge_domain::{
+    CredentialLevel, DeliveryStatus, E164, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent,
+};
 use url::Url;
 
 use crate::{
     fields,
-    http::{Http, form, join},
+    http::{Http, form, join, refusal},
     webhooks,
 };
 
@@ -148,6 +151,36 @@ impl Twilio {
     }
 }
 
+impl Twilio {
+    /// The number texts go from: the account's first phone number.
+    async fn sending_number(&self, account: &Account<'_>, region: Region) -> Result<E164, ProviderError> {
+        let path = format!("{API}/Accounts/{}/IncomingPhoneNumbers.json?PageSize=1", account.sid);
+        let reply = self.http.send(KIND, self.request(Method::GET, &path, account)).await?;
+        match reply.code() {
+            401 | 403 => return Err(ProviderError::Rejected(REJECTED.into())),
+            _ if !reply.is_success() => return Err(reply.unexpected()),
+            _ => {}
+        }
+        let page: Value = reply.json("the Twilio phone number list", account.secrets)?;
+        let number =
+            page.pointer("/incoming_phone_numbers/0/phone_number").and_then(Value::as_str).ok_or_else(|| {
+                ProviderError::Rejected(format!("the Twilio account {} has no phone number to send from", account.sid))
+            })?;
+        E164::parse(number, region)
+            .map_err(|_| ProviderError::Protocol("the Twilio account's phone number is not a phone number".into()))
+    }
+}
+
+/// A Twilio message status as a delivery status.
+fn status(text: Option<&str>) -> DeliveryStatus {
+    match text {
+        Some("sent") => DeliveryStatus::Sent,
+        Some("delivered") => DeliveryStatus::Delivered,
+        Some("failed" | "undelivered" | "canceled") => DeliveryStatus::Failed,
+        _ => DeliveryStatus::Queued,
+    }
+}
+
 /// `AC` and 32 hexadecimal digits.
 fn valid_account_sid(sid: &str) -> bool {
     fields::is_prefixed_hex(sid, "AC", 32)
@@ -243,6 +276,45 @@ impl Provider for Twilio {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    async fn send(
+        &self,
+        credentials: &Credentials,
+        _system: Option<&Credentials>,
+        text: &Outbound<'_>,
+    ) -> Result<SendReceipt, ProviderError> {
+        let account = Account::of(credentials)?;
+        let from = self.sending_number(&account, text.region).await?;
+        let (to, from_text) = (text.to.to_string(), from.to_string());
+        let path = format!("{API}/Accounts/{}/Messages.json", account.sid);
+        let request = self
+            .request(Method::POST, &path, &account)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form(&{
+                let mut pairs = vec![("To", to.as_str()), ("From", from_text.as_str()), ("Body", text.body)];
+                pairs.extend(text.status_url.map(|url| ("StatusCallback", url)));
+                pairs
+            }));
+        let reply = self.http.send_once(KIND, request).await?;
+        match reply.code() {
+            401 | 403 => return Err(ProviderError::Rejected(REJECTED.into())),
+            400 | 404 | 422 => return Err(refusal(KIND, &reply, account.secrets)),
+            _ if !reply.is_success() => return Err(reply.unexpected()),
+            _ => {}
+        }
+        let message: Value = reply.json("the sent Twilio message", account.secrets)?;
+        let sid = message
+            .get("sid")
+            .and_then(Value::as_str)
+            .filter(|sid| fields::is_prefixed_hex(sid, "SM", 32) || fields::is_prefixed_hex(sid, "MM", 32))
+            .ok_or_else(|| ProviderError::Protocol("the sent Twilio message has no valid sid".into()))?;
+        let our_number = message.get("from").and_then(Value::as_str).and_then(|n| E164::parse(n, text.region).ok());
+        Ok(SendReceipt {
+            provider_message_id: sid.to_owned(),
+            our_number: our_number.or(Some(from)),
+            status: status(message.get("status").and_then(Value::as_str)),
+        })
     }
 
     fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error> {

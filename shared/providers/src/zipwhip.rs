@@ -11,9 +11,12 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use textbridge_app::ports::{
-    Checked, Connection, Credentials, Provider, ProviderError, SecretFields, SubmittedFields, WebhookRequest,
+    Checked, Connection, Credentials, Outbound, Provider, ProviderError, SecretFields, SendReceipt, SubmittedFields,
+    WebhookRequest,
 };
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
+use textbridge_domain::{
+    CredentialLevel, DeliveryStatus, E164, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent,
+};
 use url::Url;
 
 use crate::{
@@ -70,15 +73,17 @@ impl Zipwhip {
         Self { http, base }
     }
 
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Reply, ProviderError> {
-        let request = self
-            .http
+    fn form_request(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.http
             .client()
             .post(join(&self.base, path))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
-            .body(form(pairs));
-        self.http.send(KIND, request).await
+            .body(form(pairs))
+    }
+
+    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Reply, ProviderError> {
+        self.http.send(KIND, self.form_request(path, pairs)).await
     }
 
     /// Logs in and returns the session key.
@@ -188,6 +193,22 @@ fn session(credentials: &Credentials) -> Option<&SecretString> {
     credentials.secret.get("session_key")
 }
 
+/// The line a username names (its phone part), in E.164.
+fn line(credentials: &Credentials, region: Region) -> Option<E164> {
+    let username = credentials.public.get("username").map_or(credentials.username.as_str(), String::as_str);
+    E164::parse(username.rsplit('@').next().unwrap_or(username), region).ok()
+}
+
+/// The id of a sent message (`response.tokens[0].message`), exactly as sent: ids
+/// exceed 2^53, so they never pass through a float.
+fn sent_id(response: &Value) -> Option<String> {
+    match response.pointer("/tokens/0/message")? {
+        Value::Number(n) => n.as_u64().map(|v| v.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl Provider for Zipwhip {
     fn kind(&self) -> ProviderKind {
@@ -273,6 +294,30 @@ impl Provider for Zipwhip {
             first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    async fn send(
+        &self,
+        credentials: &Credentials,
+        _system: Option<&Credentials>,
+        text: &Outbound<'_>,
+    ) -> Result<SendReceipt, ProviderError> {
+        let session = session(credentials).ok_or_else(|| ProviderError::Rejected(SESSION_REJECTED.into()))?;
+        let to = text.to.to_string();
+        let pairs = [("session", session.expose_secret()), ("contacts", to.as_str()), ("body", text.body)];
+        let reply = self.http.send_once(KIND, self.form_request("/message/send", &pairs)).await?;
+        if matches!(reply.code(), 400 | 422) {
+            return Err(crate::http::refusal(KIND, &reply, &credentials.secret));
+        }
+        let response = envelope(&reply, "the Zipwhip send answer", &credentials.secret)?
+            .ok_or_else(|| ProviderError::Rejected(SESSION_REJECTED.into()))?;
+        let id = sent_id(&response)
+            .ok_or_else(|| ProviderError::Protocol("the Zipwhip send answer has no tokens[0].message id".into()))?;
+        Ok(SendReceipt {
+            provider_message_id: id,
+            our_number: line(credentials, text.region),
+            status: DeliveryStatus::Queued,
+        })
     }
 
     fn verify_webhook(&self, request: &WebhookRequest<'_>, secrets: &SecretFields) -> Result<(), Error> {

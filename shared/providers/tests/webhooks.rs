@@ -171,7 +171,7 @@ fn textus_received_message() {
             provider: TEXTUS,
             provider_message_id: "/messages/QNDkpL".into(),
             direction: Direction::Inbound,
-            our_number: e164("+13035550100"),
+            our_number: Some(e164("+13035550100")),
             their_number: e164("+13035551234"),
             body: "Yes, I can start Monday".into(),
             occurred_at: ts("2018-07-24T20:59:32.156Z"),
@@ -188,7 +188,7 @@ fn textus_delivered_and_failed_texts_are_outbound_messages_with_their_status() {
     assert_eq!(delivered.direction, Direction::Outbound);
     assert_eq!(delivered.status, DeliveryStatus::Delivered);
     assert_eq!(delivered.provider_message_id, "/messages/Xk9pQa");
-    assert_eq!(delivered.our_number, e164("+13035550100"));
+    assert_eq!(delivered.our_number, Some(e164("+13035550100")));
     assert_eq!(delivered.their_number, e164("+13035551234"));
     assert_eq!(delivered.body, "Great, see you at 8am");
     assert_eq!(
@@ -270,11 +270,11 @@ fn textus_opt_outs_and_opt_ins() {
     let number = e164("+13035551234");
     assert_eq!(
         parse(TEXTUS, fixture("textus/contact_opted_out.json")).unwrap(),
-        vec![WebhookEvent::OptOut { number: number.clone(), opted_out: true }]
+        vec![WebhookEvent::OptOut { provider: ProviderKind::TextUs, number: number.clone(), opted_out: true }]
     );
     assert_eq!(
         parse(TEXTUS, fixture("textus/contact_opted_in.json")).unwrap(),
-        vec![WebhookEvent::OptOut { number, opted_out: false }]
+        vec![WebhookEvent::OptOut { provider: ProviderKind::TextUs, number, opted_out: false }]
     );
     let body = with(fixture_json("textus/contact_opted_out.json"), "/optOut/phoneNumber", None);
     assert_malformed(parse_json(TEXTUS, &body), Some("optOut.phoneNumber"));
@@ -414,7 +414,7 @@ fn zipwhip_inbound_message_from_the_docs() {
             provider: ZIPWHIP,
             provider_message_id: "1327295480212647936".into(),
             direction: Direction::Inbound,
-            our_number: e164("+12068163958"),
+            our_number: Some(e164("+12068163958")),
             their_number: e164("+12063996756"),
             body: "Hello World".into(),
             occurred_at: ts("2020-11-13T17:01:17Z"),
@@ -445,7 +445,7 @@ fn zipwhip_ids_above_2_pow_53_keep_every_digit() {
 fn zipwhip_outbound_messages() {
     let message = only_message(parse(ZIPWHIP, fixture("zipwhip/message_mt.json")).unwrap());
     assert_eq!(message.direction, Direction::Outbound);
-    assert_eq!(message.our_number, e164("+12068163958"), "our number is the source");
+    assert_eq!(message.our_number, Some(e164("+12068163958")), "our number is the source");
     assert_eq!(message.their_number, e164("+12063996756"));
     assert_eq!(message.status, DeliveryStatus::Sent);
     assert_eq!(message.provider_message_id, "1327295480212647937");
@@ -589,7 +589,7 @@ fn twilio_inbound_message() {
             provider: TWILIO,
             provider_message_id: "SM8f7e6d5c4b3a29180f7e6d5c4b3a2918".into(),
             direction: Direction::Inbound,
-            our_number: e164("+13035550100"),
+            our_number: Some(e164("+13035550100")),
             their_number: e164("+13035551234"),
             body: "Yes I'm available — 8am works!".into(),
             occurred_at: received(),
@@ -643,11 +643,17 @@ fn twilio_stop_and_start_are_also_opt_events() {
     let events = parse(TWILIO, fixture("twilio/inbound_stop.form")).unwrap();
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(matches!(&events[0], WebhookEvent::Message(m) if m.body == "STOP"));
-    assert_eq!(events[1], WebhookEvent::OptOut { number: e164("+13035551234"), opted_out: true });
+    assert_eq!(
+        events[1],
+        WebhookEvent::OptOut { provider: ProviderKind::Twilio, number: e164("+13035551234"), opted_out: true }
+    );
 
     let start = twilio_with("twilio/inbound_stop.form", "OptOutType", Some("START"));
     let events = parse(TWILIO, start).unwrap();
-    assert_eq!(events[1], WebhookEvent::OptOut { number: e164("+13035551234"), opted_out: false });
+    assert_eq!(
+        events[1],
+        WebhookEvent::OptOut { provider: ProviderKind::Twilio, number: e164("+13035551234"), opted_out: false }
+    );
 
     let help = twilio_with("twilio/inbound_stop.form", "OptOutType", Some("HELP"));
     assert_eq!(parse(TWILIO, help).unwrap().len(), 1);

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed expectation is a panic
 
+pub mod access;
 pub mod ats_directory;
 pub mod contract;
 pub mod counting;
@@ -16,6 +17,7 @@ pub mod lambda_runtime;
 pub mod moto;
 pub mod races;
 pub mod seed;
+pub mod sending;
 pub mod sync_cases;
 pub mod tempworks;
 pub mod twilio;

@@ -96,9 +96,51 @@ pub async fn identical_upserts_requeue_each_text_once(backend: Backend, tenant: 
     assert_eq!(backend.queue.depth().await.expect("depth").visible - before, 3);
 }
 
+/// Ten reports of one number's STOP (different texts, one time) and a provider's
+/// opt-out report, handled at the same moment: one change, one history entry and
+/// one event on the record; a later START opts it back in, and a STOP older than
+/// that START, redelivered, changes nothing.
+pub async fn racing_opt_outs_make_one_change(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    seed::record_phone(&backend, &tenant, "+12065550142", RecordKind::Candidate, "c9").await;
+    let archiver = Arc::new(Archiver::new(App::on(backend.clone(), Config::default()).shared()));
+    let mut bodies: Vec<String> = (0..10)
+        .map(|i| {
+            let m = text(&format!("SM-stop-{i}"), "+12065550142", "2026-11-26T10:00:00Z", " Stop! ");
+            Envelope::webhook_event(&tenant, &WebhookEvent::Message(m)).expect("envelope").to_body()
+        })
+        .collect();
+    let number: textbridge_domain::E164 = "+12065550142".parse().expect("number");
+    let report = WebhookEvent::OptOut { provider: ProviderKind::Twilio, number: number.clone(), opted_out: true };
+    bodies.push(Envelope::webhook_event(&tenant, &report).expect("envelope").to_body());
+    let runs = bodies.into_iter().map(|body| {
+        let archiver = archiver.clone();
+        async move { archiver.handle(&body).await }
+    });
+    for result in at_once(runs).await {
+        result.expect("handled");
+    }
+    let history = backend.store.query_all(&keys::opt_out_history(&tenant, &number)).await.expect("history");
+    assert_eq!(history.len(), 1, "one change: {history:?}");
+    let events = |entries: &[textbridge_app::ports::Item]| {
+        entries.iter().filter_map(|i| ConversationEntry::from_item(i).expect("entry").event).collect::<Vec<_>>()
+    };
+    let entries = backend.store.query_all(&keys::conversation(&tenant, RecordKind::Candidate, "c9")).await.expect("q");
+    assert_eq!(events(&entries), ["opted_out"]);
+
+    let start = text("SM-start", "+12065550142", "2026-11-26T11:00:00Z", "START");
+    archiver.handle(&seed::queued(&tenant, WebhookEvent::Message(start))).await.expect("start");
+    let late = text("SM-stop-0", "+12065550142", "2026-11-26T10:00:00Z", " Stop! ");
+    archiver.handle(&seed::queued(&tenant, WebhookEvent::Message(late))).await.expect("redelivered stop");
+    let app = App::on(backend.clone(), Config::default());
+    assert!(!textbridge_app::optout::is_opted_out(&app, &tenant, &number).await.expect("state"));
+    let entries = backend.store.query_all(&keys::conversation(&tenant, RecordKind::Candidate, "c9")).await.expect("q");
+    assert_eq!(events(&entries), ["opted_out", "opted_in"]);
+}
+
 /// Runs every future on its own task, all started before any is awaited, and
 /// returns their outputs in order.
-async fn at_once<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+pub(crate) async fn at_once<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,

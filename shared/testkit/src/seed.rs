@@ -123,7 +123,7 @@ pub fn inbound_text(provider: ProviderKind, id: &str, their: &str, at: &str, bod
         provider,
         provider_message_id: id.to_owned(),
         direction: Direction::Inbound,
-        our_number: "+12065550199".parse().expect("e164"),
+        our_number: Some("+12065550199".parse().expect("e164")),
         their_number: their.parse().expect("e164"),
         body: body.to_owned(),
         occurred_at: at.parse::<Timestamp>().expect("time"),

@@ -8,6 +8,10 @@
 //!   numbers (`sid`, `sms_url`) in one page.
 //! * `POST /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{PN}.json` with a form
 //!   `SmsUrl` sets that number's SMS webhook; an unknown number is a 404.
+//! * `POST /2010-04-01/Accounts/{sid}/Messages.json` with a form `To`, `From`, `Body`
+//!   sends a text: 201 with its `sid` (`SM…`), `status` `queued`, `from` and `to`;
+//!   a number set to fail gets Twilio's 400 (code 21211), and while throttled the
+//!   sends get 429 with `Retry-After: 0`.
 
 use std::{
     collections::BTreeMap,
@@ -26,7 +30,27 @@ struct State {
     auth_token: String,
     /// PN sid → SMS URL.
     numbers: BTreeMap<String, String>,
+    sent: Vec<SentText>,
+    failing: std::collections::BTreeSet<String>,
+    throttled: usize,
+    throttled_answers: usize,
 }
+
+/// A text the stand-in accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentText {
+    /// The message sid it answered.
+    pub sid: String,
+    /// `To`.
+    pub to: String,
+    /// `From`.
+    pub from: String,
+    /// `Body`.
+    pub body: String,
+}
+
+/// The number every stand-in account sends from (its first number's).
+pub const FROM: &str = "+12065550199";
 
 #[derive(Clone)]
 struct Responder(Arc<Mutex<State>>);
@@ -53,10 +77,40 @@ impl Respond for Responder {
         match (request.method.as_str(), rest) {
             ("GET", ".json") => ResponseTemplate::new(200).set_body_json(json!({"sid": state.sid, "status": "active"})),
             ("GET", "/IncomingPhoneNumbers.json") => {
-                let numbers: Vec<Value> =
-                    state.numbers.iter().map(|(sid, url)| json!({"sid": sid, "sms_url": url})).collect();
+                let numbers: Vec<Value> = state
+                    .numbers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (sid, url))| {
+                        json!({"sid": sid, "sms_url": url, "phone_number": format!("+1206555{:04}", 199 - i)})
+                    })
+                    .collect();
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"incoming_phone_numbers": numbers, "next_page_uri": null}))
+            }
+            ("POST", "/Messages.json") => {
+                let form: BTreeMap<String, String> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+                let (Some(to), Some(from), Some(body)) = (form.get("To"), form.get("From"), form.get("Body")) else {
+                    return ResponseTemplate::new(400).set_body_json(json!({"code": 21604, "status": 400}));
+                };
+                if state.throttled > 0 {
+                    state.throttled -= 1;
+                    state.throttled_answers += 1;
+                    return ResponseTemplate::new(429)
+                        .insert_header("Retry-After", "0")
+                        .set_body_json(json!({"code": 20429, "message": "Too Many Requests", "status": 429}));
+                }
+                if state.failing.contains(to) {
+                    return ResponseTemplate::new(400).set_body_json(json!({
+                        "code": 21211, "message": format!("The 'To' number {to} is not a valid phone number."),
+                        "status": 400
+                    }));
+                }
+                let sid = format!("SM{:032x}", state.sent.len() + 1);
+                let text = SentText { sid: sid.clone(), to: to.clone(), from: from.clone(), body: body.clone() };
+                state.sent.push(text);
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"sid": sid, "status": "queued", "from": from, "to": to, "num_segments": "1"}))
             }
             ("POST", number) => {
                 let Some(pn) = number.strip_prefix("/IncomingPhoneNumbers/").and_then(|n| n.strip_suffix(".json"))
@@ -94,6 +148,10 @@ impl StandIn {
             sid: sid.to_owned(),
             auth_token: auth_token.to_owned(),
             numbers: numbers.iter().map(|n| ((*n).to_owned(), String::new())).collect(),
+            sent: Vec::new(),
+            failing: std::collections::BTreeSet::new(),
+            throttled: 0,
+            throttled_answers: 0,
         }));
         let server = MockServer::start().await;
         Mock::given(any()).respond_with(Responder(state.clone())).mount(&server).await;
@@ -108,6 +166,26 @@ impl StandIn {
     /// The SMS webhook URL of number `pn` (empty: none; `None`: no such number).
     pub fn sms_url(&self, pn: &str) -> Option<String> {
         self.state.lock().expect("stand-in state").numbers.get(pn).cloned()
+    }
+
+    /// Every text accepted so far, in order.
+    pub fn sent(&self) -> Vec<SentText> {
+        self.state.lock().expect("stand-in state").sent.clone()
+    }
+
+    /// Sends to `number` (E.164) fail from now on with Twilio's 400.
+    pub fn fail_sends_to(&self, number: &str) {
+        self.state.lock().expect("stand-in state").failing.insert(number.to_owned());
+    }
+
+    /// The next `n` sends are answered 429 (`Retry-After: 0`).
+    pub fn throttle_next_sends(&self, n: usize) {
+        self.state.lock().expect("stand-in state").throttled = n;
+    }
+
+    /// How many sends were answered 429 so far.
+    pub fn throttled_answers(&self) -> usize {
+        self.state.lock().expect("stand-in state").throttled_answers
     }
 
     /// Every request received, in order.

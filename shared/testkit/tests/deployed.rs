@@ -497,6 +497,71 @@ async fn a_signed_webhook_is_queued_archived_and_read_back_per_tenant() {
 }
 
 #[tokio::test]
+async fn a_text_and_a_mass_text_are_sent_under_the_functions_grants() {
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+    const TOKEN: &str = "f00dfeedf00dfeedf00dfeedf00dfeed";
+    let twilio = textbridge_testkit::twilio::StandIn::start(SID, TOKEN, &["PN11111111111111111111111111111111"]).await;
+    let env = [("TWILIO_BASE_URL", twilio.uri())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let stage = stage().await;
+    let Some(mut records) = stage.start("records", "RecordsFunction", &env).await else { return };
+    let Some(mut archiver) = stage.start("archiver", "ArchiverFunction", &env).await else { return };
+    let backend = stage.backend().await;
+    let acme = TenantId::parse("acme").expect("tenant");
+    textbridge_testkit::sending::twilio_sender(&backend, &acme, SID, TOKEN).await;
+    let texter = json!({
+        "iss": "https://issuer.example.com/", "aud": "textbridge-api", "sub": "u-1", "tenant": "acme",
+        "username": "u-1@acme.test", "role": "user", "group": "Texters",
+    });
+
+    // One text: the provider's credentials read from the secret store, the sent text queued.
+    let body = json!({"provider": "twilio", "to": THEIR_NUMBER, "body": "Shift at 9?"});
+    let one = HttpApiRequest::new("POST", "/messages/send")
+        .claims(&texter)
+        .header("idempotency-key", "deployed-1")
+        .json_body(&body)
+        .build();
+    let sent = records.http(&one).await;
+    assert_eq!(sent.status, 201, "{}\n{}", sent.body, records.function.log_text());
+    assert_eq!(twilio.sent().len(), 1);
+    assert_eq!(records.http(&one).await.json()["replayed"], true, "the same key sends once");
+
+    // A mass text: accepted at once; the archiver sends each recipient and queues its text.
+    let mass = json!({"provider": "twilio", "to": ["+16125550124", "+16125550125"], "body": "Open shifts"});
+    let accepted = records.http(&call("POST", "/messages/mass", Some(&texter), Some(&mass))).await;
+    assert_eq!(accepted.status, 202, "{}\n{}", accepted.body, records.function.log_text());
+    let job = accepted.json()["job"].as_str().expect("job").to_owned();
+    let sqs = aws_sdk_sqs::Client::new(&stage.admin);
+    let mut queued = Vec::new();
+    for _ in 0..30 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&stage.deployment.intake_queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        queued.extend(received.messages.unwrap_or_default().into_iter().filter_map(|m| m.body));
+        if queued.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(queued.len(), 3, "the sent text and two recipients: {queued:?}");
+    let messages: Vec<SqsMessage> = queued.iter().map(|b| SqsMessage::new(b)).collect();
+    let answer = archiver.event(&sqs_event(&stage.deployment.intake_queue_arn, &messages)).await;
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}\n{}", archiver.function.log_text());
+    assert_eq!(twilio.sent().len(), 3, "each recipient once");
+    let progress = records.http(&call("GET", &format!("/messages/mass/{job}"), Some(&texter), None)).await;
+    assert_eq!(
+        (progress.json()["sent"].clone(), progress.json()["done"].clone()),
+        (json!(2), json!(true)),
+        "{}",
+        progress.body
+    );
+}
+
+#[tokio::test]
 async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
     let stage = stage().await;
     // A tenant connected to an ATS (a stand-in on loopback): the scheduled run syncs
@@ -516,7 +581,10 @@ async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
     assert_eq!(acme["error"], Value::Null, "{report}\n{}", sync.function.log_text());
     assert_eq!((acme["created"].clone(), acme["records_upserted"].clone()), (json!(1), json!(1)), "{report}");
     let again = sync.event(&scheduled_event(rule)).await;
-    assert_eq!((again["reports"][0]["created"].clone(), again["reports"][0]["unchanged"].clone()), (json!(0), json!(1)));
+    assert_eq!(
+        (again["reports"][0]["created"].clone(), again["reports"][0]["unchanged"].clone()),
+        (json!(0), json!(1))
+    );
     eprintln!("ats-sync: init {}", sync.init());
 
     // Issue 9 item 11: with its table gone, the error is a short type and a plain

@@ -17,7 +17,8 @@ pub use ats::{
 };
 pub use clock::{Clock, SystemClock};
 pub use provider::{
-    Checked, Connection, Credentials, Provider, ProviderError, Providers, SecretFields, SubmittedFields, WebhookRequest,
+    Checked, Connection, Credentials, Outbound, Provider, ProviderError, Providers, SecretFields, SendReceipt,
+    SubmittedFields, WebhookRequest,
 };
 pub use queue::{DeadLetter, MAX_RECEIVES, Queue, QueueDepth, Received};
 pub use secrets::{SecretName, Secrets};

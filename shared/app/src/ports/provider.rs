@@ -10,7 +10,9 @@ use std::{
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use textbridge_domain::{CredentialLevel, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent};
+use textbridge_domain::{
+    CredentialLevel, DeliveryStatus, E164, Error, ProviderKind, ProviderUsername, Region, Timestamp, WebhookEvent,
+};
 
 /// Credential fields as the caller sent them: a flat JSON object.
 pub type SubmittedFields = serde_json::Map<String, serde_json::Value>;
@@ -131,6 +133,10 @@ pub enum ProviderError {
     /// The provider answered something we could not understand.
     #[error("answered in an unexpected way: {0}")]
     Protocol(String),
+    /// The provider refused this text (a bad or unreachable number, a body it will
+    /// not carry); the text names the provider and its reason.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl ProviderError {
@@ -138,7 +144,7 @@ impl ProviderError {
     /// within 10 s"). Never contains a secret.
     pub fn describe(&self, provider: ProviderKind) -> String {
         match self {
-            Self::Rejected(text) => text.clone(),
+            Self::Rejected(text) | Self::Refused(text) => text.clone(),
             other => format!("{} {other}", provider.display_name()),
         }
     }
@@ -156,6 +162,31 @@ pub struct WebhookRequest<'a> {
     pub body: &'a [u8],
     /// When it was received (a signed timestamp is checked against it).
     pub received_at: Timestamp,
+}
+
+/// One text to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Outbound<'a> {
+    /// The recipient.
+    pub to: &'a E164,
+    /// The text (at most 1,600 characters; checked before).
+    pub body: &'a str,
+    /// The region national numbers in the provider's answer are read in.
+    pub region: Region,
+    /// Where the provider reports this text's delivery status, for providers that
+    /// take it per text (Twilio's `StatusCallback`): the credentials' intake URL.
+    pub status_url: Option<&'a str>,
+}
+
+/// What a provider answered a send with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// The provider's id of the text (the same its webhooks report).
+    pub provider_message_id: String,
+    /// The tenant's number the text went from, when the provider says.
+    pub our_number: Option<E164>,
+    /// The status the provider gave.
+    pub status: DeliveryStatus,
 }
 
 /// One texting provider.
@@ -191,6 +222,17 @@ pub trait Provider: Send + Sync {
 
     /// Undoes `connect` where the provider allows (unregisters webhooks, logs out).
     async fn disconnect(&self, credentials: &Credentials, system: Option<&Credentials>) -> Result<(), ProviderError>;
+
+    /// Sends one text with `credentials` (`system`: the tenant's system-level
+    /// credentials of this provider, when they exist). Never sent twice by a retry:
+    /// only a request the provider cannot have acted on is repeated (429, 503, no
+    /// connection); an answer that may hide a sent text is an error, not a retry.
+    async fn send(
+        &self,
+        credentials: &Credentials,
+        system: Option<&Credentials>,
+        text: &Outbound<'_>,
+    ) -> Result<SendReceipt, ProviderError>;
 
     /// Authenticates a webhook call for a registration whose stored secret fields
     /// are `secrets` (e.g. the HMAC of the raw body with the webhook secret, compared

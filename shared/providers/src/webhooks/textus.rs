@@ -124,7 +124,7 @@ fn message(
         provider: KIND,
         provider_message_id: provider_message_id.to_owned(),
         direction,
-        our_number,
+        our_number: Some(our_number),
         their_number,
         body: optional_text(root, "message.body")?.unwrap_or_default().to_owned(),
         occurred_at,
@@ -137,7 +137,7 @@ fn message(
 /// An opt-out (`opted_out`) or opt-in of `optOut.phoneNumber`.
 fn opt_out(root: &Value, region: Region, opted_out: bool) -> Result<WebhookEvent, Error> {
     let number = phone("optOut.phoneNumber", text(root, "optOut.phoneNumber")?, region)?;
-    Ok(WebhookEvent::OptOut { number, opted_out })
+    Ok(WebhookEvent::OptOut { provider: KIND, number, opted_out })
 }
 
 /// The texting user, when `message.sender` names one: a username or e-mail as text,

@@ -141,7 +141,7 @@ pub(crate) fn parse(body: &[u8], region: Region, received_at: Timestamp) -> Resu
         provider: KIND,
         provider_message_id,
         direction: Direction::Inbound,
-        our_number,
+        our_number: Some(our_number),
         their_number: their_number.clone(),
         body: params.raw("Body").unwrap_or_default().to_owned(),
         occurred_at,
@@ -150,7 +150,7 @@ pub(crate) fn parse(body: &[u8], region: Region, received_at: Timestamp) -> Resu
         status: DeliveryStatus::Received,
     })];
     if let Some(opted_out) = opt_out {
-        events.push(WebhookEvent::OptOut { number: their_number, opted_out });
+        events.push(WebhookEvent::OptOut { provider: KIND, number: their_number, opted_out });
     }
     Ok(events)
 }

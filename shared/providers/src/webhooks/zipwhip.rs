@@ -173,7 +173,7 @@ pub(crate) fn parse(body: &[u8], region: Region, received_at: Timestamp) -> Resu
         provider: KIND,
         provider_message_id,
         direction,
-        our_number,
+        our_number: Some(our_number),
         their_number,
         body: match message.body {
             Field::Text(body) => body,
