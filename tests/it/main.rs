@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod credentials;
 mod http_errors;
+mod import;
 mod intake;
 mod logs;
 mod serve;

@@ -8,6 +8,7 @@
 
 pub mod contract;
 pub mod counting;
+pub mod imports;
 #[cfg(feature = "aws")]
 pub mod lambda_runtime;
 #[cfg(feature = "aws")]
