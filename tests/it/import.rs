@@ -17,8 +17,8 @@ async fn import_scenarios_on_the_embedded_backend() {
 async fn a_stopped_import_resumes_and_racing_runs_end_as_one_on_the_embedded_backend() {
     use textbridge_testkit::imports;
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    imports::a_stopped_run_resumes_without_duplicates(embedded.backend(), "imp-crash").await;
-    imports::two_runs_at_once_end_as_one(embedded.backend(), "imp-race").await;
+    imports::a_stopped_run_resumes_without_duplicates(embedded.backend(), "imp-crash", 1_200).await;
+    imports::two_runs_at_once_end_as_one(embedded.backend(), "imp-race", 700).await;
 }
 
 mod serve {

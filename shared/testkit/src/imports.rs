@@ -236,14 +236,16 @@ fn many(n: usize, area: &str) -> String {
 
 /// A run dropped mid-way (as a crash would stop it) leaves the job running at the
 /// first unrecorded chunk; running it again finishes without a duplicate user, with
-/// every row counted once and the seat count exact.
-pub async fn a_stopped_run_resumes_without_duplicates(backend: Backend, tenant: &str) {
+/// every row counted once and the seat count exact. `rows` (over 500, one chunk)
+/// users with an area code, 20 seats.
+pub async fn a_stopped_run_resumes_without_duplicates(backend: Backend, tenant: &str, rows: usize) {
+    assert!(rows > 500, "more than one chunk");
     let tenant = TenantId::parse(tenant).expect("tenant");
     let app = app(&backend);
     let manager = caller(&tenant, Role::Manager);
     let numbers = (0..20).map(|i| format!("+1212555{:04}", 200 + i)).collect();
     users::add_numbers(&app, &caller(&tenant, Role::Staff), NumbersInput { numbers }).await.expect("seats");
-    let view = upload(&app, &manager, &many(1_200, "212")).await;
+    let view = upload(&app, &manager, &many(rows, "212")).await;
     let id = view.id.clone();
     {
         // Stopped once the first chunk is recorded, while the second is being applied.
@@ -268,24 +270,26 @@ pub async fn a_stopped_run_resumes_without_duplicates(backend: Backend, tenant: 
     assert_eq!(stopped.state, ImportState::Running);
     assert_eq!(stopped.applied_rows, 500, "stopped after the first chunk");
     let mid = users::all(&app, &tenant).await.expect("users").len();
-    assert!((500..1_200).contains(&mid), "stopped mid-way through the second chunk: {mid} users");
+    assert!((500..rows).contains(&mid), "stopped mid-way through the second chunk: {mid} users");
     let done = run(&app, &manager, &id).await;
-    assert_eq!((done.summary.create, done.summary.error, done.summary.update), (1_200, 0, 0), "{:?}", done.summary);
-    assert_eq!(done.outcomes.len(), 1_000, "a page of outcomes");
+    let created = u32::try_from(rows).expect("rows");
+    assert_eq!((done.summary.create, done.summary.error, done.summary.update), (created, 0, 0), "{:?}", done.summary);
+    assert_eq!(done.outcomes.len(), rows.min(1_000), "a page of outcomes");
     let users = snapshot(&app, &tenant).await;
-    assert_eq!(users.len(), 1_200, "no duplicates");
+    assert_eq!(users.len(), rows, "no duplicates");
     assert_eq!(users.values().filter(|u| u.1).count(), 20, "licences: the 20 seats");
     assert_eq!(seats(&app, &tenant).await, (20, 0));
 }
 
-/// Two runs of one import at the same moment end as one run.
-pub async fn two_runs_at_once_end_as_one(backend: Backend, tenant: &str) {
+/// Two runs of one import (`rows` users with an area code, 10 seats) at the same
+/// moment end as one run.
+pub async fn two_runs_at_once_end_as_one(backend: Backend, tenant: &str, rows: usize) {
     let tenant = TenantId::parse(tenant).expect("tenant");
     let app = app(&backend);
     let manager = caller(&tenant, Role::Manager);
     let numbers = (0..10).map(|i| format!("+1312555{:04}", 300 + i)).collect();
     users::add_numbers(&app, &caller(&tenant, Role::Staff), NumbersInput { numbers }).await.expect("seats");
-    let id = upload(&app, &manager, &many(700, "312")).await.id;
+    let id = upload(&app, &manager, &many(rows, "312")).await.id;
     let runs = (0..2).map(|_| {
         let (app, manager, id) = (app.clone(), manager.clone(), id.clone());
         tokio::spawn(async move { import::run(&app, &manager, &id, |_| {}).await })
@@ -296,9 +300,9 @@ pub async fn two_runs_at_once_end_as_one(backend: Backend, tenant: &str) {
     let view = import::get(&app, &manager, &id, all_rows()).await.expect("job");
     assert_eq!(view.state, ImportState::Done);
     let c = view.summary;
-    assert_eq!(c.create + c.update + c.unchanged + c.error, 700, "every row counted once: {c:?}");
+    assert_eq!(c.create + c.update + c.unchanged + c.error, u32::try_from(rows).expect("rows"), "once each: {c:?}");
     let users = snapshot(&app, &tenant).await;
-    assert_eq!(users.len(), 700);
+    assert_eq!(users.len(), rows);
     assert_eq!(users.values().filter(|u| u.1).count(), 10);
     assert_eq!(seats(&app, &tenant).await, (10, 0));
 }
