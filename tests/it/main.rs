@@ -12,6 +12,7 @@ mod conversations;
 mod crash;
 mod credentials;
 mod http_errors;
+mod import;
 mod intake;
 mod logs;
 mod serve;

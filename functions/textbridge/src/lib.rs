@@ -1,8 +1,10 @@
 //! The all-in-one local server's parts: development tokens, the worker loop that
-//! drives the archiver on the embedded queue, and every router merged into one.
+//! drives the archiver on the embedded queue, the `import` command, and every router
+//! merged into one.
 //! `main.rs` is the command line around them; links no AWS crate.
 
 pub mod dev_token;
+pub mod import;
 pub mod worker;
 
 use std::sync::Arc;

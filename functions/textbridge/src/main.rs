@@ -23,6 +23,9 @@ enum Command {
     Serve(ServeArgs),
     /// Prints a development token that only this installation's server accepts.
     Token(TokenArgs),
+    /// Imports texting users from a CSV, XLSX or XLS file into a tenant: previews,
+    /// optionally remaps, then applies with a progress bar (or resumes an import).
+    Import(ImportArgs),
     /// Lists or replays dead letters.
     Dlq {
         #[command(subcommand)]
@@ -120,6 +123,34 @@ struct TokenArgs {
     ttl_hours: u64,
 }
 
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The file (CSV, XLSX or XLS); not needed with --resume.
+    #[arg(required_unless_present = "resume")]
+    file: Option<PathBuf>,
+    /// Tenant id.
+    #[arg(long)]
+    tenant: String,
+    /// The importing user's role (manager or customer_admin; staff too).
+    #[arg(long, default_value = "manager")]
+    role: Role,
+    /// The importing user's id.
+    #[arg(long, default_value = "local-import")]
+    user_id: String,
+    /// A column's field, by the column's header: `--map "Mail=email"`, or
+    /// `--map "Notes=unmapped"` (repeat for more columns).
+    #[arg(long = "map", value_name = "HEADER=FIELD")]
+    map: Vec<String>,
+    /// Only preview: print what each row would do and change nothing.
+    #[arg(long)]
+    preview: bool,
+    /// Go on with an import that stopped (its id).
+    #[arg(long, conflicts_with = "file")]
+    resume: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum DlqCommand {
     /// Prints dead letters (id, tenant, kind; never the message), one JSON object per line.
@@ -145,6 +176,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args),
+        Command::Import(args) => import(args).await,
         Command::Dlq { command } => dlq(command).await,
         Command::Sync { data, tenant, default_country } => sync_now(data, &tenant, default_country).await,
     };
@@ -321,6 +353,20 @@ async fn sync_now(data: DataDir, tenant: &str, default_region: Region) -> Result
         Some(why) => Err(Error::Unavailable(why)),
         None => Ok(()),
     }
+}
+
+async fn import(args: ImportArgs) -> Result<(), Error> {
+    let caller = Claims {
+        tenant: args.tenant.clone(),
+        sub: args.user_id.clone(),
+        username: "import@localhost".into(),
+        role: args.role.as_str().to_owned(),
+        group: "default".into(),
+    }
+    .into_identity()?;
+    let app = App::on(open(args.data.existing()?).await?.backend(), Config::default()).shared();
+    textbridge::import::run_cli(&app, &caller, args.file.as_deref(), &args.map, args.preview, args.resume.as_deref())
+        .await
 }
 
 async fn dlq(command: DlqCommand) -> Result<(), Error> {

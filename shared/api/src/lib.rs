@@ -6,6 +6,7 @@ pub mod credentials;
 mod error;
 pub mod health;
 pub mod identity;
+pub mod imports;
 pub mod intake;
 mod json;
 mod params;

@@ -15,6 +15,7 @@
 //! | `GET /licences`, `POST /licences/numbers` | reporters+ read, staff add | seats and numbers |
 //! | `GET /permission-groups`, `PUT /permission-groups/{name}` | managers+, admins | permission groups |
 //! | `GET /outbox` | admins | outgoing e-mail events |
+//! | `/users/imports…`, `GET /users/report` | see [`crate::imports`] | user import and the users report |
 
 use std::sync::Arc;
 
@@ -325,5 +326,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/permission-groups", get(list_groups))
         .route("/permission-groups/{name}", put(set_group))
         .route("/outbox", get(outbox))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(crate::imports::routes(app))
 }

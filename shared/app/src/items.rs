@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use textbridge_domain::{
     AreaCode, AtsUserId, CredentialLevel, DeliveryStatus, E164, Email, Error, MessageEvent, PermissionGroup,
     PersonName, ProviderKind, ProviderUsername, RecordKind, Role, TeamName, TenantId, Timestamp, UserId, UserStatus,
+    import::{CountryCode, Mapping, Row},
 };
 
 use crate::ports::{Item, ItemStore, Key, RecordRef};
@@ -530,6 +531,9 @@ pub struct UserItem {
     /// The ATS users mapped to this user.
     #[serde(default)]
     pub ats_ids: Vec<AtsUserId>,
+    /// The telephone country code given by an import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<CountryCode>,
     /// Whether the user must change their password at the next sign-in.
     pub password_expired: bool,
     /// How the user was added: `manual`, `import` or `ats`.
@@ -764,4 +768,125 @@ mod tests {
         assert_eq!(Registration::from_item(&item).expect("read"), reg);
         assert!(matches!(reg.level().expect("level"), CredentialLevel::User(_)));
     }
+}
+
+/// The state of a user import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportState {
+    /// Uploaded: previewed and remapped, nothing applied.
+    Uploaded,
+    /// Being applied, chunk by chunk (a run that stopped resumes where it was).
+    Running,
+    /// Every row applied.
+    Done,
+}
+
+/// How many rows an import created, updated, left unchanged or rejected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    /// Users created.
+    pub create: u32,
+    /// Users updated.
+    pub update: u32,
+    /// Rows that changed nothing.
+    pub unchanged: u32,
+    /// Rows rejected.
+    pub error: u32,
+}
+
+/// A user import job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportJobItem {
+    /// The import's id.
+    pub import_id: String,
+    /// The uploaded file's name.
+    pub file_name: String,
+    /// The file's header cells.
+    pub headers: Vec<String>,
+    /// The field each column fills.
+    pub mapping: Mapping,
+    /// Data rows in the file.
+    pub rows: u32,
+    /// Chunks the rows are stored in.
+    pub chunks: u32,
+    /// Uploaded, running or done.
+    pub state: ImportState,
+    /// The first chunk not applied yet.
+    pub next_chunk: u32,
+    /// Outcomes of the applied chunks.
+    pub counts: ImportCounts,
+    /// Who uploaded the file.
+    pub created_by: UserId,
+    /// When the file was uploaded.
+    pub created_at: Timestamp,
+    /// When applying started.
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    /// When the last row was applied.
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    /// Incremented by every change.
+    pub version: i64,
+}
+
+impl Stored for ImportJobItem {
+    const KIND: &'static str = "user import";
+}
+
+/// A chunk of an import's rows, as read from the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportChunkItem {
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+impl Stored for ImportChunkItem {
+    const KIND: &'static str = "user import rows";
+}
+
+/// What applying (or previewing) one row does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowAction {
+    /// A new user.
+    Create,
+    /// An existing user changes.
+    Update,
+    /// Nothing changes.
+    Unchanged,
+    /// The row is rejected.
+    Error,
+}
+
+/// The outcome of one row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowOutcome {
+    /// The row number in the file.
+    pub line: u32,
+    /// The row's e-mail, when it has a valid one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    /// Create, update, unchanged or error.
+    pub action: RowAction,
+    /// The fields that change (updates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// What else the row did not get, and why (no licence, unknown team).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Why the row was rejected (`row 17, column "Email": not an e-mail address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The outcomes of one applied chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportResultItem {
+    /// One per row of the chunk, in file order.
+    pub outcomes: Vec<RowOutcome>,
+}
+
+impl Stored for ImportResultItem {
+    const KIND: &'static str = "user import outcomes";
 }

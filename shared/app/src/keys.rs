@@ -447,6 +447,37 @@ pub fn ats_integration(tenant: &TenantId) -> Key {
     Key::new(tenant_pk(tenant), "SETTINGS#ats-integration")
 }
 
+/// The partition of one user import: the job, the file's rows in chunks and the
+/// outcome of each applied chunk.
+fn import_pk(tenant: &TenantId, import_id: &str) -> String {
+    format!("T#{tenant}#IMPORT#{import_id}")
+}
+
+/// A user import job (its mapping, state and progress).
+pub fn import_job(tenant: &TenantId, import_id: &str) -> Key {
+    Key::new(import_pk(tenant, import_id), "JOB")
+}
+
+/// Chunk `n` of an import's rows.
+pub fn import_chunk(tenant: &TenantId, import_id: &str, n: u32) -> Key {
+    Key::new(import_pk(tenant, import_id), format!("ROWS#{n:06}"))
+}
+
+/// Every chunk of an import's rows, in file order.
+pub fn import_chunks(tenant: &TenantId, import_id: &str) -> Query {
+    Query::new(import_pk(tenant, import_id), "ROWS#")
+}
+
+/// The outcomes of an import's chunk `n`, written when the chunk was applied.
+pub fn import_result(tenant: &TenantId, import_id: &str, n: u32) -> Key {
+    Key::new(import_pk(tenant, import_id), format!("RESULT#{n:06}"))
+}
+
+/// Every outcome chunk of an import, in file order.
+pub fn import_results(tenant: &TenantId, import_id: &str) -> Query {
+    Query::new(import_pk(tenant, import_id), "RESULT#")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

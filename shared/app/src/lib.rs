@@ -14,6 +14,7 @@ pub mod deadline;
 pub mod envelope;
 pub mod groups;
 pub mod health;
+pub mod import;
 pub mod intake;
 pub mod items;
 pub mod keys;

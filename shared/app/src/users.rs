@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use textbridge_domain::{
     AreaCode, AtsUserId, E164, Email, Error, Identity, PermissionGroup, PersonName, Role, TenantId, Timestamp, UserId,
-    UserStatus,
+    UserStatus, import::CountryCode,
 };
 
 use crate::{
@@ -63,6 +63,9 @@ pub struct UserView {
     pub inboxes: Vec<Inbox>,
     /// ATS users mapped to this user.
     pub ats_ids: Vec<AtsUserId>,
+    /// Telephone country code (from an import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<CountryCode>,
     /// Must change the password at the next sign-in.
     pub password_expired: bool,
     /// `manual`, `import` or `ats`.
@@ -88,6 +91,7 @@ impl From<UserItem> for UserView {
             team_id: u.team_id,
             inboxes: u.inboxes,
             ats_ids: u.ats_ids,
+            country_code: u.country_code,
             password_expired: u.password_expired,
             source: u.source,
             created_at: u.created_at,
@@ -405,6 +409,19 @@ pub async fn create(
     licence: LicencePolicy,
     invite: bool,
 ) -> Result<Added, Error> {
+    create_with(app, tenant, new, licence, invite, |_| {}).await
+}
+
+/// [`create`], with `edit` setting fields of the new user that [`NewUser`] does not
+/// carry (an import's country code) before it is written.
+pub async fn create_with(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    new: NewUser,
+    licence: LicencePolicy,
+    invite: bool,
+    edit: impl Fn(&mut UserItem) + Send + Sync,
+) -> Result<Added, Error> {
     let now = Timestamp::new(app.clock.now())?;
     let user_id = match &new.user_id {
         Some(id) => id.clone(),
@@ -433,12 +450,14 @@ pub async fn create(
             team_id: new.team_id.clone(),
             inboxes: Vec::new(),
             ats_ids: new.ats_id.iter().cloned().collect(),
+            country_code: None,
             password_expired: false,
             source: new.source.to_owned(),
             created_at: now,
             updated_at: now,
             version: 1,
         };
+        edit(&mut user);
         let mut writes = Vec::new();
         let mut licence_note = None;
         let wants = match licence {

@@ -51,6 +51,7 @@ mod credential;
 mod email;
 mod error;
 mod identity;
+pub mod import;
 mod message;
 mod phone;
 mod provider;

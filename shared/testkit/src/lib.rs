@@ -11,6 +11,7 @@ pub mod access;
 pub mod ats_directory;
 pub mod contract;
 pub mod counting;
+pub mod imports;
 #[cfg(feature = "aws")]
 pub mod lambda_runtime;
 #[cfg(feature = "aws")]

@@ -174,3 +174,19 @@ async fn the_ats_sync_follows_every_rule_resumes_and_isolates_tenants_on_moto() 
     sync_cases::a_failed_page_resumes_where_it_stopped(moto::backend().await, directory(), "sync-resume").await;
     sync_cases::tenants_sync_independently(moto::backend().await, directory()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn user_import_scenarios_on_moto() {
+    use textbridge_testkit::imports;
+    imports::team_rules_and_licences(moto::backend().await, "imp-teams").await;
+    imports::bad_rows_never_block_good_ones(moto::backend().await, "imp-bad").await;
+    imports::remap_names_the_missing_field(moto::backend().await, "imp-remap").await;
+    imports::report_round_trip_and_refusals(moto::backend().await, "imp-report", "imp-other").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_user_import_resumes_and_racing_runs_end_as_one_on_moto() {
+    use textbridge_testkit::imports;
+    imports::a_stopped_run_resumes_without_duplicates(moto::backend().await, "imp-crash", 520).await;
+    imports::two_runs_at_once_end_as_one(moto::backend().await, "imp-race", 100).await;
+}
