@@ -254,6 +254,20 @@ impl World {
         }
     }
 
+    /// Waits until `tenant` has unmatched texts; returns them.
+    pub(crate) async fn wait_for_unmatched(&self, tenant: &str) -> Value {
+        let admin = self.admin(tenant);
+        let mut unmatched = Value::Null;
+        for _ in 0..100 {
+            unmatched = self.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
+            if unmatched.as_array().is_some_and(|a| !a.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        unmatched
+    }
+
     /// Waits until `kind/id` has `n` messages (the archiver runs in the background).
     pub(crate) async fn wait_for(&self, tenant: &str, kind: &str, id: &str, n: usize) -> Vec<Value> {
         for _ in 0..300 {
@@ -436,14 +450,7 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
             .await,
         202
     );
-    let mut unmatched = Value::Null;
-    for _ in 0..100 {
-        unmatched = w.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
-        if unmatched.as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let unmatched = w.wait_for_unmatched("acme").await;
     assert_eq!(unmatched[0]["number"], stranger, "{unmatched}");
     assert_eq!(
         w.call("GET", "/messages/unmatched", &w.admin("globex"), None).await.1,
@@ -711,14 +718,7 @@ async fn an_unmatched_text_is_archived_once_when_the_ats_sync_brings_its_record(
     let stranger = "+12065550188";
     let text = zipwhip_received("1327295480212649001", stranger, "is the job still open?");
     assert_eq!(w.post(&hook, &text, None, "application/json").await, 202);
-    let mut unmatched = Value::Null;
-    for _ in 0..100 {
-        unmatched = w.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
-        if unmatched.as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let unmatched = w.wait_for_unmatched("acme").await;
     assert_eq!(unmatched[0]["number"], stranger, "{unmatched}");
 
     let directory = Directory::start().await;

@@ -21,7 +21,8 @@ use textbridge_domain::{
 
 use crate::seed;
 
-fn admin(tenant: &TenantId) -> Identity {
+/// A customer admin of `tenant`.
+pub fn admin(tenant: &TenantId) -> Identity {
     Identity {
         tenant: tenant.clone(),
         user_id: "admin-1".parse().expect("id"),

@@ -16,24 +16,14 @@ use textbridge_app::{
     sync::{self, TenantReport},
     users::{self, LicencePolicy},
 };
-use textbridge_domain::{Identity, ProviderKind, RecordKind, Role, TenantId, UserStatus, WebhookEvent};
+use textbridge_domain::{ProviderKind, RecordKind, Role, TenantId, UserStatus, WebhookEvent};
 
 use crate::{
     ats_directory::{StandIn, TOKEN, record, user},
     counting::CountingStore,
-    races::new_user,
+    races::{admin, new_user},
     seed,
 };
-
-fn admin(tenant: &TenantId) -> Identity {
-    Identity {
-        tenant: tenant.clone(),
-        user_id: "admin-1".parse().expect("id"),
-        username: "admin@example.test".parse().expect("username"),
-        role: Role::CustomerAdmin,
-        permission_group: "Admins".parse().expect("group"),
-    }
-}
 
 /// An app on `backend` whose store counts, with the directory connector.
 fn app(backend: &Backend, directory: &Arc<dyn AtsDirectory>) -> (Arc<App>, Arc<CountingStore>) {
