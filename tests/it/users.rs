@@ -362,6 +362,13 @@ async fn another_tenant_sees_and_touches_no_user() {
     assert_eq!(w.call("GET", "/users", &intruder, None).await.1["users"].as_array().map(Vec::len), Some(1));
     assert_eq!(w.call("GET", "/teams", &intruder, None).await.1, json!([]));
     assert_eq!(w.call("GET", "/outbox", &intruder, None).await.1["events"].as_array().map(Vec::len), Some(1));
+    // Seats are per tenant: the same number may be another tenant's seat.
+    let staff_a = w.token("acme", "staff", "s-1");
+    let numbers = json!({"numbers": ["+13125550177"]});
+    assert_eq!(w.call("POST", "/licences/numbers", &staff_a, Some(numbers.clone())).await.0, 201);
+    let (_, theirs) = w.call("GET", "/licences", &intruder, None).await;
+    assert_eq!((theirs["total"].clone(), theirs["numbers"].clone()), (json!(0), json!([])), "{theirs}");
+    assert_eq!(w.call("POST", "/licences/numbers", &staff_b, Some(numbers)).await.0, 201);
     // The same e-mail is a different user in another tenant.
     w.add(&staff_b, "ann@acme.test", json!({})).await;
     assert_eq!(w.call("GET", &format!("/users/{id}"), &manager, None).await.1, before);

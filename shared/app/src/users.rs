@@ -1163,14 +1163,6 @@ pub async fn delete(app: &Arc<App>, caller: &Identity, id: &UserId) -> Result<De
     Ok(Deleted { user: user.into(), credentials })
 }
 
-/// Whether the user may text now: they exist, are active, and their group grants Can Text.
-pub async fn may_text(app: &Arc<App>, tenant: &TenantId, id: &UserId) -> Result<bool, Error> {
-    let Some(user) = items::get::<UserItem>(app.store.as_ref(), &keys::user(tenant, id)).await? else {
-        return Ok(false);
-    };
-    Ok(user.status == UserStatus::Active && crate::groups::can_text(app, tenant, &user.permission_group).await?)
-}
-
 // ---------------------------------------------------------------- outbox
 
 /// A page of the tenant's outgoing e-mail events (admins).
