@@ -779,6 +779,13 @@ async fn an_unmatched_text_is_archived_once_when_the_ats_sync_brings_its_record(
     assert_eq!(w.call("DELETE", "/credentials/ats", &admin, None).await.0, 200);
     let add = json!({"first_name": "A", "last_name": "B", "email": "a@acme.test"});
     assert_eq!(w.call("POST", "/users", &admin, Some(add)).await.0, 201);
+    // A token the ATS refuses: kept with the reason in plain words, integration off.
+    let wrong = json!({"base_url": directory.uri(), "token": "not-the-token"});
+    let (status, failed) = w.call("PUT", "/credentials/ats", &admin, Some(wrong)).await;
+    assert_eq!(status, 200, "{failed}");
+    assert_eq!((failed["status"].clone(), failed["enabled"].clone()), (json!("failed"), json!(false)), "{failed}");
+    assert_eq!(failed["status_message"], "the ATS refused: the ATS rejected the API token", "{failed}");
     let logs = w.server().logs();
     assert!(!logs.contains(ats_directory::TOKEN) && !w.client.bodies().contains(ats_directory::TOKEN));
+    assert!(!logs.contains("not-the-token") && !w.client.bodies().contains("not-the-token"));
 }

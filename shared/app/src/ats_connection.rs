@@ -177,6 +177,8 @@ async fn store(app: &Arc<App>, tenant: &TenantId, item: &AtsConnectionItem, enab
     if enabled {
         let listed = Item::new(listing(tenant)).with("tenant", tenant.as_str());
         writes.push(Write::Put { item: listed, condition: None });
+    } else {
+        writes.push(Write::Delete { key: listing(tenant), condition: None });
     }
     app.store.transact(&writes).await?;
     Ok(())
