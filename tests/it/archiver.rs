@@ -287,11 +287,8 @@ async fn permission_matrix_and_racing_creates_on_the_embedded_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_sends_under_one_key_send_once_on_the_embedded_backend() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let (sid, token) = ("AC0123456789abcdef0123456789abcdef", "f00dfeedf00dfeedf00dfeedf00dfeed");
-    let stand_in =
-        textbridge_testkit::twilio::StandIn::start(sid, token, &["PN11111111111111111111111111111111"]).await;
     let tenant = TenantId::parse("race-send").expect("tenant");
-    textbridge_testkit::sending::twilio_sender(&embedded.backend(), &tenant, sid, token).await;
+    let stand_in = textbridge_testkit::sending::twilio_tenant(&embedded.backend(), &tenant).await;
     let base = textbridge_providers::Url::parse(&stand_in.uri()).expect("url");
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&base));
     textbridge_testkit::sending::racing_sends_with_one_key(embedded.backend(), providers, "race-send", &stand_in).await;
@@ -300,11 +297,8 @@ async fn racing_sends_under_one_key_send_once_on_the_embedded_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mass_text_reports_each_recipient_once_on_the_embedded_backend() {
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
-    let (sid, token) = ("AC0123456789abcdef0123456789abcdef", "f00dfeedf00dfeedf00dfeedf00dfeed");
-    let stand_in =
-        textbridge_testkit::twilio::StandIn::start(sid, token, &["PN11111111111111111111111111111111"]).await;
     let tenant = TenantId::parse("mass").expect("tenant");
-    textbridge_testkit::sending::twilio_sender(&embedded.backend(), &tenant, sid, token).await;
+    let stand_in = textbridge_testkit::sending::twilio_tenant(&embedded.backend(), &tenant).await;
     let base = textbridge_providers::Url::parse(&stand_in.uri()).expect("url");
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&base));
     textbridge_testkit::sending::mass_text_reports_each_recipient_once(

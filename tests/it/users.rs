@@ -411,6 +411,6 @@ async fn with_the_ats_integration_on_users_come_only_from_the_sync() {
     assert!(err.to_string().contains("users come from the ATS sync"), "{err}");
     assert!(users::all(&app, &tenant).await.expect("users").is_empty(), "nothing added");
     // The sync itself still creates users.
-    let synced = textbridge_testkit::races::new_user("ann@acme.test");
+    let synced = textbridge_testkit::seed::new_user("ann@acme.test");
     users::create(&app, &tenant, synced, LicencePolicy::None, false).await.expect("created by the sync");
 }

@@ -106,18 +106,10 @@ pub async fn load(app: &Arc<App>, tenant: &TenantId) -> Result<Option<(AtsConnec
 /// Checks the endpoint; the outcome in plain words.
 async fn check(app: &Arc<App>, endpoint: &AtsEndpoint) -> Result<(bool, String), Error> {
     let directory = app.directory()?.clone();
-    let call = directory.check(endpoint);
-    let answer = match crate::deadline::current() {
-        None => call.await,
-        Some(deadline) => {
-            let budget = deadline
-                .saturating_duration_since(std::time::Instant::now())
-                .saturating_sub(crate::deadline::DEADLINE_MARGIN);
-            tokio::time::timeout(budget, call)
-                .await
-                .unwrap_or_else(|_| Err(AtsError::Unavailable("the ATS did not answer in time".into())))
-        }
-    };
+    let answer = crate::deadline::within_budget_or(directory.check(endpoint), "ATS", |_| {
+        AtsError::Unavailable("the ATS did not answer in time".into())
+    })
+    .await;
     Ok(match answer {
         Ok(()) => (true, "connected".to_owned()),
         Err(e) => (false, e.to_string()),

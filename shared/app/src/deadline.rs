@@ -35,6 +35,17 @@ pub fn current() -> Option<Instant> {
 /// [`DEADLINE_MARGIN`] ahead of its deadline (no limit of its own without one; the
 /// provider client's timeouts still apply).
 pub async fn within_budget<T>(call: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+    within_budget_or(call, "provider", |budget| ProviderError::Timeout(Duration::from_secs(budget.as_secs().max(1))))
+        .await
+}
+
+/// [`within_budget`] for any outside service (`service` names it in the log line):
+/// a call cut at the budget ends with `timed_out(budget)`.
+pub async fn within_budget_or<T, E>(
+    call: impl Future<Output = Result<T, E>>,
+    service: &str,
+    timed_out: impl FnOnce(Duration) -> E,
+) -> Result<T, E> {
     let Some(deadline) = current() else { return call.await };
     let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_MARGIN);
     match tokio::time::timeout(budget, call).await {
@@ -42,9 +53,9 @@ pub async fn within_budget<T>(call: impl Future<Output = Result<T, ProviderError
         Err(_) => {
             tracing::warn!(
                 budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-                "provider call cut at the request's deadline"
+                "{service} call cut at the request's deadline"
             );
-            Err(ProviderError::Timeout(Duration::from_secs(budget.as_secs().max(1))))
+            Err(timed_out(budget))
         }
     }
 }

@@ -94,10 +94,6 @@ pub struct TenantReport {
 }
 
 impl TenantReport {
-    fn changed_anything(&self) -> bool {
-        self.wrote || self.created + self.updated + self.records_upserted + self.unmatched_reattached > 0
-    }
-
     fn note(&mut self, note: String) {
         if self.notes.len() < MAX_NOTES {
             self.notes.push(note);
@@ -159,7 +155,7 @@ pub async fn run_tenant(app: &Arc<App>, tenant: &TenantId) -> TenantReport {
         duration_ms = report.duration_ms,
         "ats sync of tenant"
     );
-    if report.changed_anything() {
+    if report.wrote {
         match report.to_item(keys::sync_report(tenant)) {
             Ok(item) => {
                 if let Err(e) = app.store.put(&item, None).await {

@@ -12,7 +12,7 @@ use crate::{
     items::{self, Stored, TeamItem, TeamNameClaim},
     keys,
     ports::{Condition, Update, Write},
-    users::{backoff, commit},
+    users::{backoff, busy, commit, may_read_all},
 };
 
 /// A team as the API shows it.
@@ -95,15 +95,13 @@ pub async fn rename(app: &Arc<App>, caller: &Identity, id: &str, input: TeamInpu
         }
         backoff(attempt).await;
     }
-    Err(Error::Unavailable("too many changes at once; try again".into()))
+    Err(busy())
 }
 
 /// Every team of the caller's tenant (anyone but plain users), by id.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn list(app: &Arc<App>, caller: &Identity) -> Result<Vec<TeamView>, Error> {
-    if caller.role == textbridge_domain::Role::User {
-        return Err(Error::Forbidden("this needs a reporter, manager or customer admin".into()));
-    }
+    may_read_all(caller)?;
     all(app, &caller.tenant).await.map(|teams| teams.into_iter().map(TeamView::from).collect())
 }
 

@@ -253,7 +253,7 @@ fn may_manage(caller: &Identity, target: &UserItem) -> Result<(), Error> {
 }
 
 /// Fails unless the caller may read other users (reporters, managers, admins).
-fn may_read_all(caller: &Identity) -> Result<(), Error> {
+pub(crate) fn may_read_all(caller: &Identity) -> Result<(), Error> {
     if caller.role == Role::User {
         Err(Error::Forbidden("this needs a reporter, manager or customer admin".into()))
     } else {
@@ -525,7 +525,7 @@ fn ats_taken(ats: &AtsUserId) -> Error {
     Error::Conflict { field: Some("ats_user_id".into()), message: format!("ATS user {ats} is mapped to another user") }
 }
 
-fn busy() -> Error {
+pub(crate) fn busy() -> Error {
     Error::Unavailable("too many changes at once; try again".into())
 }
 

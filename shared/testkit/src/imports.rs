@@ -73,7 +73,7 @@ async fn seats(app: &Arc<App>, tenant: &TenantId) -> (i64, i64) {
 }
 
 async fn existing(app: &Arc<App>, tenant: &TenantId, email: &str, team: Option<&str>) {
-    let mut new = crate::races::new_user(email);
+    let mut new = crate::seed::new_user(email);
     new.team_id = team.map(str::to_owned);
     users::create(app, tenant, new, users::LicencePolicy::None, false).await.expect("user");
 }

@@ -19,7 +19,7 @@ use textbridge_domain::{
     DeliveryStatus, Identity, MessageEvent, ProviderKind, RecordKind, Role, TenantId, WebhookEvent,
 };
 
-use crate::seed;
+use crate::seed::{self, new_user};
 
 /// A customer admin of `tenant`.
 pub fn admin(tenant: &TenantId) -> Identity {
@@ -156,22 +156,6 @@ where
 
 fn staff(tenant: &TenantId) -> Identity {
     Identity { role: Role::Staff, user_id: "staff-1".parse().expect("id"), ..admin(tenant) }
-}
-
-/// A user to create directly (no licence, no invitation).
-pub fn new_user(email: &str) -> users::NewUser {
-    users::NewUser {
-        user_id: None,
-        email: email.parse().expect("email"),
-        first_name: "Pat".parse().expect("name"),
-        last_name: "Lee".parse().expect("name"),
-        role: Role::User,
-        area_code: None,
-        permission_group: users::DEFAULT_GROUP.parse().expect("group"),
-        team_id: None,
-        ats_id: None,
-        source: "manual",
-    }
 }
 
 /// Seats of a tenant as stored.

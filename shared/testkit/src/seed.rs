@@ -27,6 +27,23 @@ pub async fn textus_registration(backend: &Backend, tenant: &TenantId, token: &s
     backend.store.put(&registration, None).await.expect("registration");
 }
 
+/// A texting user to create directly with `users::create`: Pat Lee, role User, the
+/// default permission group, no area code, team or ATS id.
+pub fn new_user(email: &str) -> textbridge_app::users::NewUser {
+    textbridge_app::users::NewUser {
+        user_id: None,
+        email: email.parse().expect("email"),
+        first_name: "Pat".parse().expect("name"),
+        last_name: "Lee".parse().expect("name"),
+        role: textbridge_domain::Role::User,
+        area_code: None,
+        permission_group: textbridge_app::users::DEFAULT_GROUP.parse().expect("group"),
+        team_id: None,
+        ats_id: None,
+        source: "manual",
+    }
+}
+
 /// Adds texting user `id` of `tenant` in the permission group `Texters`, which
 /// grants Can Text (user-level provider credentials need both).
 pub async fn texting_user(backend: &Backend, tenant: &TenantId, id: &str) {
@@ -36,15 +53,8 @@ pub async fn texting_user(backend: &Backend, tenant: &TenantId, id: &str) {
     let app = App::on(backend.clone(), Config::default()).shared();
     let new = textbridge_app::users::NewUser {
         user_id: Some(id.parse().expect("user id")),
-        email: format!("{id}@{tenant}.test").parse().expect("email"),
-        first_name: "Pat".parse().expect("name"),
-        last_name: "Lee".parse().expect("name"),
-        role: textbridge_domain::Role::User,
-        area_code: None,
         permission_group: "Texters".parse().expect("group"),
-        team_id: None,
-        ats_id: None,
-        source: "manual",
+        ..new_user(&format!("{id}@{tenant}.test"))
     };
     textbridge_app::users::create(&app, tenant, new, textbridge_app::users::LicencePolicy::None, false)
         .await

@@ -27,6 +27,19 @@ pub fn texter(tenant: &TenantId, user: &str) -> Identity {
     }
 }
 
+/// The Twilio account of the sending stand-ins.
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+/// Its auth token.
+pub const TWILIO_TOKEN: &str = "f00dfeedf00dfeedf00dfeedf00dfeed";
+
+/// Starts a Twilio stand-in with one number and makes `tenant` send through it
+/// ([`twilio_sender`] with [`TWILIO_SID`] and [`TWILIO_TOKEN`]).
+pub async fn twilio_tenant(backend: &Backend, tenant: &TenantId) -> twilio::StandIn {
+    let stand_in = twilio::StandIn::start(TWILIO_SID, TWILIO_TOKEN, &["PN11111111111111111111111111111111"]).await;
+    twilio_sender(backend, tenant, TWILIO_SID, TWILIO_TOKEN).await;
+    stand_in
+}
+
 /// Saves Twilio system credentials of `tenant` for the stand-in account `sid` /
 /// `auth_token` (as a connected save leaves them), and a `Texters` group with Can Text.
 pub async fn twilio_sender(backend: &Backend, tenant: &TenantId, sid: &str, auth_token: &str) {

@@ -21,8 +21,8 @@ use textbridge_domain::{ProviderKind, RecordKind, Role, TenantId, UserStatus, We
 use crate::{
     ats_directory::{StandIn, TOKEN, record, user},
     counting::CountingStore,
-    races::{admin, new_user},
-    seed,
+    races::admin,
+    seed::{self, new_user},
 };
 
 /// An app on `backend` whose store counts, with the directory connector.

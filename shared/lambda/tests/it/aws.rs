@@ -133,11 +133,8 @@ async fn racing_first_reports_and_upserts_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_sends_under_one_key_send_once_on_moto() {
     let backend = moto::backend().await;
-    let (sid, token) = ("AC0123456789abcdef0123456789abcdef", "f00dfeedf00dfeedf00dfeedf00dfeed");
-    let stand_in =
-        textbridge_testkit::twilio::StandIn::start(sid, token, &["PN11111111111111111111111111111111"]).await;
     let tenant = TenantId::parse("race-send").expect("tenant");
-    textbridge_testkit::sending::twilio_sender(&backend, &tenant, sid, token).await;
+    let stand_in = textbridge_testkit::sending::twilio_tenant(&backend, &tenant).await;
     let base = textbridge_providers::Url::parse(&stand_in.uri()).expect("url");
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&base));
     textbridge_testkit::sending::racing_sends_with_one_key(backend, providers, "race-send", &stand_in).await;
@@ -146,11 +143,8 @@ async fn racing_sends_under_one_key_send_once_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mass_text_reports_each_recipient_once_on_moto() {
     let backend = moto::backend().await;
-    let (sid, token) = ("AC0123456789abcdef0123456789abcdef", "f00dfeedf00dfeedf00dfeedf00dfeed");
-    let stand_in =
-        textbridge_testkit::twilio::StandIn::start(sid, token, &["PN11111111111111111111111111111111"]).await;
     let tenant = TenantId::parse("mass").expect("tenant");
-    textbridge_testkit::sending::twilio_sender(&backend, &tenant, sid, token).await;
+    let stand_in = textbridge_testkit::sending::twilio_tenant(&backend, &tenant).await;
     let base = textbridge_providers::Url::parse(&stand_in.uri()).expect("url");
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&base));
     textbridge_testkit::sending::mass_text_reports_each_recipient_once(backend, providers, "mass", &stand_in).await;
