@@ -163,6 +163,7 @@ async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
     textbridge_testkit::races::two_first_reports_make_one_entry(embedded.backend(), "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(embedded.backend(), "race-b").await;
     textbridge_testkit::races::racing_opt_outs_make_one_change(embedded.backend(), "race-c").await;
+    textbridge_testkit::races::notes_racing_a_purge_leave_nothing(embedded.backend(), "race-notes").await;
 }
 
 /// An ATS the tenant has not connected until `connected` is set.
@@ -250,7 +251,7 @@ async fn a_conversation_mixing_providers_reads_in_true_time_order() {
     let page = textbridge_app::records::conversation(&app, &caller, RecordKind::Employee, "e1", None, 50)
         .await
         .expect("conversation");
-    let order: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
+    let order: Vec<&str> = page.messages.iter().map(|m| m.body()).collect();
     assert_eq!(order, ["t2", "t1", "z1", "SM1", "z2"], "newest first, across providers");
 }
 

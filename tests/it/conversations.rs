@@ -374,11 +374,27 @@ async fn a_users_recent_conversations_and_a_search_by_number() {
 
     let (status, mine) = w.call("GET", "/messages/mine", &me, None).await;
     assert_eq!(status, 200, "{mine}");
-    let numbers: Vec<&str> = mine.as_array().expect("list").iter().filter_map(|c| c["number"].as_str()).collect();
+    let numbers: Vec<&str> =
+        mine["conversations"].as_array().expect("list").iter().filter_map(|c| c["number"].as_str()).collect();
     assert_eq!(numbers, [THEIRS, "+12065550177"], "newest first: {mine}");
-    assert_eq!((&mine[0]["texts"], &mine[0]["last_body"]), (&json!(2), &json!("text 2")));
+    assert_eq!(mine["next"], json!(null));
+    let first = &mine["conversations"][0];
+    assert_eq!((&first["texts"], &first["last_body"]), (&json!(2), &json!("text 2")));
+    // One at a time, following the cursor.
+    let (_, page) = w.call("GET", "/messages/mine?limit=1", &me, None).await;
+    assert_eq!(
+        (&page["conversations"][0]["number"], page["conversations"].as_array().map(Vec::len)),
+        (&json!(THEIRS), Some(1))
+    );
+    let cursor = page["next"].as_str().expect("a next page").to_owned();
+    let (_, page) = w.call("GET", &format!("/messages/mine?limit=1&cursor={cursor}"), &me, None).await;
+    assert_eq!((&page["conversations"][0]["number"], &page["next"]), (&json!("+12065550177"), &json!(null)), "{page}");
+    for bad in ["x", "0", "-1", "99999"] {
+        let (status, resp) = w.call("GET", &format!("/messages/mine?cursor={bad}"), &me, None).await;
+        assert_eq!((status, &resp["error"]["field"]), (422, &json!("cursor")), "{bad}: {resp}");
+    }
     let (_, theirs) = w.call("GET", "/messages/mine", &user(&w, "acme", "u-2"), None).await;
-    assert_eq!(theirs, json!([]), "another user's texts are not mine");
+    assert_eq!(theirs["conversations"], json!([]), "another user's texts are not mine");
 
     let (status, found) = w.call("GET", "/messages/search?number=%2B12065550100", &me, None).await;
     assert_eq!(status, 200, "{found}");
@@ -405,5 +421,116 @@ async fn a_users_recent_conversations_and_a_search_by_number() {
     assert_eq!(w.call("PUT", "/admin/security-members/u-1", &admin, Some(json!({"group": "AR only"}))).await.0, 200);
     let (_, hidden) = w.call("GET", "/messages/search?number=%2B12065550100", &me, None).await;
     assert_eq!(hidden["messages"], json!([]), "{hidden}");
-    assert_eq!(w.call("GET", "/messages/mine", &me, None).await.1, json!([]));
+    assert_eq!(w.call("GET", "/messages/mine", &me, None).await.1["conversations"], json!([]));
+}
+
+#[tokio::test]
+async fn notes_carry_an_action_type_the_writer_may_write_and_readers_may_read() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let admin = w.admin("acme");
+    w.upsert("acme", "employee", "e1", &[THEIRS]).await;
+    let group = json!({"name": "AR only", "read": ["AR"], "write": ["AR"]});
+    assert_eq!(w.call("POST", "/admin/security-groups", &admin, Some(group)).await.0, 201);
+    assert_eq!(w.call("PUT", "/admin/security-members/u-ar", &admin, Some(json!({"group": "AR only"}))).await.0, 200);
+    let secure = json!({"name": "Payroll", "secure": true});
+    assert_eq!(w.call("POST", "/admin/action-types", &admin, Some(secure)).await.0, 201);
+    let (plain, ar) = (user(&w, "acme", "u-2"), user(&w, "acme", "u-ar"));
+    let notes = "/records/employee/e1/notes";
+
+    let (status, note) =
+        w.call("POST", notes, &plain, Some(json!({"action_type": "sales", "body": "Wants more hours"}))).await;
+    assert_eq!(status, 201, "{note}");
+    assert_eq!(
+        (&note["action_type"], &note["author"], &note["body"]),
+        (&json!("Sales"), &json!("u-2"), &json!("Wants more hours"))
+    );
+    let (status, _) = w.call("POST", notes, &ar, Some(json!({"action_type": "AR", "body": "Invoice 7 is late"}))).await;
+    assert_eq!(status, 201);
+
+    // Refusals, each clear, each changing nothing.
+    let long = "x".repeat(4001);
+    let refused = [
+        (&ar, notes, json!({"action_type": "Sales", "body": "not mine to write"}), 403, None),
+        (&plain, notes, json!({"action_type": "Payroll", "body": "secure"}), 403, None),
+        (&plain, notes, json!({"action_type": "Gossip", "body": "?"}), 422, Some("action_type")),
+        (&plain, notes, json!({"action_type": "Sales", "body": "   "}), 422, Some("body")),
+        (&plain, notes, json!({"action_type": "Sales", "body": long}), 422, Some("body")),
+        (&plain, notes, json!({"action_type": "Sales", "body": "x", "extra": 1}), 400, None),
+        (&plain, "/records/employee/nobody/notes", json!({"action_type": "Sales", "body": "x"}), 404, None),
+        (&plain, "/records/robot/e1/notes", json!({"action_type": "Sales", "body": "x"}), 422, None),
+    ];
+    for (who, route, body, want, field) in refused {
+        let (status, resp) = w.call("POST", route, who, Some(body.clone())).await;
+        assert_eq!(status, want, "{body}: {resp}");
+        if let Some(field) = field {
+            assert_eq!(resp["error"]["field"], json!(field), "{body}: {resp}");
+        }
+    }
+    // Another tenant has no such record: nothing is written on acme's.
+    let (status, resp) =
+        w.call("POST", notes, &w.admin("globex"), Some(json!({"action_type": "Sales", "body": "x"}))).await;
+    assert_eq!((status, &resp["error"]["code"]), (404, &json!("not_found")), "{resp}");
+
+    // Readers see the notes of the types their group reads, among the texts.
+    let (_, page) = w.call("GET", "/records/employee/e1/messages", &plain, None).await;
+    let seen: Vec<(&str, &str)> = page["messages"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| (m["kind"].as_str().unwrap_or_default(), m["action_type"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(seen, [("note", "AR"), ("note", "Sales")], "newest first: {page}");
+    let (_, page) = w.call("GET", "/records/employee/e1/messages", &ar, None).await;
+    assert_eq!(page["messages"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["messages"][0]["body"], "Invoice 7 is late");
+    let (_, theirs) = w.call("GET", "/records/employee/e1/messages", &w.admin("globex"), None).await;
+    assert_eq!(theirs["error"]["code"], "not_found", "{theirs}");
+
+    // A purge takes the notes with the record.
+    let purger = token(&w.dir, &["--tenant", "acme", "--role", "customer_admin", "--user-id", "ca-1"]);
+    assert_eq!(w.call("DELETE", "/records/employee/e1", &purger, None).await.0, 200);
+    w.upsert("acme", "employee", "e1", &[THEIRS]).await;
+    let (_, page) = w.call("GET", "/records/employee/e1/messages", &plain, None).await;
+    assert_eq!(page["messages"], json!([]), "{page}");
+}
+
+#[tokio::test]
+async fn a_user_without_credentials_of_their_own_sends_through_their_branchs() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let admin = w.admin("acme");
+    assert_eq!(w.call("PUT", "/permission-groups/Texters", &admin, Some(json!({"can_text": true}))).await.0, 200);
+    crate::common::texting_user(&w.client, &w.server().base, &admin, "u-b").await;
+    let me = token(&w.dir, &["--tenant", "acme", "--role", "user", "--user-id", "u-b", "--group", "Texters"]);
+    let branch_login = json!({"username": "north@2065550150", "password": "zw-branch-pass"});
+    w.connect("acme", "/credentials/zipwhip/branch/north", branch_login).await;
+    Mock::given(method("POST"))
+        .and(path("/message/send"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "response": {"fingerprint": "f", "root": 1, "tokens": [{"message": 9000001, "contact": 7}]}
+        })))
+        .mount(w.zipwhip.server())
+        .await;
+    let text = json!({"provider": "zipwhip", "to": THEIRS, "body": "Shift confirmed"});
+
+    // Not in a branch: neither the user nor the tenant has Zipwhip credentials.
+    let (status, resp) = send(&w, &me, None, text.clone()).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("provider")), "{resp}");
+
+    // Only admins put a user in a branch; another tenant's admin finds no such user.
+    let branch = json!({"branch": "north"});
+    let manager = token(&w.dir, &["--tenant", "acme", "--role", "manager", "--user-id", "m-1"]);
+    assert_eq!(w.call("PUT", "/users/u-b/branch", &manager, Some(branch.clone())).await.0, 403);
+    assert_eq!(w.call("PUT", "/users/u-b/branch", &w.admin("globex"), Some(branch.clone())).await.0, 404);
+    let (status, resp) = w.call("PUT", "/users/u-b/branch", &admin, Some(json!({"branch": "no/rth"}))).await;
+    assert_eq!((status, &resp["error"]["field"]), (422, &json!("branch_id")), "{resp}");
+    let (status, resp) = w.call("PUT", "/users/u-b/branch", &admin, Some(branch)).await;
+    assert_eq!((status, &resp["branch"]), (200, &json!("north")), "{resp}");
+
+    let (status, sent) = send(&w, &me, None, text).await;
+    assert_eq!((status, &sent["provider_message_id"]), (201, &json!("9000001")), "{sent}");
+    let sends: Vec<_> = w.zipwhip.requests().await.into_iter().filter(|r| r.url.path() == "/message/send").collect();
+    assert_eq!(sends.len(), 1);
+    w.upsert("acme", "employee", "e1", &[THEIRS]).await;
+    let archived = w.wait_for("acme", "employee", "e1", 1).await;
+    assert_eq!(archived[0]["provider_username"], "north@2065550150", "sent as the branch: {archived:?}");
 }

@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `PUT /records/{kind}/{id}` | managers, admins | upsert a record and its numbers |
 //! | `DELETE /records/{kind}/{id}`, `GET /admin/audit` | customer admins; admins | purge a record and its archive; the audit trail |
-//! | `GET /records/{kind}/{id}/messages` | tenant users | the record's texts, newest first |
+//! | `GET /records/{kind}/{id}/messages` | tenant users | the record's texts and notes, newest first |
+//! | `POST /records/{kind}/{id}/notes` | users whose security group writes the note's action type | write a note |
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
 //! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
@@ -15,7 +16,7 @@
 //! | `GET·PUT /admin/security-members/{user_id}` | admins | the security group a user is in |
 //! | `GET /admin/opt-outs/{number}` | admins | a number's opt-out status and history |
 //! | `POST /messages/send` (`Idempotency-Key` header) | users with Can Text | send one text |
-//! | `GET /messages/mine` | tenant users | the caller's own recent conversations |
+//! | `GET /messages/mine?limit&cursor` | tenant users | the caller's own recent conversations |
 //! | `GET /messages/search?number=` | tenant users | a number's records, opt-out and texts |
 //! | `POST /messages/mass`, `GET /messages/mass/{job}` | users with Can Text (their jobs), admins | mass texts and their progress |
 
@@ -31,12 +32,12 @@ use serde::Deserialize;
 use textbridge_app::{
     App,
     access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
-    conversations::{self, ConversationSummary, NumberView},
+    conversations::{self, MinePage, NumberView},
     dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
-    items::SyncConflictItem,
+    items::{NoteEntry, SyncConflictItem},
     mass::{self, Accepted, MassRequest, Progress},
     optout::{self, OptOutStatus},
-    records::{self, ConversationPage, RecordInput, RecordView, UnmatchedPage},
+    records::{self, ConversationPage, NewNote, RecordInput, RecordView, UnmatchedPage},
     send::{self, SendRequest, Sent},
     sync::{self, Resolution, TenantReport},
     webhook_sources::{self, SourceLists},
@@ -233,12 +234,21 @@ async fn send_text(
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
+async fn write_note(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath((record_kind, id)): ApiPath<(String, String)>,
+    ApiJson(note): ApiJson<NewNote>,
+) -> Result<(StatusCode, Json<NoteEntry>), ApiError> {
+    Ok((StatusCode::CREATED, Json(records::write_note(&app, &caller, kind(&record_kind)?, &id, note).await?)))
+}
+
 async fn my_conversations(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
     ApiQuery(paging): ApiQuery<Paging>,
-) -> Result<Json<Vec<ConversationSummary>>, ApiError> {
-    Ok(Json(conversations::mine(&app, &caller, paging.limit.unwrap_or(50)).await?))
+) -> Result<Json<MinePage>, ApiError> {
+    Ok(Json(conversations::mine(&app, &caller, paging.cursor.as_deref(), paging.limit.unwrap_or(50)).await?))
 }
 
 /// A search by number.
@@ -278,6 +288,7 @@ pub fn router(app: Arc<App>) -> Router {
     health::routes("/records/health")
         .route("/records/{kind}/{id}", put(upsert_record).delete(purge_record))
         .route("/records/{kind}/{id}/messages", get(conversation))
+        .route("/records/{kind}/{id}/notes", post(write_note))
         .route("/messages/unmatched", get(unmatched))
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/replay", post(replay))

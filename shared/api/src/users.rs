@@ -7,6 +7,7 @@
 //! | `GET·POST /users` | reporters+ read, managers+ add | list (filters, paging) / add |
 //! | `GET·PATCH·DELETE /users/{id}` | self or reporters+ read; managers+ | read / edit names / revoke for good |
 //! | `PUT /users/{id}/role`, `/permission-group`, `/team` | managers+ | convert role, set group, move team |
+//! | `PUT /users/{id}/branch` | admins | the branch whose credentials the user falls back to |
 //! | `POST /users/{id}/disable`, `/enable`, `/expire-password`, `/forgot-password` | managers+ | account actions |
 //! | `POST /users/{id}/inboxes`, `DELETE /users/{id}/inboxes/{source}` | managers+ | other users' inboxes |
 //! | `POST·DELETE /users/{id}/licence` | managers+ | assign (desired area code) / remove |
@@ -172,6 +173,22 @@ async fn set_team(
     Ok(Json(users::set_team(&app, &caller, &user_id(&id)?, input.team_id.as_deref()).await?))
 }
 
+/// A branch to put a user in (`null` for none).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BranchMove {
+    branch: Option<String>,
+}
+
+async fn set_branch(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<BranchMove>,
+) -> Reply<UserView> {
+    Ok(Json(users::set_branch(&app, &caller, &user_id(&id)?, input.branch.as_deref()).await?))
+}
+
 async fn disable(State(app): State<Arc<App>>, Caller(caller): Caller, ApiPath(id): ApiPath<String>) -> Reply<UserView> {
     Ok(Json(users::set_enabled(&app, &caller, &user_id(&id)?, false).await?))
 }
@@ -311,6 +328,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/users/{id}/role", put(set_role))
         .route("/users/{id}/permission-group", put(set_user_group))
         .route("/users/{id}/team", put(set_team))
+        .route("/users/{id}/branch", put(set_branch))
         .route("/users/{id}/disable", post(disable))
         .route("/users/{id}/enable", post(enable))
         .route("/users/{id}/expire-password", post(expire_password))

@@ -41,12 +41,30 @@ pub struct ConversationSummary {
     pub texts: usize,
 }
 
-/// The caller's own recent conversations, newest first, at most `limit` (1–100):
-/// their latest texts (up to 500), grouped by the other number.
+/// One page of a user's recent conversations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MinePage {
+    /// Conversations, the most recent first.
+    pub conversations: Vec<ConversationSummary>,
+    /// Cursor of the next (older) page.
+    pub next: Option<String>,
+}
+
+/// The caller's own recent conversations, newest first, `limit` (1–100) at a time
+/// from `cursor` (the previous page's `next`): their latest texts (up to 500),
+/// grouped by the other number.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
-pub async fn mine(app: &Arc<App>, caller: &Identity, limit: u32) -> Result<Vec<ConversationSummary>, Error> {
+pub async fn mine(app: &Arc<App>, caller: &Identity, cursor: Option<&str>, limit: u32) -> Result<MinePage, Error> {
+    let skip = match cursor {
+        None => 0,
+        Some(c) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0 && *n <= RECENT_TEXTS as usize)
+            .ok_or_else(|| Error::invalid("cursor", "is not a cursor this listing gave"))?,
+    };
     if !access::access(app, caller).await?.can_read(MESSAGE) {
-        return Ok(Vec::new());
+        return Ok(MinePage { conversations: Vec::new(), next: None });
     }
     let query = keys::user_texts(&caller.tenant, &caller.user_id).descending().limit(RECENT_TEXTS);
     let page = app.store.query(&query).await?;
@@ -74,7 +92,9 @@ pub async fn mine(app: &Arc<App>, caller: &Identity, limit: u32) -> Result<Vec<C
         }
     }
     let limit = usize::try_from(limit.clamp(1, 100)).unwrap_or(100);
-    Ok(order.into_iter().take(limit).filter_map(|n| by_number.remove(&n)).collect())
+    let next = (order.len() > skip + limit).then(|| (skip + limit).to_string());
+    let conversations = order.into_iter().skip(skip).take(limit).filter_map(|n| by_number.remove(&n)).collect();
+    Ok(MinePage { conversations, next })
 }
 
 /// A record a number belongs to.

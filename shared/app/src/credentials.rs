@@ -21,7 +21,7 @@ use std::{
 use serde::Serialize;
 use serde_json::json;
 use textbridge_domain::{
-    CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId, UserId, UserStatus,
+    BranchId, CredentialLevel, Error, Identity, ProviderKind, ProviderUsername, TenantId, UserId, UserStatus,
 };
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
@@ -228,14 +228,14 @@ async fn system_credentials(app: &Arc<App>, tenant: &TenantId, target: &Target) 
 pub struct SendingCredentials {
     /// The credentials the text is sent with.
     pub credentials: Credentials,
-    /// The tenant's system-level credentials, when `credentials` are a user's.
+    /// The tenant's system-level credentials, when `credentials` are a user's or a branch's.
     pub system: Option<Credentials>,
     /// The intake URL of `credentials` (where delivery statuses are reported).
     pub intake_url: String,
 }
 
 /// The credentials `user` sends with through `provider`: their own user-level
-/// credentials, else the tenant's system-level ones (the provider's rules decide
+/// credentials, else those of their `branch`, else the tenant's system-level ones (the provider's rules decide
 /// which levels exist: Twilio has no user level), with the system-level ones a
 /// user level relies on (the TextUs account slug). 422 when there are none.
 pub async fn for_sending(
@@ -243,17 +243,25 @@ pub async fn for_sending(
     tenant: &TenantId,
     provider: ProviderKind,
     user: &textbridge_domain::UserId,
+    branch: Option<&BranchId>,
 ) -> Result<SendingCredentials, Error> {
     let own = Target { provider, level: CredentialLevel::User(user.clone()) };
     let system_target = Target { provider, level: CredentialLevel::System };
     let system = load(app, tenant, &system_target).await?;
-    let (item, credentials, system) = match (load(app, tenant, &own).await?, system) {
-        (Some((item, mine)), system) => (item, mine, system.map(|(_, c)| c)),
+    let mut chosen = load(app, tenant, &own).await?;
+    if chosen.is_none()
+        && let Some(branch) = branch
+    {
+        chosen = load(app, tenant, &Target { provider, level: CredentialLevel::Branch(branch.clone()) }).await?;
+    }
+    let (item, credentials, system) = match (chosen, system) {
+        (Some((item, chosen)), system) => (item, chosen, system.map(|(_, c)| c)),
         (None, Some((item, system))) => (item, system, None),
         (None, None) => {
+            let whose = if branch.is_some() { "you, your branch nor" } else { "you nor" };
             return Err(Error::invalid(
                 "provider",
-                format!("neither you nor the tenant has saved {} credentials", provider.display_name()),
+                format!("neither {whose} the tenant has saved {} credentials", provider.display_name()),
             ));
         }
     };

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use textbridge_domain::{
-    AreaCode, AtsUserId, CredentialLevel, DeliveryStatus, E164, Email, Error, MessageEvent, PermissionGroup,
+    AreaCode, AtsUserId, BranchId, CredentialLevel, DeliveryStatus, E164, Email, Error, MessageEvent, PermissionGroup,
     PersonName, ProviderKind, ProviderUsername, RecordKind, Role, TeamName, TenantId, Timestamp, UserId, UserStatus,
     import::{CountryCode, Mapping, Row},
 };
@@ -241,6 +241,63 @@ impl Stored for ConversationEntry {
     const KIND: &'static str = "conversation entry";
 }
 
+/// A note a texting user wrote on a record's conversation, with its action type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteEntry {
+    /// The note's id.
+    pub note: String,
+    /// Who wrote it.
+    pub author: UserId,
+    /// The note.
+    pub body: String,
+    /// Its message action type.
+    pub action_type: String,
+    /// When it was written.
+    pub written_at: Timestamp,
+}
+
+impl Stored for NoteEntry {
+    const KIND: &'static str = "note";
+}
+
+/// One entry of a record's conversation: an archived text (or opt-out event), or a
+/// note. Shown with `"kind": "text"` or `"kind": "note"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ConversationItem {
+    /// An archived text, or an opt-out event.
+    Text(ConversationEntry),
+    /// A note.
+    Note(NoteEntry),
+}
+
+impl ConversationItem {
+    /// Reads a stored conversation item of either kind.
+    pub fn from_item(item: &Item) -> Result<Self, Error> {
+        if item.attrs.contains_key("note") {
+            NoteEntry::from_item(item).map(Self::Note)
+        } else {
+            ConversationEntry::from_item(item).map(Self::Text)
+        }
+    }
+
+    /// Its text (empty for an opt-out event).
+    pub fn body(&self) -> &str {
+        match self {
+            Self::Text(t) => &t.body,
+            Self::Note(n) => &n.body,
+        }
+    }
+
+    /// Its message action type.
+    pub fn action_type(&self) -> &str {
+        match self {
+            Self::Text(t) => &t.action_type,
+            Self::Note(n) => &n.action_type,
+        }
+    }
+}
+
 /// Where a text's ATS write is: claimed with a lease, or done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -411,6 +468,9 @@ impl Stored for SendClaim {
 pub struct JobItem {
     /// Who sends it (whose credentials).
     pub user: UserId,
+    /// The sender's permission group when the job was accepted; checked again
+    /// before each recipient.
+    pub permission_group: PermissionGroup,
     /// Through which provider.
     pub provider: ProviderKind,
     /// The text.
@@ -525,6 +585,10 @@ pub struct UserItem {
     /// The team the user is on.
     #[serde(default)]
     pub team_id: Option<String>,
+    /// The branch whose credentials the user sends through when they have none of
+    /// their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchId>,
     /// Other users' inboxes this user sees.
     #[serde(default)]
     pub inboxes: Vec<Inbox>,

@@ -205,6 +205,11 @@ pub fn conversation_event(tenant: &TenantId, kind: RecordKind, id: &str, at: &Ti
     Key::new(record_pk(tenant, kind, id), format!("{CONVERSATION_PREFIX}{at}#event#{event}"))
 }
 
+/// A note on a record's conversation, ordered by when it was written.
+pub fn conversation_note(tenant: &TenantId, kind: RecordKind, id: &str, at: &Timestamp, note: &str) -> Key {
+    Key::new(record_pk(tenant, kind, id), format!("{CONVERSATION_PREFIX}{at}#note#{note}"))
+}
+
 /// A record's conversation, oldest first (page it with [`Query::descending`]).
 pub fn conversation(tenant: &TenantId, kind: RecordKind, id: &str) -> Query {
     Query::new(record_pk(tenant, kind, id), CONVERSATION_PREFIX)

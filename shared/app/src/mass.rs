@@ -140,10 +140,10 @@ pub async fn start(app: &Arc<App>, caller: &Identity, request: MassRequest) -> R
     if given > MAX_RECIPIENTS {
         return Err(Error::invalid("to", format!("at most {MAX_RECIPIENTS} recipients (to and records together)")));
     }
-    send::check_sender(app, caller).await?;
-    app.providers.get(request.provider)?;
     let tenant = &caller.tenant;
-    credentials::for_sending(app, tenant, request.provider, &caller.user_id).await?;
+    let branch = send::check_sender(app, tenant, &caller.user_id, &caller.permission_group).await?;
+    app.providers.get(request.provider)?;
+    credentials::for_sending(app, tenant, request.provider, &caller.user_id, branch.as_ref()).await?;
 
     let mut seen = BTreeSet::new();
     let mut recipients: Vec<E164> = Vec::with_capacity(given);
@@ -191,6 +191,7 @@ pub async fn start(app: &Arc<App>, caller: &Identity, request: MassRequest) -> R
     let created_at = Timestamp::new(app.clock.now())?;
     let item = JobItem {
         user: caller.user_id.clone(),
+        permission_group: caller.permission_group.clone(),
         provider: request.provider,
         body: request.body.clone(),
         total: recipients.len(),
@@ -287,6 +288,16 @@ pub async fn handle(app: &Arc<App>, tenant: &TenantId, message: OutboundText) ->
         .ok_or_else(|| Error::invalid("job", format!("no mass text {job}")))?;
     let attempt = recipient.attempt + 1;
     let held = Condition::Equals("attempt".into(), json!(attempt));
+    // The sender is checked for every recipient: one disabled, deleted or stripped
+    // of Can Text while the job runs sends nothing more.
+    let branch = match send::check_sender(app, tenant, &job_item.user, &job_item.permission_group).await {
+        Ok(branch) => branch,
+        Err(Error::Forbidden(why)) => {
+            let refused = Update::default().set("state", "failed").set("reason", why).set("attempt", attempt);
+            return finish(app, &key, &refused, &claim).await;
+        }
+        Err(e) => return Err(e),
+    };
     if send::refuse_opted_out(app, tenant, &recipient.to).await.is_err() {
         let skipped = Update::default().set("state", "skipped").set("reason", "opted out").set("attempt", attempt);
         return finish(app, &key, &skipped, &claim).await;
@@ -297,7 +308,9 @@ pub async fn handle(app: &Arc<App>, tenant: &TenantId, message: OutboundText) ->
         Err(PortError::ConditionFailed) => return Ok(()), // another delivery claimed it
         Err(e) => return Err(e.into()),
     }
-    let outcome = send::deliver(app, tenant, &job_item.user, job_item.provider, &recipient.to, &job_item.body).await;
+    let outcome =
+        send::deliver(app, tenant, &job_item.user, branch.as_ref(), job_item.provider, &recipient.to, &job_item.body)
+            .await;
     let done = match outcome {
         Ok(Ok(event)) => Update::default()
             .set("state", "sent")

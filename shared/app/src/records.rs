@@ -12,7 +12,7 @@ use textbridge_domain::{E164, Error, Identity, RecordKind, TenantId, Timestamp, 
 use crate::{
     App, access,
     envelope::Envelope,
-    items::{self, ConversationEntry, DirectoryEntry, RecordItem, Stored, UnmatchedItem},
+    items::{self, ConversationItem, DirectoryEntry, NoteEntry, RecordItem, Stored, UnmatchedItem},
     keys,
     ports::{Condition, PortError, Update, Write},
 };
@@ -244,8 +244,8 @@ pub async fn unmatched(
 /// One page of a record's conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConversationPage {
-    /// Messages, newest first.
-    pub messages: Vec<ConversationEntry>,
+    /// Texts, opt-out events and notes, newest first.
+    pub messages: Vec<ConversationItem>,
     /// Cursor of the next (older) page.
     pub next: Option<String>,
 }
@@ -273,10 +273,79 @@ pub async fn conversation(
     let messages = page
         .items
         .iter()
-        .map(ConversationEntry::from_item)
-        .filter(|e| e.as_ref().map_or(true, |e| access.can_read(&e.action_type)))
+        .map(ConversationItem::from_item)
+        .filter(|e| e.as_ref().map_or(true, |e| access.can_read(e.action_type())))
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(ConversationPage { messages, next: page.next })
+}
+
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+/// A note to write on a record's conversation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    /// The message action type (`Message`, `Sales`, …); the caller's security group
+    /// must write it.
+    pub action_type: String,
+    /// The note: 1 to 4,000 characters.
+    pub body: String,
+}
+
+/// Writes a note on a record's conversation (SPEC S2): 404 without the record, 422
+/// for an unknown action type or a blank or long body, 403 unless the caller's
+/// security group writes the type. The note is put together with a check that the
+/// record still exists, so a purge racing it never leaves a note behind.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn write_note(
+    app: &Arc<App>,
+    caller: &Identity,
+    kind: RecordKind,
+    id: &str,
+    note: NewNote,
+) -> Result<NoteEntry, Error> {
+    let id = record_id(id)?;
+    let tenant = &caller.tenant;
+    let chars = note.body.chars().count();
+    if note.body.trim().is_empty() {
+        return Err(Error::invalid("body", "must not be empty"));
+    }
+    if chars > MAX_NOTE_CHARS {
+        return Err(Error::invalid("body", format!("must be at most {MAX_NOTE_CHARS} characters (it has {chars})")));
+    }
+    let action_type = access::types_of(app, tenant)
+        .await?
+        .into_iter()
+        .find(|t| t.name.eq_ignore_ascii_case(note.action_type.trim()))
+        .ok_or_else(|| Error::invalid("action_type", format!("there is no action type {:?}", note.action_type)))?
+        .name;
+    access::access(app, caller).await?.require_write(&action_type)?;
+    let record_key = keys::record(tenant, kind, &id);
+    if app.store.get(&record_key).await?.is_none() {
+        return Err(Error::NotFound(format!("no {} {id:?} here", kind.as_str())));
+    }
+    let entry = NoteEntry {
+        note: uuid::Uuid::new_v4().simple().to_string(),
+        author: caller.user_id.clone(),
+        body: note.body,
+        action_type,
+        written_at: Timestamp::new(app.clock.now())?,
+    };
+    let key = keys::conversation_note(tenant, kind, &id, &entry.written_at, &entry.note);
+    let writes = [
+        Write::Check { key: record_key, condition: Condition::Exists },
+        Write::Put { item: entry.to_item(key)?, condition: Some(Condition::NotExists) },
+    ];
+    match app.store.transact(&writes).await {
+        Ok(()) => {}
+        Err(PortError::ConditionFailed) => {
+            return Err(Error::NotFound(format!("no {} {id:?} here", kind.as_str())));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(action_type = %entry.action_type, "note written");
+    Ok(entry)
 }
 
 /// What a purge removed.
@@ -327,8 +396,19 @@ pub async fn purge(app: &Arc<App>, caller: &Identity, kind: RecordKind, id: &str
         .map(|n| Write::Delete { key: keys::record_phone(tenant, n, kind, &id), condition: None })
         .collect();
     deletes.extend(partition.into_iter().map(|item| Write::Delete { key: item.key, condition: None }));
-    for chunk in deletes.chunks(crate::ports::MAX_TRANSACTION_WRITES) {
-        app.store.transact(chunk).await?;
+    loop {
+        for chunk in deletes.chunks(crate::ports::MAX_TRANSACTION_WRITES) {
+            app.store.transact(chunk).await?;
+        }
+        // A note or text written while the purge ran goes too. With the record and
+        // its numbers gone nothing new arrives (a note is written on the condition
+        // that its record exists), so this ends.
+        let rest = app.store.query_all(&keys::record_partition(tenant, kind, &id)).await?;
+        if rest.is_empty() {
+            break;
+        }
+        purged.removed_items += rest.len();
+        deletes = rest.into_iter().map(|item| Write::Delete { key: item.key, condition: None }).collect();
     }
     tracing::info!(kind = kind.as_str(), removed = purged.removed_items, "record purged");
     Ok(purged)

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use textbridge_domain::{
-    DeliveryStatus, Direction, E164, Encoding, Error, Identity, MAX_TEXT_CHARS, MessageEvent, ProviderKind, RecordKind,
-    TenantId, Timestamp, UserId, WebhookEvent, segments,
+    BranchId, DeliveryStatus, Direction, E164, Encoding, Error, Identity, MAX_TEXT_CHARS, MessageEvent,
+    PermissionGroup, ProviderKind, RecordKind, TenantId, Timestamp, UserId, UserStatus, WebhookEvent, segments,
 };
 
 use crate::{
@@ -26,7 +26,7 @@ use crate::{
     deadline::within_budget,
     envelope::Envelope,
     groups,
-    items::{self, RecordItem, SendClaim, Stored},
+    items::{self, RecordItem, SendClaim, Stored, UserItem},
     keys, optout,
     ports::{Condition, Outbound, PortError, ProviderError, Update},
     records::record_id,
@@ -90,22 +90,27 @@ pub fn check_body(body: &str) -> Result<(Encoding, u32), Error> {
     Ok(segments(body))
 }
 
-/// 403 unless the caller's permission group grants Can Text and their security
-/// group may write Message; a texting user who is disabled or deleted never sends.
-pub async fn check_sender(app: &Arc<App>, caller: &Identity) -> Result<(), Error> {
-    let key = crate::keys::user(&caller.tenant, &caller.user_id);
-    if let Some(user) = crate::items::get::<crate::items::UserItem>(app.store.as_ref(), &key).await?
-        && user.status != textbridge_domain::UserStatus::Active
+/// 403 unless texting user `user` of `tenant`, in permission group `group`, may
+/// send now: the group grants Can Text, their security group may write Message, and
+/// a texting user who is disabled or deleted never sends. Returns the user's branch
+/// (whose credentials they fall back to).
+pub async fn check_sender(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    user: &UserId,
+    group: &PermissionGroup,
+) -> Result<Option<BranchId>, Error> {
+    let stored = items::get::<UserItem>(app.store.as_ref(), &keys::user(tenant, user)).await?;
+    if let Some(stored) = &stored
+        && stored.status != UserStatus::Active
     {
-        return Err(Error::Forbidden(format!("your texting user is {}; it may not send", user.status)));
+        return Err(Error::Forbidden(format!("the texting user is {}; it may not send", stored.status)));
     }
-    if !groups::can_text(app, &caller.tenant, &caller.permission_group).await? {
-        return Err(Error::Forbidden(format!(
-            "your permission group {:?} does not grant Can Text",
-            caller.permission_group.as_str()
-        )));
+    if !groups::can_text(app, tenant, group).await? {
+        return Err(Error::Forbidden(format!("the permission group {:?} does not grant Can Text", group.as_str())));
     }
-    access::access(app, caller).await?.require_write(access::MESSAGE)
+    access::access_of(app, tenant, Some(user)).await?.require_write(access::MESSAGE)?;
+    Ok(stored.and_then(|u| u.branch))
 }
 
 /// A phone number as given, read in the default region; `field` names it in errors.
@@ -160,13 +165,14 @@ pub async fn deliver(
     app: &Arc<App>,
     tenant: &TenantId,
     user: &UserId,
+    branch: Option<&BranchId>,
     provider: ProviderKind,
     to: &E164,
     body: &str,
 ) -> Result<Result<MessageEvent, ProviderError>, Error> {
     let port = app.providers.get(provider)?.clone();
     let credentials::SendingCredentials { credentials, system, intake_url } =
-        credentials::for_sending(app, tenant, provider, user).await?;
+        credentials::for_sending(app, tenant, provider, user, branch).await?;
     let text = Outbound { to, body, region: app.config.default_region, status_url: Some(&intake_url) };
     let receipt = match within_budget(port.send(&credentials, system.as_ref(), &text)).await {
         Ok(receipt) => receipt,
@@ -230,9 +236,9 @@ pub async fn send(
 ) -> Result<Sent, Error> {
     let (encoding, count) = check_body(&request.body)?;
     let idempotency_key = idempotency_key.map(check_key).transpose()?;
-    check_sender(app, caller).await?;
-    app.providers.get(request.provider)?;
     let tenant = &caller.tenant;
+    let branch = check_sender(app, tenant, &caller.user_id, &caller.permission_group).await?;
+    app.providers.get(request.provider)?;
     let to = recipient(app, tenant, &request).await?;
     refuse_opted_out(app, tenant, &to).await?;
     let answer = |id: String, status| Sent {
@@ -246,7 +252,9 @@ pub async fn send(
     };
 
     let Some(key) = idempotency_key else {
-        return match deliver(app, tenant, &caller.user_id, request.provider, &to, &request.body).await? {
+        return match deliver(app, tenant, &caller.user_id, branch.as_ref(), request.provider, &to, &request.body)
+            .await?
+        {
             Ok(event) => Ok(answer(event.provider_message_id, event.status)),
             Err(e) => Err(provider_failure(request.provider, &e)),
         };
@@ -267,7 +275,7 @@ pub async fn send(
         Err(e) => return Err(e.into()),
     }
     // Only the claim's winner reaches the provider; whatever happens is kept on it.
-    match deliver(app, tenant, &caller.user_id, request.provider, &to, &request.body).await {
+    match deliver(app, tenant, &caller.user_id, branch.as_ref(), request.provider, &to, &request.body).await {
         Ok(Ok(event)) => {
             let sent = answer(event.provider_message_id, event.status);
             let done = Update::default().set("state", "sent").set("result", json!(sent));

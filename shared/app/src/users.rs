@@ -13,8 +13,8 @@ use futures::future::BoxFuture;
 
 use serde::{Deserialize, Serialize};
 use textbridge_domain::{
-    AreaCode, AtsUserId, E164, Email, Error, Identity, PermissionGroup, PersonName, Role, TenantId, Timestamp, UserId,
-    UserStatus, import::CountryCode,
+    AreaCode, AtsUserId, BranchId, E164, Email, Error, Identity, PermissionGroup, PersonName, Role, TenantId,
+    Timestamp, UserId, UserStatus, import::CountryCode,
 };
 
 use crate::{
@@ -59,6 +59,8 @@ pub struct UserView {
     pub licence: Option<E164>,
     /// The team's id.
     pub team_id: Option<String>,
+    /// The branch whose credentials the user sends through when they have none.
+    pub branch: Option<BranchId>,
     /// Other users' inboxes this user sees.
     pub inboxes: Vec<Inbox>,
     /// ATS users mapped to this user.
@@ -89,6 +91,7 @@ impl From<UserItem> for UserView {
             area_code: u.area_code,
             licence: u.licence,
             team_id: u.team_id,
+            branch: u.branch,
             inboxes: u.inboxes,
             ats_ids: u.ats_ids,
             country_code: u.country_code,
@@ -448,6 +451,7 @@ pub async fn create_with(
             area_code: new.area_code.clone(),
             licence: None,
             team_id: new.team_id.clone(),
+            branch: None,
             inboxes: Vec::new(),
             ats_ids: new.ats_id.iter().cloned().collect(),
             country_code: None,
@@ -864,6 +868,25 @@ pub async fn set_team(app: &Arc<App>, caller: &Identity, id: &UserId, team: Opti
             None => Vec::new(),
         };
         Ok(Change { user: u, writes })
+    })
+    .await?;
+    Ok(user.into())
+}
+
+/// Puts a user in a branch (`None`: no branch); admins only. A user without
+/// credentials of their own sends through their branch's.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn set_branch(
+    app: &Arc<App>,
+    caller: &Identity,
+    id: &UserId,
+    branch: Option<&str>,
+) -> Result<UserView, Error> {
+    caller.require_admin()?;
+    let branch = branch.map(BranchId::parse).transpose()?;
+    let user = change_now(app, caller.into(), id, |mut u| {
+        u.branch = branch.clone();
+        Ok(Change { user: u, writes: Vec::new() })
     })
     .await?;
     Ok(user.into())

@@ -93,7 +93,7 @@ pub async fn permission_matrix(backend: Backend, tenant: &str) {
         let access = access::access(&app, &me).await.expect("access");
         assert_eq!(access.group, group);
         for t in TYPES {
-            let shown = page.messages.iter().any(|m| m.action_type == t);
+            let shown = page.messages.iter().any(|m| m.action_type() == t);
             assert_eq!(shown, reads.contains(&t), "{group} reads {t}");
             assert_eq!(access.can_write(t), writes.contains(&t), "{group} writes {t}");
         }
@@ -124,7 +124,7 @@ pub async fn permission_matrix(backend: Backend, tenant: &str) {
     access::update_group(&app, &admin, "default", grants).await.expect("update default");
     let plain = caller(&tenant, "u-default", Role::User);
     let page = records::conversation(&app, &plain, RecordKind::Employee, "e1", None, 100).await.expect("page");
-    assert_eq!(page.messages.iter().map(|m| m.action_type.as_str()).collect::<Vec<_>>(), ["AR"]);
+    assert_eq!(page.messages.iter().map(|m| m.action_type()).collect::<Vec<_>>(), ["AR"]);
 }
 
 /// Ten creates of one group and ten of one action type at the same moment: one of

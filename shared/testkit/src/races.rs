@@ -251,3 +251,34 @@ pub async fn one_team_name_one_team(backend: Backend, tenant: &str) {
     assert_eq!(ok, 1);
     assert_eq!(teams::all(&app, &tenant).await.expect("teams").len(), 1);
 }
+
+/// Notes written while their record is purged: the purge leaves nothing of the
+/// record behind, and every note either was written (and purged) or was refused
+/// with 404.
+pub async fn notes_racing_a_purge_leave_nothing(backend: Backend, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let owner = admin(&tenant);
+    let input = RecordInput { name: Some("Ann".into()), phones: vec!["+12065550100".into()] };
+    records::upsert(&app, &owner, RecordKind::Candidate, "c1", input).await.expect("record");
+    // Ten notes with the purge in their middle, all at once.
+    let runs = (0..11).map(|i| {
+        let (app, owner) = (app.clone(), owner.clone());
+        async move {
+            if i == 5 {
+                return records::purge(&app, &owner, RecordKind::Candidate, "c1").await.map(|_| ());
+            }
+            let note = records::NewNote { action_type: "Sales".into(), body: format!("call back {i}") };
+            records::write_note(&app, &owner, RecordKind::Candidate, "c1", note).await.map(|_| ())
+        }
+    });
+    for result in at_once(runs).await {
+        match result {
+            Ok(()) | Err(textbridge_domain::Error::NotFound(_)) => {}
+            Err(e) => panic!("a note or the purge failed otherwise: {e}"),
+        }
+    }
+    let left =
+        backend.store.query_all(&keys::record_partition(&tenant, RecordKind::Candidate, "c1")).await.expect("query");
+    assert!(left.is_empty(), "the purge left {} items behind: {left:?}", left.len());
+}

@@ -217,4 +217,23 @@ pub async fn mass_text_reports_each_recipient_once(
     assert_eq!((sent.len(), distinct.len()), (54, 54), "each once");
     assert!(!sent.contains(&number(9)), "a stale claim is never sent again");
     assert!(stand_in.throttled_answers() >= 7);
+
+    // A sender whose group loses Can Text while the job waits sends nothing more:
+    // the sender is checked again for every recipient.
+    let request = mass::MassRequest {
+        provider: ProviderKind::Twilio,
+        to: (100..105).map(number).collect(),
+        records: Vec::new(),
+        body: "Last call for Saturday".into(),
+    };
+    let accepted = mass::start(&app, &texter(&tenant, "u-1"), request).await.expect("accepted");
+    let revoked = GroupItem { name: "Texters".into(), can_text: false };
+    let key = keys::permission_group(&tenant, "Texters");
+    backend.store.put(&revoked.to_item(key).expect("item"), None).await.expect("group");
+    let before = stand_in.sent().len();
+    drain(&backend, &archiver).await;
+    let report = mass::progress(&app, &texter(&tenant, "u-1"), &accepted.job).await.expect("progress");
+    assert_eq!((report.failed, report.sent, report.done), (5, 0, true), "{report:?}");
+    assert!(report.recipients.iter().all(|r| r.reason.as_deref().is_some_and(|r| r.contains("Can Text"))));
+    assert_eq!(stand_in.sent().len(), before, "nothing sent after Can Text was taken away");
 }

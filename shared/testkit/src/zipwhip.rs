@@ -36,6 +36,11 @@ impl StandIn {
         Self { server }
     }
 
+    /// The server, to mount more answers on.
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
     /// Its base URL.
     pub fn uri(&self) -> String {
         self.server.uri()

@@ -104,7 +104,7 @@ async fn webhook_to_archive_and_ats_on_moto() {
     for (kind, id) in [(RecordKind::Employee, "e1"), (RecordKind::Contact, "k1")] {
         let page = records::conversation(&app, &identity, kind, id, None, 50).await.expect("conversation");
         assert_eq!(page.messages.len(), 1, "{kind:?} {id}");
-        assert_eq!(page.messages[0].body, "see you at nine");
+        assert_eq!(page.messages[0].body(), "see you at nine");
     }
     let writes = ats_server.requests().await;
     let posts: Vec<_> =
@@ -126,6 +126,7 @@ async fn racing_first_reports_and_upserts_on_moto() {
     textbridge_testkit::races::two_first_reports_make_one_entry(moto::backend().await, "race-a").await;
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(moto::backend().await, "race-b").await;
     textbridge_testkit::races::racing_opt_outs_make_one_change(moto::backend().await, "race-c").await;
+    textbridge_testkit::races::notes_racing_a_purge_leave_nothing(moto::backend().await, "race-notes").await;
     textbridge_testkit::access::permission_matrix(moto::backend().await, "matrix").await;
     textbridge_testkit::access::racing_creates(moto::backend().await, "race-groups").await;
 }
