@@ -789,3 +789,55 @@ async fn an_unmatched_text_is_archived_once_when_the_ats_sync_brings_its_record(
     assert!(!logs.contains(ats_directory::TOKEN) && !w.client.bodies().contains(ats_directory::TOKEN));
     assert!(!logs.contains("not-the-token") && !w.client.bodies().contains("not-the-token"));
 }
+
+/// SPEC S5 with TempWorks as the directory: the sync reads its active employees and
+/// contacts with their numbers (no ATS users, so users stay managed by hand), and a
+/// waiting text is archived on its employee and written back to TempWorks once.
+#[tokio::test]
+async fn a_tempworks_directory_fills_the_records_and_leaves_users_manual() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let hook = w.zipwhip_hook("acme").await;
+    let admin = w.admin("acme");
+    let employees = vec![
+        json!({"employeeId": 4102, "firstName": "Ann", "lastName": "Lee", "phoneNumber": "(206) 555-0188",
+               "cellPhoneNumber": null, "isActive": true}),
+        json!({"employeeId": 4103, "firstName": "Old", "lastName": "Hand", "phoneNumber": "206-555-0189",
+               "isActive": false}),
+    ];
+    let contacts = vec![json!({"contactId": 9, "firstName": "Cy", "lastName": "Dee", "officePhone": "206-555-0190"})];
+    w.ats.set_directory(employees, contacts, "tw-token-1");
+    let text = zipwhip_received("1327295480212649002", "+12065550188", "can I work Friday?");
+    assert_eq!(w.post(&hook, &text, None, "application/json").await, 202);
+    w.wait_for_unmatched("acme").await;
+
+    let candidates = json!({"connector": "tempworks", "base_url": w.ats.uri(), "token": "tw-token-1",
+                            "record_kinds": ["candidate"]});
+    let (status, refused) = w.call("PUT", "/credentials/ats", &admin, Some(candidates)).await;
+    assert_eq!((status, &refused["error"]["field"]), (422, &json!("record_kinds")), "{refused}");
+    let connection = json!({"connector": "tempworks", "base_url": w.ats.uri(), "token": "tw-token-1"});
+    let (status, saved) = w.call("PUT", "/credentials/ats", &admin, Some(connection)).await;
+    assert_eq!(status, 200, "{saved}");
+    let shown = (&saved["connector"], &saved["status"], &saved["enabled"], &saved["users_from_ats"]);
+    assert_eq!(shown, (&json!("tempworks"), &json!("connected"), &json!(true), &json!(false)), "{saved}");
+    assert_eq!(saved["record_kinds"], json!(["employee", "contact"]));
+    assert!(!saved.to_string().contains("tw-token-1"), "the token is write-only");
+    assert_eq!(w.call("GET", "/credentials/ats", &w.admin("globex"), None).await.0, 404);
+    let add = json!({"first_name": "A", "last_name": "B", "email": "a@acme.test"});
+    assert_eq!(w.call("POST", "/users", &admin, Some(add)).await.0, 201, "TempWorks lists no users: adds stay on");
+
+    let out = common::cli(&w.dir, &["sync", "--tenant", "acme"]);
+    let report: Value = serde_json::from_str(out.trim()).expect("report");
+    let counts = (&report["records_upserted"], &report["unmatched_reattached"], &report["created"]);
+    assert_eq!(counts, (&json!(2), &json!(1), &json!(0)), "two active records, no users: {report}");
+    let archived = w.wait_for("acme", "employee", "4102", 1).await;
+    assert_eq!(archived[0]["body"], "can I work Friday?");
+    w.wait_until_queue_is_empty().await;
+    assert_eq!(w.ats_writes().await, 1, "written back once");
+    assert_eq!(w.ats.kept()[0].path, "/Employees/4102/messages");
+    let (status, _) = w.call("GET", "/records/employee/4103/messages", &admin, None).await;
+    assert_eq!(status, 404, "an inactive employee is not listed");
+
+    let out = common::cli(&w.dir, &["sync", "--tenant", "acme"]);
+    let again: Value = serde_json::from_str(out.trim()).expect("report");
+    assert_eq!((&again["records_upserted"], &again["records_unchanged"]), (&json!(0), &json!(2)), "{again}");
+}

@@ -7,7 +7,7 @@ use textbridge_app::ports::AtsDirectory;
 use textbridge_testkit::sync_cases;
 
 fn directory() -> Arc<dyn AtsDirectory> {
-    Arc::new(textbridge_ats::RestDirectory::new(Duration::from_secs(5), Duration::from_secs(2)))
+    Arc::new(textbridge_ats::Directory::new(Duration::from_secs(5), Duration::from_secs(2)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

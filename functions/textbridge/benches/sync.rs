@@ -58,7 +58,7 @@ async fn main() {
     let backend = embedded.backend();
     let counting = Arc::new(CountingStore::new(backend.store.clone()));
     let counted = Backend { store: counting.clone(), ..backend.clone() };
-    let directory = Arc::new(textbridge_ats::RestDirectory::default());
+    let directory = Arc::new(textbridge_ats::Directory::default());
     let app = App::on(counted, Config::default()).with_directory(directory).shared();
     let tenant = TenantId::parse("acme").expect("tenant");
     let admin = Identity {
@@ -71,6 +71,7 @@ async fn main() {
     let ats = StandIn::start().await;
     data(&ats, users, None);
     let input = ConnectionInput {
+        connector: None,
         base_url: ats.uri(),
         token: TOKEN.into(),
         record_kinds: Some(vec![RecordKind::Employee, RecordKind::Contact]),

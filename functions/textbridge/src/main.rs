@@ -287,7 +287,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let app = App::on(backend, config)
         .with_providers(providers)
         .with_ats(ats)
-        .with_directory(Arc::new(textbridge_ats::RestDirectory::default()))
+        .with_directory(Arc::new(textbridge_ats::Directory::default()))
         .shared();
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
 
@@ -345,7 +345,7 @@ async fn sync_now(data: DataDir, tenant: &str, default_region: Region) -> Result
     let tenant = textbridge_domain::TenantId::parse(tenant)?;
     let config = Config { default_region, ..Config::default() };
     let app = App::on(open(data.existing()?).await?.backend(), config)
-        .with_directory(Arc::new(textbridge_ats::RestDirectory::default()))
+        .with_directory(Arc::new(textbridge_ats::Directory::default()))
         .shared();
     let report = sync::run_tenant(&app, &tenant).await;
     println!("{}", serde_json::to_string(&report).map_err(Error::unexpected)?);

@@ -1,8 +1,9 @@
 //! A tenant's connection to its ATS directory (S5): save, test, read, remove. Like
 //! provider credentials, the API token is write-only (it lives in the secret store
 //! only) and the outcome of connecting is kept in plain words. A connection that
-//! answers enables the ATS integration: users then come from the sync, and manual
-//! add and import are off until the connection is removed.
+//! answers enables the ATS integration: the sync runs and, for a directory that lists
+//! users, users then come from it, with manual add and import off until the
+//! connection is removed.
 
 use std::sync::Arc;
 
@@ -14,14 +15,17 @@ use crate::{
     App,
     items::{self, AtsConnectionItem, AtsIntegrationItem, Stored},
     keys,
-    ports::{AtsEndpoint, AtsError, Condition, Item, PortError, SecretName, Write},
+    ports::{AtsConnector, AtsEndpoint, AtsError, Condition, Item, PortError, SecretName, Write},
 };
 
 /// What an admin sends to connect the ATS.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
-    /// The base URL of the ATS's Textbridge directory contract (https).
+    /// `rest` (Textbridge's directory contract, the default) or `tempworks`.
+    #[serde(default)]
+    pub connector: Option<AtsConnector>,
+    /// The base URL of the ATS's directory (https).
     pub base_url: String,
     /// The API token (write-only).
     pub token: String,
@@ -36,6 +40,8 @@ pub struct ConnectionInput {
 /// The connection as the API shows it (never the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionView {
+    /// Which kind of directory it is.
+    pub connector: AtsConnector,
     /// The ATS's base URL.
     pub base_url: String,
     /// The record kinds synced.
@@ -48,8 +54,11 @@ pub struct ConnectionView {
     pub status_message: String,
     /// When it was checked.
     pub status_at: Timestamp,
-    /// Whether the integration is on (users come from the sync).
+    /// Whether the integration is on (the sync runs).
     pub enabled: bool,
+    /// Whether texting users come from the sync (manual add and import are then
+    /// off); never for a directory that lists no users.
+    pub users_from_ats: bool,
 }
 
 /// The name of the secret holding a tenant's ATS directory token.
@@ -79,6 +88,7 @@ fn parse_base_url(raw: &str) -> Result<url::Url, Error> {
 
 fn view(item: &AtsConnectionItem, enabled: bool) -> ConnectionView {
     ConnectionView {
+        connector: item.connector,
         base_url: item.base_url.clone(),
         record_kinds: item.record_kinds.clone(),
         full_access_role: item.full_access_role,
@@ -86,6 +96,7 @@ fn view(item: &AtsConnectionItem, enabled: bool) -> ConnectionView {
         status_message: item.status_message.clone(),
         status_at: item.status_at,
         enabled,
+        users_from_ats: enabled && item.connector.lists_users(),
     }
 }
 
@@ -99,7 +110,7 @@ pub async fn load(app: &Arc<App>, tenant: &TenantId) -> Result<Option<(AtsConnec
         Err(PortError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let endpoint = AtsEndpoint { base_url: parse_base_url(&item.base_url)?, token };
+    let endpoint = AtsEndpoint { connector: item.connector, base_url: parse_base_url(&item.base_url)?, token };
     Ok(Some((item, endpoint)))
 }
 
@@ -126,9 +137,17 @@ pub async fn save(app: &Arc<App>, caller: &Identity, input: ConnectionInput) -> 
     if token.is_empty() || token.len() > 4096 || token.chars().any(char::is_control) {
         return Err(Error::invalid("token", "must be 1-4096 characters without control characters"));
     }
-    let record_kinds = input.record_kinds.unwrap_or_else(|| RecordKind::ALL.to_vec());
+    let connector = input.connector.unwrap_or_default();
+    let listed = connector.record_kinds();
+    let record_kinds = input.record_kinds.unwrap_or_else(|| listed.to_vec());
     if record_kinds.is_empty() {
         return Err(Error::invalid("record_kinds", "name at least one of candidate, employee, contact"));
+    }
+    if let Some(kind) = record_kinds.iter().find(|k| !listed.contains(k)) {
+        return Err(Error::invalid(
+            "record_kinds",
+            format!("this directory lists no {} records (TempWorks keeps candidates as employees)", kind.as_str()),
+        ));
     }
     let role = match input.full_access_role.as_deref() {
         None => Role::User,
@@ -144,9 +163,10 @@ pub async fn save(app: &Arc<App>, caller: &Identity, input: ConnectionInput) -> 
         Err(PortError::NotFound(_)) => app.secrets()?.create(&name, &secret).await?,
         other => other?,
     }
-    let endpoint = AtsEndpoint { base_url: base_url.clone(), token: secret };
+    let endpoint = AtsEndpoint { connector, base_url: base_url.clone(), token: secret };
     let (ok, message) = check(app, &endpoint).await?;
     let item = AtsConnectionItem {
+        connector,
         base_url: base_url.to_string(),
         record_kinds,
         full_access_role: role,
@@ -159,9 +179,11 @@ pub async fn save(app: &Arc<App>, caller: &Identity, input: ConnectionInput) -> 
     Ok(view(&item, ok))
 }
 
-/// Writes the connection, the integration switch and the scheduled run's listing.
+/// Writes the connection, the switch that takes users from the sync (for a
+/// directory that lists users) and the scheduled run's listing.
 async fn store(app: &Arc<App>, tenant: &TenantId, item: &AtsConnectionItem, enabled: bool) -> Result<(), Error> {
-    let switch = AtsIntegrationItem { enabled }.to_item(keys::ats_integration(tenant))?;
+    let users_from_ats = enabled && item.connector.lists_users();
+    let switch = AtsIntegrationItem { enabled: users_from_ats }.to_item(keys::ats_integration(tenant))?;
     let mut writes = vec![
         Write::Put { item: item.to_item(keys::ats_connection(tenant))?, condition: None },
         Write::Put { item: switch, condition: None },
@@ -187,7 +209,7 @@ pub async fn get(app: &Arc<App>, caller: &Identity) -> Result<ConnectionView, Er
     let item = items::get::<AtsConnectionItem>(app.store.as_ref(), &keys::ats_connection(tenant))
         .await?
         .ok_or_else(|| Error::NotFound("no ATS connection is saved".into()))?;
-    let enabled = crate::users::ats_integration_enabled(app, tenant).await?;
+    let enabled = app.store.get(&listing(tenant)).await?.is_some();
     Ok(view(&item, enabled))
 }
 
@@ -203,7 +225,7 @@ pub async fn test(app: &Arc<App>, caller: &Identity) -> Result<ConnectionView, E
     item.status = if ok { "connected" } else { "failed" }.to_owned();
     item.status_message = scrub(&message, endpoint.token.expose_secret());
     item.status_at = Timestamp::new(app.clock.now())?;
-    let enabled = ok || crate::users::ats_integration_enabled(app, tenant).await?;
+    let enabled = ok || app.store.get(&listing(tenant)).await?.is_some();
     store(app, tenant, &item, enabled).await?;
     Ok(view(&item, enabled))
 }
@@ -225,5 +247,5 @@ pub async fn remove(app: &Arc<App>, caller: &Identity) -> Result<ConnectionView,
         Write::Delete { key: listing(tenant), condition: None },
     ];
     app.store.transact(&writes).await?;
-    Ok(ConnectionView { enabled: false, ..existing })
+    Ok(ConnectionView { enabled: false, users_from_ats: false, ..existing })
 }

@@ -724,7 +724,10 @@ impl Stored for OutboxEvent {
 /// A tenant's ATS directory connection (the token lives in the secret store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtsConnectionItem {
-    /// The base URL of the ATS's directory contract.
+    /// Which kind of directory it is.
+    #[serde(default)]
+    pub connector: crate::ports::AtsConnector,
+    /// The base URL of the ATS's directory.
     pub base_url: String,
     /// The record kinds synced.
     pub record_kinds: Vec<RecordKind>,

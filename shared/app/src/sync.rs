@@ -186,7 +186,9 @@ async fn sync_tenant(app: &Arc<App>, tenant: &TenantId, report: &mut TenantRepor
     if app.queue_port().is_some() {
         report.ats_writes_resumed = archive::resume_ats_writes(app, tenant).await?;
     }
-    sync_users(app, tenant, &connection, &endpoint, report).await?;
+    if endpoint.connector.lists_users() {
+        sync_users(app, tenant, &connection, &endpoint, report).await?;
+    }
     for kind in &connection.record_kinds {
         sync_records(app, tenant, *kind, &endpoint, report).await?;
     }

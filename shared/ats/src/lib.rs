@@ -11,16 +11,22 @@
 //! * Each tenant's API token is a secret named [`token_secret_name`], sent in the
 //!   `x-tw-token` header.
 //!
-//! [`RestDirectory`] reads users and records for the scheduled sync over Textbridge's
-//! own ATS directory contract (see its module documentation).
+//! [`Directory`] reads users and records for the scheduled sync: over Textbridge's
+//! own ATS directory contract ([`RestDirectory`]) or TempWorks' search API
+//! ([`TempWorksDirectory`]), as each tenant's connection names (see their module
+//! documentation).
 //!
 //! No log line, error or debug output of this crate carries the token or a text.
 
+mod directory;
 mod http;
 mod rest;
 mod tempworks;
+mod tempworks_directory;
 mod wire;
 
+pub use directory::Directory;
 pub use rest::{PAGE_SIZE, RestDirectory, parse_page};
 pub use tempworks::{TempWorks, token_secret_name};
+pub use tempworks_directory::{CONTACTS, EMPLOYEES, Listing, TempWorksDirectory, parse_search};
 pub use url::Url;

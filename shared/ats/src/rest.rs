@@ -79,7 +79,7 @@ impl RestDirectory {
 }
 
 /// The base URL with a trailing slash, so that paths are appended to it.
-fn base(url: &Url) -> Url {
+pub(crate) fn base(url: &Url) -> Url {
     let mut url = url.clone();
     if !url.path().ends_with('/') {
         url.set_path(&format!("{}/", url.path()));

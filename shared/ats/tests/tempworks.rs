@@ -427,3 +427,85 @@ async fn a_missing_token_means_the_ats_is_not_connected() {
     assert_eq!(tw.find_message(&tenant(), &employee, ProviderKind::Zipwhip, ZIPWHIP_ID).await.unwrap_err(), expected);
     assert!(server.requests().await.is_empty());
 }
+
+/// The TempWorks directory (the sync's reading side) through the per-tenant
+/// `Directory`.
+mod directory {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+    use textbridge_app::ports::{AtsConnector, AtsCursor, AtsDirectory, AtsEndpoint, AtsError};
+    use textbridge_ats::{Directory, Url};
+    use textbridge_domain::RecordKind;
+    use textbridge_testkit::tempworks::StandIn;
+
+    const TOKEN: &str = "tw-directory-token-9a8b";
+
+    fn endpoint(server: &StandIn, token: &str) -> AtsEndpoint {
+        AtsEndpoint {
+            connector: AtsConnector::TempWorks,
+            base_url: Url::parse(&server.uri()).unwrap(),
+            token: token.to_owned().into(),
+        }
+    }
+
+    fn employee(i: usize) -> Value {
+        json!({"employeeId": 5000 + i, "firstName": "Emp", "lastName": format!("{i}"),
+               "phoneNumber": format!("651555{i:04}"), "cellPhoneNumber": null, "isActive": i % 10 != 9})
+    }
+
+    #[tokio::test]
+    async fn employees_are_read_page_by_page_with_their_numbers() {
+        let server = StandIn::start().await;
+        let contacts =
+            vec![json!({"contactId": 77, "firstName": "Cy", "lastName": "Dee", "officePhone": "612-555-0177",
+                                   "cellPhoneNumber": "612-555-0178"})];
+        server.set_directory((0..450).map(employee).collect(), contacts, TOKEN);
+        let directory = Directory::new(Duration::from_secs(5), Duration::from_millis(50));
+        let endpoint = endpoint(&server, TOKEN);
+        directory.check(&endpoint).await.unwrap();
+
+        let mut cursor = AtsCursor::default();
+        let mut ids = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = directory.records(&endpoint, RecordKind::Employee, &cursor).await.unwrap();
+            pages += 1;
+            for row in page.rows {
+                let row = row.unwrap();
+                assert_eq!(row.phones.len(), 1, "{row:?}");
+                ids.push(row.id);
+            }
+            match page.next {
+                Some(next) => cursor.page = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!((ids.len(), pages), (405, 3), "the 405 active employees, 200 a page");
+        assert_eq!(ids[0], "5000");
+        let searches = server.requests().await;
+        let last = searches.iter().rev().find(|r| r.url.path() == "/Search/Employees").unwrap();
+        let query: Vec<(String, String)> = last.url.query_pairs().into_owned().collect();
+        let pairs = [("take", "200"), ("skip", "400"), ("isActive", "true")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(query, pairs);
+        assert!(searches.iter().all(|r| r.headers.get("x-tw-token").is_some_and(|v| v == TOKEN)));
+
+        let contacts = directory.records(&endpoint, RecordKind::Contact, &AtsCursor::default()).await.unwrap();
+        let cy = contacts.rows[0].clone().unwrap();
+        assert_eq!((cy.id.as_str(), cy.name.as_deref()), ("77", Some("Cy Dee")));
+        assert_eq!(cy.phones, ["612-555-0178", "612-555-0177"]);
+        assert!(directory.users(&endpoint, &AtsCursor::default()).await.unwrap().rows.is_empty(), "no ATS users");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_and_candidates_are_refusals() {
+        let server = StandIn::start().await;
+        server.set_directory(vec![employee(1)], Vec::new(), TOKEN);
+        let directory = Directory::new(Duration::from_secs(5), Duration::from_millis(50));
+        let err = directory.check(&endpoint(&server, "wrong")).await.unwrap_err();
+        assert!(matches!(err, AtsError::Rejected(_)), "{err:?}");
+        assert!(!err.to_string().contains("wrong"), "{err}");
+        let err = directory.records(&endpoint(&server, TOKEN), RecordKind::Candidate, &AtsCursor::default()).await;
+        assert!(matches!(err, Err(AtsError::Rejected(ref why)) if why.contains("employees")), "{err:?}");
+    }
+}

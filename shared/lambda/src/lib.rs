@@ -112,7 +112,7 @@ pub fn providers() -> Result<Providers, Error> {
 /// The connector of Textbridge's ATS directory contract (the sync reads each
 /// tenant's ATS through it).
 pub fn directory() -> Arc<dyn AtsDirectory> {
-    Arc::new(textbridge_ats::RestDirectory::default())
+    Arc::new(textbridge_ats::Directory::default())
 }
 
 /// The ATS archived texts are written back to, when `TEMPWORKS_BASE_URL` is set;

@@ -71,6 +71,7 @@ pub async fn ats_connection(backend: &Backend, tenant: &TenantId, base_url: &str
     let name = ats_connection::token_name(tenant).expect("name");
     backend.secrets.create(&name, &token.to_owned().into()).await.expect("token");
     let connection = AtsConnectionItem {
+        connector: textbridge_app::ports::AtsConnector::Rest,
         base_url: base_url.to_owned(),
         record_kinds: vec![RecordKind::Employee],
         full_access_role: textbridge_domain::Role::User,

@@ -34,6 +34,7 @@ fn app(backend: &Backend, directory: &Arc<dyn AtsDirectory>) -> (Arc<App>, Arc<C
 
 async fn connect(app: &Arc<App>, tenant: &TenantId, ats: &StandIn) {
     let input = ConnectionInput {
+        connector: None,
         base_url: ats.uri(),
         token: TOKEN.into(),
         record_kinds: Some(vec![RecordKind::Employee, RecordKind::Contact]),

@@ -13,6 +13,9 @@
 //! * `GET /{Employees|Contacts}/{id}/messages?take&skip` lists what was kept (and
 //!   [`StandIn::add_message`]) on that record as `{"totalCount", "data"}`;
 //!   [`StandIn::answer_next_read`] answers the next reads otherwise.
+//! * `GET /Search/{Employees|Contacts}?take&skip&isActive` pages what
+//!   [`StandIn::set_directory`] gave as `{"totalCount", "data"}` (active rows only
+//!   when `isActive=true`), or 401 without the directory token in `x-tw-token`.
 //! * Anything else is a 404.
 //!
 //! Every request is recorded ([`StandIn::requests`], [`StandIn::writes`]).
@@ -99,6 +102,9 @@ struct State {
     next_reads: VecDeque<Answer>,
     kept: Vec<Kept>,
     next_id: u64,
+    employees: Vec<Value>,
+    contacts: Vec<Value>,
+    directory_token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -120,6 +126,20 @@ impl Respond for Responder {
         let path = request.url.path();
         match (request.method.as_str(), path) {
             ("GET", "/DataLists/messageActions") => ResponseTemplate::new(200).set_body_json(state.actions.clone()),
+            ("GET", "/Search/Employees" | "/Search/Contacts") => {
+                let token = request.headers.get("x-tw-token").and_then(|v| v.to_str().ok());
+                if state.directory_token.is_none() || token != state.directory_token.as_deref() {
+                    return ResponseTemplate::new(401).set_body_json(json!({"message": "Unauthorized"}));
+                }
+                let rows = if path == "/Search/Employees" { &state.employees } else { &state.contacts };
+                let active_only = request.url.query_pairs().any(|(k, v)| k == "isActive" && v == "true");
+                let listed: Vec<&Value> =
+                    rows.iter().filter(|r| !active_only || r["isActive"].as_bool() != Some(false)).collect();
+                let skip = query(request, "skip").unwrap_or(0);
+                let take = query(request, "take").unwrap_or(10);
+                let page: Vec<&Value> = listed.iter().skip(skip).take(take).copied().collect();
+                ResponseTemplate::new(200).set_body_json(json!({"totalCount": listed.len(), "data": page}))
+            }
             ("POST", p) if is_messages_path(p) => {
                 if let Some(answer) = state.next_writes.pop_front().or_else(|| state.fixed_write.clone()) {
                     return answer.template();
@@ -189,6 +209,15 @@ impl StandIn {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("stand-in state")
+    }
+
+    /// The employees and contacts its search API lists from now on, to callers
+    /// sending `token`.
+    pub fn set_directory(&self, employees: Vec<Value>, contacts: Vec<Value>, token: &str) {
+        let mut state = self.state();
+        state.employees = employees;
+        state.contacts = contacts;
+        state.directory_token = Some(token.to_owned());
     }
 
     /// The answer to `GET /DataLists/messageActions` from now on.

@@ -155,9 +155,40 @@ pub struct AtsCursor {
     pub page: Option<String>,
 }
 
+/// Which kind of ATS directory a tenant connects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AtsConnector {
+    /// Textbridge's own REST directory contract: users and records (`rest`).
+    #[default]
+    #[serde(rename = "rest")]
+    Rest,
+    /// TempWorks' platform API: employees and contacts with their numbers, no list
+    /// of ATS users (`tempworks`).
+    #[serde(rename = "tempworks")]
+    TempWorks,
+}
+
+impl AtsConnector {
+    /// Whether the directory lists ATS users (so texting users come from the sync).
+    pub fn lists_users(self) -> bool {
+        matches!(self, Self::Rest)
+    }
+
+    /// The record kinds the directory lists.
+    pub fn record_kinds(self) -> &'static [RecordKind] {
+        match self {
+            Self::Rest => &RecordKind::ALL,
+            // TempWorks keeps applicants (candidates) as employees.
+            Self::TempWorks => &[RecordKind::Employee, RecordKind::Contact],
+        }
+    }
+}
+
 /// A tenant's connection to its ATS directory.
 #[derive(Clone)]
 pub struct AtsEndpoint {
+    /// Which kind of directory it is.
+    pub connector: AtsConnector,
     /// The base URL of the ATS's Textbridge contract.
     pub base_url: url::Url,
     /// The API token (write-only; never logged).
@@ -166,7 +197,10 @@ pub struct AtsEndpoint {
 
 impl std::fmt::Debug for AtsEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AtsEndpoint").field("base_url", &self.base_url.as_str()).finish_non_exhaustive()
+        f.debug_struct("AtsEndpoint")
+            .field("connector", &self.connector)
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
     }
 }
 

@@ -12,8 +12,8 @@ mod secrets;
 mod store;
 
 pub use ats::{
-    Ats, AtsAccess, AtsCursor, AtsDirectory, AtsEndpoint, AtsError, AtsMessage, AtsPage, AtsRecord, AtsUser, RecordRef,
-    SyncSetting,
+    Ats, AtsAccess, AtsConnector, AtsCursor, AtsDirectory, AtsEndpoint, AtsError, AtsMessage, AtsPage, AtsRecord,
+    AtsUser, RecordRef, SyncSetting,
 };
 pub use clock::{Clock, SystemClock};
 pub use provider::{

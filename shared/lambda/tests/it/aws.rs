@@ -159,7 +159,7 @@ async fn racing_licence_assigns_usernames_and_team_names_on_moto() {
 }
 
 fn directory() -> Arc<dyn textbridge_app::ports::AtsDirectory> {
-    Arc::new(textbridge_ats::RestDirectory::new(Duration::from_secs(5), Duration::from_secs(2)))
+    Arc::new(textbridge_ats::Directory::new(Duration::from_secs(5), Duration::from_secs(2)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
