@@ -19,6 +19,7 @@ async fn a_stopped_import_resumes_and_racing_runs_end_as_one_on_the_embedded_bac
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     imports::a_stopped_run_resumes_without_duplicates(embedded.backend(), "imp-crash", 1_200).await;
     imports::two_runs_at_once_end_as_one(embedded.backend(), "imp-race", 700).await;
+    imports::queued_runs_apply_once(embedded.backend(), "imp-queued", 700).await;
 }
 
 mod serve {
@@ -55,6 +56,21 @@ mod serve {
 
         async fn call(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
             self.client.call(method, &format!("{}{path}", self.server.base), Some(bearer), body.as_ref()).await
+        }
+
+        /// Starts the import's run (a background job: 202) and waits until it is done.
+        async fn run(&self, bearer: &str, id: &str) -> Value {
+            let (status, started) = self.call("POST", &format!("/users/imports/{id}/run"), bearer, None).await;
+            assert_eq!((status, &started["state"]), (202, &json!("running")), "{started}");
+            for _ in 0..300 {
+                let (status, job) = self.call("GET", &format!("/users/imports/{id}?limit=1000"), bearer, None).await;
+                assert_eq!(status, 200, "{job}");
+                if job["state"] == "done" {
+                    return job;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("import {id} did not finish");
         }
 
         async fn users(&self, bearer: &str) -> usize {
@@ -115,9 +131,9 @@ mod serve {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["columns"][4]["label"], "Unmapped");
         assert_eq!(w.users(&manager).await, 0, "preview and remap change nothing");
-        let (status, done) = w.call("POST", &format!("/users/imports/{id}/run"), &manager, None).await;
-        assert_eq!(status, 200, "{done}");
-        assert_eq!(done["state"], "done");
+        let done = w.run(&manager, &id).await;
+        let (status, again) = w.call("POST", &format!("/users/imports/{id}/run"), &manager, None).await;
+        assert_eq!((status, &again["state"]), (200, &json!("done")), "a done import is not run again: {again}");
         assert_eq!(done["summary"], json!({"create": 3, "update": 0, "unchanged": 0, "error": 0}));
         assert_eq!(
             done["outcomes"][2]["notes"][0], "there is no team with the id \"1\": the user's team is unchanged",

@@ -1,7 +1,8 @@
 //! The archiver function: store, the ATS (with its tokens in the secret store), the
 //! SQS trigger with `ReportBatchItemFailures`, and — for the recipients of mass texts
 //! — the providers with the credentials' secrets and the intake queue (sent texts to
-//! archive, throttled recipients queued again).
+//! archive, throttled recipients queued again). It also applies user imports, one
+//! time slice per message.
 
 use std::{process::ExitCode, sync::Arc};
 

@@ -96,7 +96,7 @@ pub async fn run_cli(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed_precise} (eta {eta})")
             .map_err(Error::unexpected)?,
     );
-    let done = import::run(app, caller, &view.id, |p| bar.set_position(u64::from(p.applied))).await;
+    let done = import::run_here(app, caller, &view.id, |p| bar.set_position(u64::from(p.applied))).await;
     bar.finish_and_clear();
     let done = done?;
     let mut notable = Vec::new();

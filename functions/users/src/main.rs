@@ -1,5 +1,5 @@
 //! The users function: store, plus secrets and providers to remove a deleted user's
-//! provider credentials.
+//! provider credentials, and the intake queue that applies user imports.
 
 use std::process::ExitCode;
 
@@ -9,7 +9,10 @@ use textbridge_lambda::{config, providers, run_http};
 #[tokio::main]
 async fn main() -> ExitCode {
     run_http(|aws| async move {
-        let app = App::on_store(aws.store()?, config()?).with_secrets(aws.secrets()?).with_providers(providers()?);
+        let app = App::on_store(aws.store()?, config()?)
+            .with_queue(aws.queue()?)
+            .with_secrets(aws.secrets()?)
+            .with_providers(providers()?);
         Ok(textbridge_api::users::router(app.shared()))
     })
     .await

@@ -5,7 +5,7 @@
 //! | `POST /users/imports?file_name=…` | managers+ | the file as the body (CSV, XLSX, XLS; at most 16 MiB): a new import and its preview |
 //! | `GET /users/imports/{id}` | managers+ | preview (uploaded) or outcomes (running, done); `offset`, `limit`, `only` page the rows |
 //! | `PUT /users/imports/{id}/mapping` | managers+ | remap (`{"mapping": [field or null, …]}`) and preview again |
-//! | `POST /users/imports/{id}/run` | managers+ | apply: 200 when done, 202 while rows remain (call again to go on) |
+//! | `POST /users/imports/{id}/run` | managers+ | apply as a background job: 202 while it runs (follow it with `GET`), 200 once done |
 //! | `GET /users/report?format=csv\|xlsx` | reporters+ | every user in the import's column layout |
 
 use std::sync::Arc;
@@ -94,7 +94,7 @@ async fn run(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<ImportView>), ApiError> {
-    let view = import::run(&app, &caller, &id, |_| {}).await?;
+    let view = import::run(&app, &caller, &id).await?;
     let status = if view.state == ImportState::Done { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(view)))
 }

@@ -58,6 +58,11 @@ impl MessageHandler for Archiver {
                     .map_err(|e| Error::malformed(format!("queued outbound text cannot be read: {e}")))?;
                 mass::handle(&self.app, &envelope.tenant, text).await
             }
+            crate::import::KIND_IMPORT_RUN => {
+                let run: crate::import::ImportRun = serde_json::from_value(envelope.payload)
+                    .map_err(|e| Error::malformed(format!("queued import run cannot be read: {e}")))?;
+                crate::import::handle(&self.app, &envelope.tenant, run).await
+            }
             other => Err(Error::invalid("kind", format!("no handler for message kind {other:?} in this build"))),
         }
     }

@@ -631,38 +631,112 @@ pub struct Progress {
     pub rows: u32,
 }
 
-/// Applies an import (managers and admins; refused while the ATS integration is
-/// enabled): chunk by chunk from the first one not applied, each chunk's outcomes
-/// recorded with the job's progress in one transaction. Returns when every row is
-/// applied, or earlier with the job still running when the request's deadline is
-/// near (run it again to go on). `progress` hears after every chunk.
+/// The kind of the queue message that applies an import in the background.
+pub const KIND_IMPORT_RUN: &str = "import_run";
+
+/// The queue message that applies an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRun {
+    /// The import's id.
+    pub import: String,
+}
+
+/// How long one queue message applies chunks before it hands the rest to a fresh
+/// message (well inside the archiver's timeout).
+const SLICE: Duration = Duration::from_secs(20);
+
+/// Starts applying an import (managers and admins; refused while the ATS integration
+/// is enabled) as a job: the job turns `running` and a queue message applies it in
+/// the background, chunk by chunk ([`handle`]); its progress shows in [`get`]. Run
+/// again while it runs, it queues another message (harmless: a chunk is recorded
+/// once), which revives a job whose message was dead-lettered.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
-pub async fn run(
+pub async fn run(app: &Arc<App>, caller: &Identity, id: &str) -> Result<ImportView, Error> {
+    let job = start(app, caller, id).await?;
+    if job.state != ImportState::Done {
+        queue_slice(app, &caller.tenant, id).await?;
+    }
+    view(app, &caller.tenant, job, OutcomePage::default()).await
+}
+
+/// Applies an import in this process until every row is applied (the command
+/// line), `progress` hearing after every chunk.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn run_here(
     app: &Arc<App>,
     caller: &Identity,
     id: &str,
-    mut progress: impl FnMut(Progress) + Send,
+    progress: impl FnMut(Progress) + Send,
 ) -> Result<ImportView, Error> {
+    let job = start(app, caller, id).await?;
+    let job = apply_chunks(app, &caller.tenant, job, None, progress).await?;
+    view(app, &caller.tenant, job, OutcomePage::default()).await
+}
+
+/// Applies an import for one queue message: chunks for at most [`SLICE`], then a
+/// fresh message for the rest. A job that is done, or gone, ends here.
+pub async fn handle(app: &Arc<App>, tenant: &TenantId, message: ImportRun) -> Result<(), Error> {
+    let job = match load(app, tenant, &message.import).await {
+        Ok(job) => job,
+        Err(Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if job.state != ImportState::Running {
+        return Ok(());
+    }
+    let job = apply_chunks(app, tenant, job, Some(Instant::now() + SLICE), |_| {}).await?;
+    if job.state != ImportState::Done {
+        queue_slice(app, tenant, &message.import).await?;
+    }
+    Ok(())
+}
+
+async fn queue_slice(app: &App, tenant: &TenantId, id: &str) -> Result<(), Error> {
+    let payload = serde_json::to_value(ImportRun { import: id.to_owned() }).map_err(Error::unexpected)?;
+    let body = crate::envelope::Envelope { tenant: tenant.clone(), kind: KIND_IMPORT_RUN.into(), payload }.to_body();
+    app.queue()?.send(&body).await?;
+    Ok(())
+}
+
+/// Checks the caller and the job and marks it running (once, conditionally).
+async fn start(app: &Arc<App>, caller: &Identity, id: &str) -> Result<ImportJobItem, Error> {
     may_import(caller)?;
     let tenant = &caller.tenant;
-    let mut job = load(app, tenant, id).await?;
+    let job = load(app, tenant, id).await?;
     if job.state != ImportState::Done {
         users::require_manual_users(app, tenant).await?;
     }
     check_mapping(&job.mapping, job.headers.len())?;
-    if job.state == ImportState::Uploaded {
-        let mut started = job.clone();
-        started.state = ImportState::Running;
-        started.started_at = Some(Timestamp::new(app.clock.now())?);
-        started.version += 1;
-        let condition = Condition::Equals("version".into(), job.version.into());
-        job = match app.store.put(&started.to_item(keys::import_job(tenant, id))?, Some(&condition)).await {
-            Ok(()) => started,
-            Err(crate::ports::PortError::ConditionFailed) => load(app, tenant, id).await?,
-            Err(e) => return Err(e.into()),
-        };
-        tracing::info!(import = %id, rows = job.rows, "user import started");
+    if job.state != ImportState::Uploaded {
+        return Ok(job);
     }
+    let mut started = job.clone();
+    started.state = ImportState::Running;
+    started.started_at = Some(Timestamp::new(app.clock.now())?);
+    started.version += 1;
+    let condition = Condition::Equals("version".into(), job.version.into());
+    match app.store.put(&started.to_item(keys::import_job(tenant, id))?, Some(&condition)).await {
+        Ok(()) => {
+            tracing::info!(import = %id, rows = started.rows, "user import started");
+            Ok(started)
+        }
+        Err(crate::ports::PortError::ConditionFailed) => load(app, tenant, id).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Applies chunks from the first one not applied, each chunk's outcomes recorded
+/// with the job's progress in one transaction, until every row is applied or
+/// `until` (or the request's deadline) is near.
+async fn apply_chunks(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    mut job: ImportJobItem,
+    until: Option<Instant>,
+    mut progress: impl FnMut(Progress) + Send,
+) -> Result<ImportJobItem, Error> {
+    let id = job.import_id.clone();
+    let id = id.as_str();
     let rows = all_rows(app, tenant, id).await?;
     let checked = checked(&job, &rows);
     let mut starts = Vec::with_capacity(job.chunks as usize);
@@ -674,12 +748,13 @@ pub async fn run(
         at += len;
     }
     drop(rows);
+    let mut first = true;
     while job.state != ImportState::Done {
-        if let Some(deadline) = deadline::current()
-            && deadline.saturating_duration_since(Instant::now()) < CHUNK_TIME
-        {
+        let near = |end: Instant| end.saturating_duration_since(Instant::now()) < CHUNK_TIME;
+        if deadline::current().is_some_and(near) || (!first && until.is_some_and(|u| Instant::now() >= u)) {
             break;
         }
+        first = false;
         let n = job.next_chunk;
         let &(from, to) =
             starts.get(n as usize).ok_or_else(|| Error::unexpected(format!("import {id} lacks chunk {n}")))?;
@@ -729,7 +804,7 @@ pub async fn run(
         tracing::info!(import = %id, created = job.counts.create, updated = job.counts.update,
             errors = job.counts.error, "user import done");
     }
-    view(app, tenant, job, OutcomePage::default()).await
+    Ok(job)
 }
 
 // ---------------------------------------------------------------- the report

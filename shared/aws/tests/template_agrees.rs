@@ -153,6 +153,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                     "dynamodb:PutItem",
                     "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
+                    "dynamodb:ConditionCheckItem",
                     "dynamodb:Query",
                 ],
             ),
@@ -184,6 +185,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 "secrets",
                 &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
             ),
+            ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
         ],
     ),
     (
@@ -197,6 +199,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                     "dynamodb:PutItem",
                     "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
+                    "dynamodb:ConditionCheckItem",
                     "dynamodb:Query",
                 ],
             ),

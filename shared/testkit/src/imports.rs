@@ -39,7 +39,7 @@ async fn upload(app: &Arc<App>, who: &Identity, csv: &str) -> ImportView {
 }
 
 async fn run(app: &Arc<App>, who: &Identity, id: &str) -> ImportView {
-    let done = import::run(app, who, id, |_| {}).await.expect("run");
+    let done = import::run_here(app, who, id, |_| {}).await.expect("run");
     assert_eq!(done.state, ImportState::Done);
     import::get(app, who, id, all_rows()).await.expect("outcomes")
 }
@@ -208,7 +208,7 @@ pub async fn remap_names_the_missing_field(backend: Backend, tenant: &str) {
     let view = upload(&app, &manager, "Given name,Family name,Electronic post\nAnn,Lee,ann@x.test\n").await;
     assert_eq!(view.columns[2].field, None);
     assert!(view.mapping_error.as_deref().is_some_and(|e| e.contains("email")), "{:?}", view.mapping_error);
-    let run = import::run(&app, &manager, &view.id, |_| {}).await;
+    let run = import::run_here(&app, &manager, &view.id, |_| {}).await;
     assert!(matches!(&run, Err(Error::Invalid { reason, .. }) if reason.contains("email")), "{run:?}");
     let bad = MappingInput { mapping: vec![Some(Field::FirstName), None, Some(Field::Email)] };
     let err = import::remap(&app, &manager, &view.id, bad, all_rows()).await.expect_err("last name unmapped");
@@ -251,7 +251,7 @@ pub async fn a_stopped_run_resumes_without_duplicates(backend: Backend, tenant: 
         // Stopped once the first chunk is recorded, while the second is being applied.
         let (first_chunk, recorded) = tokio::sync::oneshot::channel();
         let mut first_chunk = Some(first_chunk);
-        let run = import::run(&app, &manager, &id, move |_| {
+        let run = import::run_here(&app, &manager, &id, move |_| {
             if let Some(tx) = first_chunk.take() {
                 let _ = tx.send(());
             }
@@ -292,7 +292,7 @@ pub async fn two_runs_at_once_end_as_one(backend: Backend, tenant: &str, rows: u
     let id = upload(&app, &manager, &many(rows, "312")).await.id;
     let runs = (0..2).map(|_| {
         let (app, manager, id) = (app.clone(), manager.clone(), id.clone());
-        tokio::spawn(async move { import::run(&app, &manager, &id, |_| {}).await })
+        tokio::spawn(async move { import::run_here(&app, &manager, &id, |_| {}).await })
     });
     for run in runs.collect::<Vec<_>>() {
         run.await.expect("task").expect("run");
@@ -305,6 +305,51 @@ pub async fn two_runs_at_once_end_as_one(backend: Backend, tenant: &str, rows: u
     assert_eq!(users.len(), rows);
     assert_eq!(users.values().filter(|u| u.1).count(), 10);
     assert_eq!(seats(&app, &tenant).await, (10, 0));
+}
+
+/// The API's run: a background job on the queue. Run twice, its two messages are
+/// handled by two workers at the same moment; every row is applied once and the
+/// seats stay exact.
+pub async fn queued_runs_apply_once(backend: Backend, tenant: &str, rows: usize) {
+    use textbridge_app::{archive::Archiver, worker::MessageHandler};
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = app(&backend);
+    let manager = caller(&tenant, Role::Manager);
+    let numbers = (0..10).map(|i| format!("+1312555{:04}", 400 + i)).collect();
+    users::add_numbers(&app, &caller(&tenant, Role::Staff), NumbersInput { numbers }).await.expect("seats");
+    let id = upload(&app, &manager, &many(rows, "312")).await.id;
+    let started = import::run(&app, &manager, &id).await.expect("run");
+    assert_eq!(started.state, ImportState::Running);
+    assert_eq!(import::run(&app, &manager, &id).await.expect("again").state, ImportState::Running);
+    let mut bodies = Vec::new();
+    for _ in 0..50 {
+        let batch = backend.queue.receive(10, Duration::from_secs(30)).await.expect("receive");
+        bodies.extend(batch.into_iter().map(|m| (m.body, m.receipt)));
+        if bodies.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(bodies.len(), 2, "one message per run");
+    let archiver = Arc::new(Archiver::new(app.clone()));
+    let workers = bodies.iter().map(|(body, _)| {
+        let (archiver, body) = (archiver.clone(), body.clone());
+        async move { archiver.handle(&body).await }
+    });
+    for result in crate::races::at_once(workers).await {
+        result.expect("handled");
+    }
+    for (_, receipt) in &bodies {
+        backend.queue.delete(receipt).await.expect("delete");
+    }
+    crate::sending::drain(&backend, archiver.as_ref()).await;
+    let view = import::get(&app, &manager, &id, all_rows()).await.expect("job");
+    assert_eq!(view.state, ImportState::Done);
+    let c = view.summary;
+    assert_eq!(c.create + c.update + c.unchanged + c.error, u32::try_from(rows).expect("rows"), "once each: {c:?}");
+    assert_eq!(snapshot(&app, &tenant).await.len(), rows);
+    assert_eq!(seats(&app, &tenant).await, (10, 0));
+    let other = caller(&TenantId::parse("other-tenant").expect("tenant"), Role::Manager);
+    assert!(matches!(import::run(&app, &other, &id).await, Err(Error::NotFound(_))), "another tenant's import");
 }
 
 /// The users report (CSV and XLSX) read back as an import changes nothing; other
@@ -351,7 +396,7 @@ pub async fn report_round_trip_and_refusals(backend: Backend, tenant: &str, othe
     let intruder = caller(&other, Role::CustomerAdmin);
     let id = upload(&app, &manager, "First,Last,Email\nA,B,c@x.test\n").await.id;
     assert!(matches!(import::get(&app, &intruder, &id, all_rows()).await, Err(Error::NotFound(_))));
-    assert!(matches!(import::run(&app, &intruder, &id, |_| {}).await, Err(Error::NotFound(_))));
+    assert!(matches!(import::run_here(&app, &intruder, &id, |_| {}).await, Err(Error::NotFound(_))));
     let remap = MappingInput { mapping: vec![Some(Field::FirstName), Some(Field::LastName), Some(Field::Email)] };
     assert!(matches!(import::remap(&app, &intruder, &id, remap, all_rows()).await, Err(Error::NotFound(_))));
     assert_eq!(import::report(&app, &intruder).await.expect("report").len(), 1, "only the header");
@@ -366,7 +411,7 @@ pub async fn report_round_trip_and_refusals(backend: Backend, tenant: &str, othe
     let table = textbridge_import::read(b"First,Last,Email\nA,B,d@x.test\n", "u.csv").expect("table");
     let refused = import::upload(&app, &manager, "u.csv", table, all_rows()).await;
     assert!(matches!(refused, Err(Error::Conflict { .. })), "{refused:?}");
-    let refused = import::run(&app, &manager, &id, |_| {}).await;
+    let refused = import::run_here(&app, &manager, &id, |_| {}).await;
     assert!(matches!(refused, Err(Error::Conflict { .. })), "{refused:?}");
     assert!(users::by_email(&app, &tenant, &"c@x.test".parse().expect("e")).await.expect("r").is_none());
 }

@@ -254,7 +254,9 @@ fn the_template_gives_users_its_grants_and_environment() {
         json!(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]),
         "it removes a deleted user's credentials and never creates or changes a secret"
     );
-    assert!(!statements.iter().any(|s| s.to_string().contains("sqs:")), "the users function is granted no queue");
+    let queue = statements.iter().find(|s| s["Sid"] == "QueueImportRuns").expect("QueueImportRuns");
+    assert_eq!(queue["Action"], json!(["sqs:SendMessage", "sqs:GetQueueAttributes"]), "it queues import runs only");
+    assert_eq!(queue["Resource"], deployment.intake_queue_arn.as_str());
 
     let credentials = template.function("CredentialsFunction", &resolver).expect("CredentialsFunction");
     let secrets = credentials.policy["Statement"]
@@ -339,10 +341,10 @@ async fn users_health_answers_under_the_templates_grants() {
     let Some(mut users) = users().await else { return };
     let event = HttpApiRequest::get("/users/health").route_key("GET /users/health").build();
     let response = get(&mut users, &event).await;
-    // The users function has its store and the secret store (to remove a deleted
-    // user's credentials), and its health checks those two.
+    // The users function has its store, the secret store (to remove a deleted
+    // user's credentials) and the intake queue (import runs); its health checks all.
     assert_eq!(response.status, 200, "{}\n{}", response.body, users.function.log_text());
-    assert_eq!(response.json()["checks"], json!({ "store": "ok", "secrets": "ok" }));
+    assert_eq!(response.json()["checks"], json!({ "store": "ok", "queue": "ok", "secrets": "ok" }));
 }
 
 /// moto enforces the template's grants for the keys the function runs with: what
@@ -359,18 +361,14 @@ async fn the_functions_keys_hold_only_the_templates_grants() {
     assert!(got.is_ok(), "UserItems grants GetItem: {got:?}");
 
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let depth = sqs
-        .get_queue_attributes()
-        .queue_url(&d.intake_queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await;
-    let denied = format!("{depth:?}");
-    assert!(depth.is_err() && denied.contains("AccessDenied"), "users may not read the queue: {denied}");
-
     let sent = sqs.send_message().queue_url(&d.intake_queue_url).message_body("{}").send().await;
-    let denied = format!("{sent:?}");
-    assert!(sent.is_err() && denied.contains("AccessDenied"), "users may not send to the intake queue: {denied}");
+    assert!(sent.is_ok(), "QueueImportRuns grants SendMessage: {sent:?}");
+    let taken = sqs.receive_message().queue_url(&d.intake_queue_url).send().await;
+    let denied = format!("{taken:?}");
+    assert!(taken.is_err() && denied.contains("AccessDenied"), "users may not consume the queue: {denied}");
+    let dead = sqs.send_message().queue_url(&d.intake_dlq_url).message_body("{}").send().await;
+    let denied = format!("{dead:?}");
+    assert!(dead.is_err() && denied.contains("AccessDenied"), "users may not touch the dead letters: {denied}");
 
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = format!("textbridge/{}/acme/textus/user/u-1", d.stage);

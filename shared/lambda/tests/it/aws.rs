@@ -184,4 +184,5 @@ async fn a_stopped_user_import_resumes_and_racing_runs_end_as_one_on_moto() {
     use textbridge_testkit::imports;
     imports::a_stopped_run_resumes_without_duplicates(moto::backend().await, "imp-crash", 520).await;
     imports::two_runs_at_once_end_as_one(moto::backend().await, "imp-race", 100).await;
+    imports::queued_runs_apply_once(moto::backend().await, "imp-queued", 40).await;
 }
