@@ -298,7 +298,8 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         app.config.visibility_timeout,
         stopped.clone(),
     ));
-    let timer = tokio::spawn(sync_timer(app.clone(), Duration::from_secs(args.sync_interval_minutes * 60), stopped));
+    let every = Duration::from_secs(args.sync_interval_minutes * 60);
+    let timer = tokio::spawn(scheduled(app.clone(), embedded.clone(), every, stopped));
 
     textbridge_api::server::serve(listener, router(&app, auth), limits, shutdown_signal())
         .await
@@ -309,7 +310,14 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     Ok(())
 }
 
-async fn sync_timer(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<bool>) {
+/// The scheduled work of the local server, `every` interval: the ATS sync, and the
+/// sweep of expired items (DynamoDB's time to live does it on AWS).
+async fn scheduled(
+    app: Arc<App>,
+    embedded: textbridge_embedded::Embedded,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -317,6 +325,11 @@ async fn sync_timer(app: Arc<App>, every: Duration, mut stopped: watch::Receiver
             _ = ticks.tick() => {
                 if let Err(e) = sync::run_all(app.clone()).await {
                     tracing::error!(error = %e, "ats sync failed");
+                }
+                match embedded.sweep_expired(app.clock.now().unix_timestamp()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "expired items removed"),
+                    Err(e) => tracing::error!(error = %e, "sweeping expired items failed"),
                 }
             }
             _ = stopped.changed() => return,

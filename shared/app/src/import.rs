@@ -44,6 +44,9 @@ const CHUNK_ROWS: usize = 500;
 const CHUNK_BYTES: usize = 160 * 1024;
 /// Rows of a chunk applied at once.
 const ROWS_AT_ONCE: usize = 8;
+/// How long an import (its job, rows and outcomes) is kept after its upload.
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Time a run keeps back from its request's deadline to apply one more chunk.
 const CHUNK_TIME: Duration = Duration::from_secs(8);
 
@@ -154,6 +157,7 @@ pub async fn upload(
         bytes += size;
         chunks.last_mut().ok_or_else(|| Error::unexpected("no chunk"))?.push(row);
     }
+    let expires_at = Some(app.clock.now().unix_timestamp() + i64::try_from(RETENTION.as_secs()).unwrap_or(i64::MAX));
     let rows = u32::try_from(chunks.iter().map(Vec::len).sum::<usize>()).map_err(Error::unexpected)?;
     let count = u32::try_from(chunks.len()).map_err(Error::unexpected)?;
     // Rows first, the job last: a job exists only with all its rows.
@@ -162,7 +166,7 @@ pub async fn upload(
             let import_id = &import_id;
             async move {
                 let n = u32::try_from(n).map_err(Error::unexpected)?;
-                let item = ImportChunkItem { rows }.to_item(keys::import_chunk(tenant, import_id, n))?;
+                let item = ImportChunkItem { rows, expires_at }.to_item(keys::import_chunk(tenant, import_id, n))?;
                 app.store.put(&item, None).await.map_err(Error::from)
             }
         })
@@ -171,6 +175,7 @@ pub async fn upload(
         .await?;
     let job = ImportJobItem {
         import_id: import_id.clone(),
+        expires_at,
         file_name,
         mapping: auto_map(&table.headers),
         headers: table.headers,
@@ -784,7 +789,8 @@ async fn apply_chunks(
         }
         let writes = [
             Write::Put {
-                item: ImportResultItem { outcomes }.to_item(keys::import_result(tenant, id, n))?,
+                item: ImportResultItem { outcomes, expires_at: job.expires_at }
+                    .to_item(keys::import_result(tenant, id, n))?,
                 condition: None,
             },
             Write::Put {

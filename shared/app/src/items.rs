@@ -867,6 +867,10 @@ pub struct ImportCounts {
 pub struct ImportJobItem {
     /// The import's id.
     pub import_id: String,
+    /// When the store removes the import (unix seconds; see
+    /// [`crate::ports::EXPIRES_AT`]): [`crate::import::RETENTION`] after its upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
     /// The uploaded file's name.
     pub file_name: String,
     /// The file's header cells.
@@ -906,6 +910,9 @@ impl Stored for ImportJobItem {
 pub struct ImportChunkItem {
     /// The rows.
     pub rows: Vec<Row>,
+    /// When the store removes it (unix seconds; see [`crate::ports::EXPIRES_AT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Stored for ImportChunkItem {
@@ -952,6 +959,9 @@ pub struct RowOutcome {
 pub struct ImportResultItem {
     /// One per row of the chunk, in file order.
     pub outcomes: Vec<RowOutcome>,
+    /// When the store removes it (unix seconds; see [`crate::ports::EXPIRES_AT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Stored for ImportResultItem {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use textbridge_app::ports::PortError;
@@ -41,6 +41,9 @@ pub const TABLE_KEY_SCHEMA: [(&str, &str); 2] = [(PK, "HASH"), (SK, "RANGE")];
 pub const GSI1_KEY_SCHEMA: [(&str, &str); 2] = [(GSI1PK, "HASH"), (GSI1SK, "RANGE")];
 /// The projection of [`GSI1`] (whole items).
 pub const GSI1_PROJECTION: &str = "ALL";
+
+/// The table's time-to-live attribute (CloudFormation `TimeToLiveSpecification`).
+pub const TTL_ATTRIBUTE: &str = textbridge_app::ports::EXPIRES_AT;
 
 /// Suffix of the dead-letter queue's name after the intake queue's name.
 pub const DLQ_SUFFIX: &str = "-dlq";
@@ -99,6 +102,18 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .wait(TABLE_ACTIVE_WAIT)
         .await
         .map_err(|e| PortError::Retryable(format!("table {name} did not become active: {e}")))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .map_err(|e| PortError::Invalid(format!("time to live: {e}")))?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| map_sdk_error("UpdateTimeToLive", &e, Detail::Full))?;
     Ok(())
 }
 

@@ -48,6 +48,19 @@ async fn a_missing_table_is_not_found() {
     assert!(matches!(store.get(&Key::new("T#a", "X")).await, Err(PortError::NotFound(_))));
 }
 
+/// The table removes items by `expires_at`, as the template declares.
+#[tokio::test]
+async fn the_table_expires_items_by_their_expires_at() {
+    let sdk = moto::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = format!("ttl-{}", uuid::Uuid::new_v4().simple());
+    schema::create_table(&client, &table).await.expect("table");
+    let ttl = client.describe_time_to_live().table_name(&table).send().await.expect("describe");
+    let ttl = ttl.time_to_live_description().expect("time to live");
+    assert_eq!(ttl.attribute_name(), Some(schema::TTL_ATTRIBUTE));
+    assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
+}
+
 #[tokio::test]
 async fn cancellation_reasons_are_typed() {
     let sdk = moto::sdk_config().await;

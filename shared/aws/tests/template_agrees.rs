@@ -72,6 +72,8 @@ fn table_matches_schema() {
     assert_eq!(key_schema(&gsi["KeySchema"]), schema::GSI1_KEY_SCHEMA);
     assert_eq!(schema::GSI1_KEY_SCHEMA, [(schema::GSI1PK, "HASH"), (schema::GSI1SK, "RANGE")]);
     assert_eq!(text(&gsi["Projection"]["ProjectionType"]), schema::GSI1_PROJECTION);
+    let ttl = &props["TimeToLiveSpecification"];
+    assert_eq!((text(&ttl["AttributeName"]), ttl["Enabled"].as_bool()), (schema::TTL_ATTRIBUTE, Some(true)));
 }
 
 #[test]

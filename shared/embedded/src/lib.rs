@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use textbridge_app::Backend;
-use textbridge_app::ports::{PortError, PortResult};
+use textbridge_app::ports::{EXPIRES_AT, PortError, PortResult};
 
 use crate::db::{Db, Durability};
 
@@ -107,6 +107,17 @@ impl Embedded {
     /// The database file.
     pub fn db_path(&self) -> PathBuf {
         self.db.data_dir().join(DB_FILE)
+    }
+
+    /// Removes the items whose [`EXPIRES_AT`] (unix seconds) is at or before `now`,
+    /// as DynamoDB's time to live does on AWS; returns how many went.
+    pub async fn sweep_expired(&self, now: i64) -> PortResult<usize> {
+        self.db
+            .write(move |tx| {
+                let sql = format!("DELETE FROM items WHERE json_extract(attrs, '$.{EXPIRES_AT}') <= ?1");
+                tx.execute(&sql, [now]).map_err(|e| PortError::Unexpected(format!("sweeping expired items: {e}")))
+            })
+            .await
     }
 }
 

@@ -485,3 +485,26 @@ async fn a_temporary_backend_removes_its_directory() {
     drop(backend);
     assert!(!dir.exists(), "removed with the last handle");
 }
+
+/// Items carrying `expires_at` go once it has passed, as DynamoDB's time to live
+/// removes them on AWS; items without it, or not yet expired, stay.
+#[tokio::test]
+async fn the_sweep_removes_expired_items_only() {
+    let embedded = Embedded::open_temporary().expect("open");
+    let store = embedded.backend().store;
+    let at = |sk: &str, expires: Option<i64>| {
+        let item = Item::new(Key::new("T#acme#IMPORT#1", sk)).with("rows", 3);
+        match expires {
+            Some(t) => item.with(textbridge_app::ports::EXPIRES_AT, t),
+            None => item,
+        }
+    };
+    for item in [at("A", Some(1_000)), at("B", Some(2_000)), at("C", None), at("D", Some(999))] {
+        store.put(&item, None).await.expect("put");
+    }
+    assert_eq!(embedded.sweep_expired(1_000).await.expect("sweep"), 2);
+    let left = store.query_all(&Query::new("T#acme#IMPORT#1", "")).await.expect("query");
+    let keys: Vec<&str> = left.iter().map(|i| i.key.sk.as_str()).collect();
+    assert_eq!(keys, ["B", "C"]);
+    assert_eq!(embedded.sweep_expired(1_000).await.expect("sweep"), 0, "nothing more");
+}

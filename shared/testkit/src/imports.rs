@@ -350,6 +350,17 @@ pub async fn queued_runs_apply_once(backend: Backend, tenant: &str, rows: usize)
     assert_eq!(seats(&app, &tenant).await, (10, 0));
     let other = caller(&TenantId::parse("other-tenant").expect("tenant"), Role::Manager);
     assert!(matches!(import::run(&app, &other, &id).await, Err(Error::NotFound(_))), "another tenant's import");
+
+    // The job, its rows and its outcomes all go when the import's time is up.
+    let mut stored = backend.store.query_all(&keys::import_chunks(&tenant, &id)).await.expect("rows");
+    stored.extend(backend.store.query_all(&keys::import_results(&tenant, &id)).await.expect("outcomes"));
+    stored.push(backend.store.get(&keys::import_job(&tenant, &id)).await.expect("job").expect("job"));
+    let retention = i64::try_from(import::RETENTION.as_secs()).expect("secs");
+    let now = app.clock.now().unix_timestamp();
+    for item in &stored {
+        let expires = item.attrs.get(textbridge_app::ports::EXPIRES_AT).and_then(serde_json::Value::as_i64);
+        assert!(expires.is_some_and(|t| (t - now - retention).abs() < 600), "{}: {expires:?}", item.key.sk);
+    }
 }
 
 /// The users report (CSV and XLSX) read back as an import changes nothing; other

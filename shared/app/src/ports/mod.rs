@@ -22,7 +22,9 @@ pub use provider::{
 };
 pub use queue::{DeadLetter, MAX_RECEIVES, Queue, QueueDepth, Received};
 pub use secrets::{SecretName, Secrets};
-pub use store::{Condition, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, Query, Update, Write};
+pub use store::{
+    Condition, EXPIRES_AT, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, Query, Update, Write,
+};
 
 use textbridge_domain::Error;
 

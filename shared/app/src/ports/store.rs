@@ -3,6 +3,11 @@ use serde_json::{Map, Value};
 
 use super::PortResult;
 
+/// The attribute (unix seconds) after which the store removes an item: DynamoDB's
+/// time to live, the embedded store's sweep. Removal may lag by hours; readers of
+/// such items do not rely on it.
+pub const EXPIRES_AT: &str = "expires_at";
+
 /// The most writes one [`ItemStore::transact`] call takes (DynamoDB's limit).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 
