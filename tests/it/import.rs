@@ -22,6 +22,26 @@ async fn a_stopped_import_resumes_and_racing_runs_end_as_one_on_the_embedded_bac
     imports::queued_runs_apply_once(embedded.backend(), "imp-queued", 700).await;
 }
 
+/// The local server's upload place follows the same contract as S3: its signed
+/// URLs take one PUT through the real upload route.
+#[tokio::test]
+async fn uploads_follow_the_contract_on_the_embedded_backend() {
+    use std::sync::Arc;
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let clock = Arc::new(textbridge_app::ports::SystemClock);
+    let uploads = Arc::new(textbridge_embedded::LocalUploads::open(&embedded, &base, clock).await.expect("uploads"));
+    let routes = textbridge::uploads::routes(uploads.clone());
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    let http = reqwest::Client::new();
+    textbridge_testkit::uploads::contract(uploads.as_ref(), |url, _headers, bytes| {
+        let request = http.put(url).body(bytes);
+        async move { request.send().await.map_or(0, |r| r.status().as_u16()) }
+    })
+    .await;
+}
+
 mod serve {
     use std::path::{Path, PathBuf};
 
@@ -159,6 +179,56 @@ mod serve {
         let (status, other) = w.call("GET", "/users/report", &intruder, None).await;
         assert_eq!(status, 200);
         assert_eq!(other, Value::Null, "CSV, not JSON");
+
+        // A file too large for a request body goes to an upload URL first.
+        let file = fixture("users.xlsx");
+        let ask = json!({"file_name": "users.xlsx", "size": file.len()});
+        let (status, slot) = w.call("POST", "/users/imports/uploads", &manager, Some(ask)).await;
+        assert_eq!((status, &slot["method"]), (201, &json!("PUT")), "{slot}");
+        let (url, upload) =
+            (slot["url"].as_str().expect("url").to_owned(), slot["upload"].as_str().expect("id").to_owned());
+        assert!(url.starts_with(&format!("{}/uploads/imports/acme/", w.server.base)), "{url}");
+        let tampered = url.replace("signature=", "signature=0");
+        let raw = w.client.raw().clone();
+        let put = |url: String, bytes: Vec<u8>| {
+            let raw = raw.clone();
+            async move {
+                let resp = raw.put(url).body(bytes).send().await.expect("put");
+                let status = resp.status().as_u16();
+                (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let (status, refused) = put(tampered, file.clone()).await;
+        assert_eq!((status, &refused["error"]["code"]), (403, &json!("forbidden")), "{refused}");
+        let named = |tenant_query: &str| {
+            format!("{}/users/imports?file_name=users.xlsx&upload={upload}{tenant_query}", w.server.base)
+        };
+        let (status, missing) = w.client.send(w.client.raw().post(named("")).bearer_auth(&manager)).await;
+        assert_eq!((status, &missing["error"]["code"]), (404, &json!("not_found")), "not PUT yet: {missing}");
+        assert_eq!(put(url.clone(), file.clone()).await.0, 200);
+        let (status, theirs) = w.client.send(w.client.raw().post(named("")).bearer_auth(&intruder)).await;
+        assert_eq!(status, 404, "another tenant cannot read acme's upload: {theirs}");
+        let both = w.client.raw().post(named("")).bearer_auth(&manager).body(file.clone());
+        let (status, both) = w.client.send(both).await;
+        assert_eq!((status, &both["error"]["field"]), (422, &json!("upload")), "{both}");
+        let (status, preview) = w.client.send(w.client.raw().post(named("&limit=10")).bearer_auth(&manager)).await;
+        assert_eq!(status, 201, "{preview}");
+        assert_eq!((&preview["rows"], &preview["state"]), (&json!(3), &json!("uploaded")), "{preview}");
+        let (status, _) = w.client.send(w.client.raw().post(named("")).bearer_auth(&manager)).await;
+        assert_eq!(status, 404, "an upload is read once, then removed");
+        for (ask, want) in [
+            (json!({"file_name": "users.pdf", "size": 10}), 422),
+            (json!({"file_name": "users.csv", "size": 17 * 1024 * 1024}), 413),
+            (json!({"file_name": "users.csv", "size": 0}), 422),
+        ] {
+            let (status, body) = w.call("POST", "/users/imports/uploads", &manager, Some(ask.clone())).await;
+            assert_eq!(status, want, "{ask}: {body}");
+        }
+        let plain = w.token("acme", "user");
+        assert_eq!(
+            w.call("POST", "/users/imports/uploads", &plain, Some(json!({"file_name": "u.csv", "size": 9}))).await.0,
+            403
+        );
 
         // 10,000 rows with the command line, on the same store while serve runs.
         let mut csv = String::from("Given name;Surname;E-mail;Area Code;Team\n");

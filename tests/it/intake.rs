@@ -53,7 +53,10 @@ async fn a_down_queue_is_a_503_the_provider_retries() {
     seed::textus_registration(&backend, &tenant, &token, "whsec-1").await;
     let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
     let app = App::on(backend, Config::default()).with_providers(providers).shared();
-    let router = || textbridge::router(&app, Arc::new(textbridge::DevKey::from_bytes(&[1; 32])));
+    let clock = Arc::new(textbridge_app::ports::SystemClock);
+    let uploads =
+        Arc::new(textbridge_embedded::LocalUploads::open(&embedded, "http://127.0.0.1", clock).await.expect("uploads"));
+    let router = || textbridge::router(&app, Arc::new(textbridge::DevKey::from_bytes(&[1; 32])), uploads.clone());
 
     let body = seed::textus_received("m1", "+12065550100", "+12065550199", "hi");
     let request = Request::post(format!("/webhooks/textus/{token}"))

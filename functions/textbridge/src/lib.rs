@@ -1,10 +1,11 @@
 //! The all-in-one local server's parts: development tokens, the worker loop that
-//! drives the archiver on the embedded queue, the `import` command, and every router
-//! merged into one.
+//! drives the archiver on the embedded queue, the `import` command, the upload route
+//! for large import files, and every router merged into one.
 //! `main.rs` is the command line around them; links no AWS crate.
 
 pub mod dev_token;
 pub mod import;
+pub mod uploads;
 pub mod worker;
 
 use std::sync::Arc;
@@ -12,13 +13,16 @@ use std::sync::Arc;
 use axum::Router;
 use textbridge_api::{Authenticator, credentials, finish, health, intake, records, users};
 use textbridge_app::App;
+use textbridge_embedded::LocalUploads;
 
 pub use dev_token::DevKey;
 
-/// Every router of the product, merged, with the finishing layers and `auth`.
-pub fn router(app: &Arc<App>, auth: Arc<dyn Authenticator>) -> Router {
+/// Every router of the product, merged, with the finishing layers and `auth`; large
+/// import files are PUT to `uploads`.
+pub fn router(app: &Arc<App>, auth: Arc<dyn Authenticator>, uploads: Arc<LocalUploads>) -> Router {
     finish(
         Router::new()
+            .merge(uploads::routes(uploads))
             .merge(credentials::router(app.clone()))
             .merge(intake::router(app.clone()))
             .merge(records::router(app.clone()))

@@ -8,6 +8,7 @@ use textbridge::{DevKey, router, worker};
 use textbridge_api::Claims;
 use textbridge_app::{App, Config, archive::Archiver, ports::Ats, sync};
 use textbridge_domain::{Error, Region, Role};
+use textbridge_embedded::LocalUploads;
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -284,10 +285,13 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         Config { default_region: args.default_country, public_base_url, visibility_timeout, ..Config::default() };
     let backend = embedded.backend();
     let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
+    let clock: Arc<dyn textbridge_app::ports::Clock> = Arc::new(textbridge_app::ports::SystemClock);
+    let uploads = Arc::new(LocalUploads::open(&embedded, config.public_base_url.as_str(), clock).await?);
     let app = App::on(backend, config)
         .with_providers(providers)
         .with_ats(ats)
         .with_directory(Arc::new(textbridge_ats::Directory::default()))
+        .with_uploads(uploads.clone())
         .shared();
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
 
@@ -301,7 +305,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let every = Duration::from_secs(args.sync_interval_minutes * 60);
     let timer = tokio::spawn(scheduled(app.clone(), embedded.clone(), every, stopped));
 
-    textbridge_api::server::serve(listener, router(&app, auth), limits, shutdown_signal())
+    textbridge_api::server::serve(listener, router(&app, auth, uploads), limits, shutdown_signal())
         .await
         .map_err(Error::unexpected)?;
     tracing::info!("shutting down");

@@ -2,7 +2,8 @@
 //!
 //! | route | who | what |
 //! |---|---|---|
-//! | `POST /users/imports?file_name=…` | managers+ | the file as the body (CSV, XLSX, XLS; at most 16 MiB): a new import and its preview |
+//! | `POST /users/imports/uploads` `{"file_name", "size"}` | managers+ | a URL to PUT a file too large for a request body to |
+//! | `POST /users/imports?file_name=…[&upload=ID]` | managers+ | the file as the body, or the uploaded file `ID` (CSV, XLSX, XLS; at most 16 MiB): a new import and its preview |
 //! | `GET /users/imports/{id}` | managers+ | preview (uploaded) or outcomes (running, done); `offset`, `limit`, `only` page the rows |
 //! | `PUT /users/imports/{id}/mapping` | managers+ | remap (`{"mapping": [field or null, …]}`) and preview again |
 //! | `POST /users/imports/{id}/run` | managers+ | apply as a background job: 202 while it runs (follow it with `GET`), 200 once done |
@@ -21,7 +22,7 @@ use axum::{
 use serde::Deserialize;
 use textbridge_app::{
     App,
-    import::{self, ImportView, MappingInput, OutcomePage},
+    import::{self, ImportView, MappingInput, OutcomePage, SlotRequest, UploadSlot},
     items::{ImportState, RowAction},
 };
 use textbridge_domain::Error;
@@ -35,6 +36,9 @@ use crate::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
     file_name: String,
+    /// The id of a file uploaded to an upload URL (instead of the body).
+    #[serde(default)]
+    upload: Option<String>,
     #[serde(default)]
     offset: Option<u32>,
     #[serde(default)]
@@ -62,12 +66,31 @@ async fn upload(
 ) -> Result<(StatusCode, Json<ImportView>), ApiError> {
     let bytes = body(bytes)?;
     caller.require_user_manager()?;
+    let bytes = match &query.upload {
+        None => bytes.to_vec(),
+        Some(_) if !bytes.is_empty() => {
+            return Err(ApiError(Error::invalid("upload", "send the file in the body or as an upload, not both")));
+        }
+        Some(upload) => import::uploaded(&app, &caller, upload, MAX_FILE_BYTES as u64).await?,
+    };
     let name = query.file_name.clone();
     let table = tokio::task::spawn_blocking(move || textbridge_import::read(&bytes, &name))
         .await
         .map_err(Error::unexpected)??;
     let page = OutcomePage { offset: query.offset, limit: query.limit, only: query.only };
-    Ok((StatusCode::CREATED, Json(import::upload(&app, &caller, &query.file_name, table, page).await?)))
+    let view = import::upload(&app, &caller, &query.file_name, table, page).await?;
+    if let Some(upload) = &query.upload {
+        import::discard_upload(&app, &caller.tenant, upload).await;
+    }
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn upload_slot(
+    State(app): State<Arc<App>>,
+    Caller(caller): Caller,
+    ApiJson(request): ApiJson<SlotRequest>,
+) -> Result<(StatusCode, Json<UploadSlot>), ApiError> {
+    Ok((StatusCode::CREATED, Json(import::upload_slot(&app, &caller, &request, MAX_FILE_BYTES as u64).await?)))
 }
 
 async fn get_import(
@@ -132,6 +155,7 @@ async fn report(
 pub fn routes(app: Arc<App>) -> Router {
     Router::new()
         .route("/users/imports", post(upload).layer(DefaultBodyLimit::max(MAX_FILE_BYTES)))
+        .route("/users/imports/uploads", post(upload_slot))
         .route("/users/imports/{id}", get(get_import))
         .route("/users/imports/{id}/mapping", put(remap))
         .route("/users/imports/{id}/run", post(run))

@@ -195,6 +195,101 @@ pub async fn upload(
     view(app, tenant, job, page).await
 }
 
+// ---------------------------------------------------------------- large files
+
+/// How long an upload URL accepts its file.
+pub const UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// What a caller asks for to upload a file too large for a request body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotRequest {
+    /// The file's name (`.csv`, `.xlsx` or `.xls`).
+    pub file_name: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Where to PUT a file, then name it in the import's upload (`upload`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadSlot {
+    /// The upload's id.
+    pub upload: String,
+    /// `PUT`.
+    pub method: &'static str,
+    /// Where to PUT the file (no other authorisation needed).
+    pub url: String,
+    /// Headers the PUT must carry.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Seconds the URL accepts the file.
+    pub expires_in: u64,
+    /// The largest file an import reads.
+    pub max_bytes: u64,
+}
+
+fn upload_key(tenant: &TenantId, upload: &str) -> Result<String, Error> {
+    let id = uuid::Uuid::parse_str(upload).map_err(|_| Error::NotFound(format!("no upload {upload:?} here")))?;
+    Ok(format!("imports/{tenant}/{}", id.hyphenated()))
+}
+
+/// A URL to upload one import file of `size` bytes (at most `max_bytes`, else 413)
+/// to (managers and admins; refused while the tenant's users come from the ATS).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn upload_slot(
+    app: &Arc<App>,
+    caller: &Identity,
+    request: &SlotRequest,
+    max_bytes: u64,
+) -> Result<UploadSlot, Error> {
+    may_import(caller)?;
+    users::require_manual_users(app, &caller.tenant).await?;
+    let extension = request.file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    if !matches!(extension.as_deref(), Some("csv" | "xlsx" | "xls")) {
+        return Err(Error::invalid("file_name", "must end in .csv, .xlsx or .xls"));
+    }
+    if request.size == 0 {
+        return Err(Error::invalid("size", "the file is empty"));
+    }
+    if request.size > max_bytes {
+        return Err(Error::TooLarge { limit: usize::try_from(max_bytes).unwrap_or(usize::MAX) });
+    }
+    let upload = uuid::Uuid::new_v4().hyphenated().to_string();
+    let put = app.uploads()?.put_url(&upload_key(&caller.tenant, &upload)?, UPLOAD_TTL).await?;
+    Ok(UploadSlot {
+        upload,
+        method: "PUT",
+        url: put.url,
+        headers: put.headers.into_iter().collect(),
+        expires_in: UPLOAD_TTL.as_secs(),
+        max_bytes,
+    })
+}
+
+/// The file uploaded as `upload` by the caller's tenant (managers and admins): 404
+/// when nothing was uploaded there, 413 when it is larger than `max_bytes`.
+pub async fn uploaded(app: &Arc<App>, caller: &Identity, upload: &str, max_bytes: u64) -> Result<Vec<u8>, Error> {
+    may_import(caller)?;
+    let key = upload_key(&caller.tenant, upload)?;
+    match app.uploads()?.read(&key, max_bytes).await? {
+        crate::ports::Upload::File(bytes) => Ok(bytes),
+        crate::ports::Upload::Missing => {
+            Err(Error::NotFound(format!("no upload {upload:?} here: PUT the file to its URL first")))
+        }
+        crate::ports::Upload::TooLarge(_) => {
+            Err(Error::TooLarge { limit: usize::try_from(max_bytes).unwrap_or(usize::MAX) })
+        }
+    }
+}
+
+/// Removes an uploaded file once its import holds the rows (a file left behind is
+/// removed by the upload place's own expiry).
+pub async fn discard_upload(app: &Arc<App>, tenant: &TenantId, upload: &str) {
+    let (Ok(key), Ok(uploads)) = (upload_key(tenant, upload), app.uploads()) else { return };
+    if let Err(e) = uploads.delete(&key).await {
+        tracing::warn!(error = %e, "an uploaded import file could not be removed; it expires on its own");
+    }
+}
+
 async fn load(app: &Arc<App>, tenant: &TenantId, id: &str) -> Result<ImportJobItem, Error> {
     let missing = || Error::NotFound(format!("no user import {id} here"));
     if id.is_empty() || id.len() > 64 || id.contains('#') {

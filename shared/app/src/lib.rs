@@ -32,7 +32,7 @@ pub mod worker;
 use std::sync::Arc;
 
 pub use config::{Config, base_url, public_base_url};
-use ports::{Ats, AtsDirectory, Clock, ItemStore, Providers, Queue, Secrets, SystemClock};
+use ports::{Ats, AtsDirectory, Clock, ItemStore, Providers, Queue, Secrets, SystemClock, Uploads};
 use textbridge_domain::Error;
 
 /// The three stateful ports of one backend, as an adapter crate builds them.
@@ -62,6 +62,7 @@ pub struct App {
     /// The ATS archived texts are written back to, if any.
     pub ats: Option<Arc<dyn Ats>>,
     directory: Option<Arc<dyn AtsDirectory>>,
+    uploads: Option<Arc<dyn Uploads>>,
     /// Settings.
     pub config: Config,
     /// The clock.
@@ -80,6 +81,7 @@ impl App {
             providers: Providers::default(),
             ats: None,
             directory: None,
+            uploads: None,
             caches: Arc::new(cache::Caches::new(config.cache_ttl)),
             config,
             clock: Arc::new(SystemClock),
@@ -124,6 +126,17 @@ impl App {
     /// The ATS directory connector; an error if this deployment was built without one.
     pub fn directory(&self) -> Result<&Arc<dyn AtsDirectory>, Error> {
         self.directory.as_ref().ok_or_else(|| Error::unexpected("this function was built without the ATS directory"))
+    }
+
+    /// Adds the place large import files are uploaded to.
+    pub fn with_uploads(mut self, uploads: Arc<dyn Uploads>) -> Self {
+        self.uploads = Some(uploads);
+        self
+    }
+
+    /// The upload place; an error if this deployment was built without one.
+    pub fn uploads(&self) -> Result<&Arc<dyn Uploads>, Error> {
+        self.uploads.as_ref().ok_or_else(|| Error::unexpected("this function was built without an upload place"))
     }
 
     /// Replaces the clock.

@@ -186,3 +186,25 @@ async fn conditions_on_other_attributes_compare_json_values() {
     assert_eq!(b.store.delete(&key, Some(&low)).await.expect_err("too low"), PortError::ConditionFailed);
     b.store.delete(&key, Some(&Condition::AtLeast("n".into(), 5))).await.expect("delete");
 }
+
+/// The upload place on S3 (moto): a presigned URL takes one PUT of the file, which
+/// reads back whole, bounded, and is gone once removed.
+#[tokio::test]
+async fn uploads_follow_the_contract_on_s3() {
+    let sdk = moto::sdk_config().await;
+    let bucket = format!("imports-{}", uuid::Uuid::new_v4().simple());
+    let uploads = textbridge_aws::S3Uploads::new(&sdk, &bucket);
+    let s3 = textbridge_aws::aws_sdk_s3::Client::from_conf(
+        textbridge_aws::aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
+    );
+    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    let http = reqwest::Client::new();
+    textbridge_testkit::uploads::contract(&uploads, |url, headers, bytes| {
+        let mut request = http.put(url).body(bytes);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        async move { request.send().await.map_or(0, |r| r.status().as_u16()) }
+    })
+    .await;
+}

@@ -105,7 +105,7 @@ fn queues_match_schema() {
 type Grants = &'static [(&'static str, &'static [&'static str])];
 
 /// What each function's code calls, per resource (`table`, `index`, `secrets`,
-/// `intake`, `dlq`): the template grants exactly this, nothing more. Calls inside a
+/// `intake`, `dlq`, `uploads`): the template grants exactly this, nothing more. Calls inside a
 /// `TransactWriteItems` are authorised per item (`PutItem`, `DeleteItem`, …).
 const NEEDS: &[(&str, &str, Grants)] = &[
     (
@@ -188,6 +188,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
             ),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
+            ("uploads", &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]),
         ],
     ),
     (
@@ -238,6 +239,7 @@ fn resource_name(resource: &str) -> &'static str {
         "${Table.Arn}/index/*" => "index",
         "IntakeQueue.Arn" => "intake",
         "IntakeDlq.Arn" => "dlq",
+        "${ImportsBucket.Arn}/imports/*" => "uploads",
         r if r.contains(":secret:textbridge/${Stage}/") => "secrets",
         other => panic!("a grant on an unexpected resource: {other}"),
     }
@@ -303,6 +305,7 @@ fn resource_arn(name: &str) -> String {
         "index" => "${Table.Arn}/index/*".into(),
         "intake" => "IntakeQueue.Arn".into(),
         "dlq" => "IntakeDlq.Arn".into(),
+        "uploads" => "${ImportsBucket.Arn}/imports/*".into(),
         _ => {
             "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:textbridge/${Stage}/*".into()
         }

@@ -13,6 +13,7 @@
 //! - `secrets.key` — the 32-byte key that encrypts secret values (ChaCha20-Poly1305),
 //!   created on first open with mode `0600`; a key file that group or others may read
 //!   is refused.
+//! - `uploads/` — large import files PUT to the local server ([`LocalUploads`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), textbridge_app::ports::PortError> {
@@ -28,6 +29,7 @@ mod keyfile;
 mod queue;
 mod secrets;
 mod store;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +39,8 @@ use textbridge_app::Backend;
 use textbridge_app::ports::{EXPIRES_AT, PortError, PortResult};
 
 use crate::db::{Db, Durability};
+
+pub use uploads::{AcceptError, LocalUploads, Refusal, UPLOADS_DIR};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "textbridge.db";

@@ -24,7 +24,7 @@ use axum::{Router, extract::Request, middleware::Next, response::Response};
 use lambda_runtime::{Context, LambdaEvent, service_fn};
 use textbridge_app::{
     Config,
-    ports::{Ats, AtsDirectory, ItemStore, Providers, Queue, Secrets},
+    ports::{Ats, AtsDirectory, ItemStore, Providers, Queue, Secrets, Uploads},
     worker::{MessageHandler, handle_batch},
 };
 use textbridge_domain::{Error, Region};
@@ -95,6 +95,11 @@ impl Aws {
     pub fn queue(&self) -> Result<Arc<dyn Queue>, Error> {
         let client = textbridge_aws::aws_sdk_sqs::Client::new(&self.sdk);
         Ok(Arc::new(textbridge_aws::SqsQueue::new(client, required("INTAKE_QUEUE_URL")?, required("INTAKE_DLQ_URL")?)))
+    }
+
+    /// The upload place for large import files: the S3 bucket `IMPORTS_BUCKET`.
+    pub fn uploads(&self) -> Result<Arc<dyn Uploads>, Error> {
+        Ok(Arc::new(textbridge_aws::S3Uploads::new(&self.sdk, required("IMPORTS_BUCKET")?)))
     }
 
     /// The secret store: Secrets Manager names under `SECRETS_PREFIX`.

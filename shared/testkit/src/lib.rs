@@ -22,4 +22,5 @@ pub mod sending;
 pub mod sync_cases;
 pub mod tempworks;
 pub mod twilio;
+pub mod uploads;
 pub mod zipwhip;

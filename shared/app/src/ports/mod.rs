@@ -10,6 +10,7 @@ mod provider;
 mod queue;
 mod secrets;
 mod store;
+mod uploads;
 
 pub use ats::{
     Ats, AtsAccess, AtsConnector, AtsCursor, AtsDirectory, AtsEndpoint, AtsError, AtsMessage, AtsPage, AtsRecord,
@@ -25,6 +26,7 @@ pub use secrets::{SecretName, Secrets};
 pub use store::{
     Condition, EXPIRES_AT, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, Query, Update, Write,
 };
+pub use uploads::{PutUrl, Upload, Uploads};
 
 use textbridge_domain::Error;
 

@@ -3,14 +3,15 @@
 
 use textbridge_aws::aws_config::SdkConfig;
 use textbridge_aws::aws_sdk_sqs::types::QueueAttributeName;
-use textbridge_aws::{aws_sdk_dynamodb, aws_sdk_sqs, schema};
+use textbridge_aws::{aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sqs, schema};
 
 use super::function::ACCOUNT_ID;
 use super::template::{Resolver, Template};
 
-/// The table and queue pair of one stage, named as `infra/template.yaml` names them
-/// (`textbridge-{stage}`, `textbridge-{stage}-intake`, `textbridge-{stage}-intake-dlq`)
-/// and shaped by [`textbridge_aws::schema`].
+/// The table, queue pair and imports bucket of one stage, named as
+/// `infra/template.yaml` names them (`textbridge-{stage}`, `textbridge-{stage}-intake`,
+/// `textbridge-{stage}-intake-dlq`; the bucket `textbridge-{stage}-imports`) and
+/// shaped by [`textbridge_aws::schema`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     /// The `Stage` parameter.
@@ -33,6 +34,8 @@ pub struct Deployment {
     pub intake_dlq_url: String,
     /// `!GetAtt IntakeDlq.Arn`.
     pub intake_dlq_arn: String,
+    /// `!Ref ImportsBucket`.
+    pub imports_bucket: String,
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
@@ -73,6 +76,7 @@ impl Deployment {
             intake_dlq_name,
             intake_dlq_url,
             intake_dlq_arn,
+            imports_bucket: format!("textbridge-{stage}-imports"),
         }
     }
 
@@ -95,8 +99,16 @@ impl Deployment {
         let intake_queue_name = format!("textbridge-{stage}-intake");
         let (intake_queue_url, intake_dlq_url) =
             schema::create_queues(&sqs, &intake_queue_name).await.map_err(|e| format!("create queues: {e}"))?;
+        let imports_bucket = format!("textbridge-{stage}-imports");
+        aws_sdk_s3::Client::new(sdk)
+            .create_bucket()
+            .bucket(&imports_bucket)
+            .send()
+            .await
+            .map_err(|e| format!("CreateBucket {imports_bucket}: {e:?}"))?;
         Ok(Self {
             stage: stage.to_owned(),
+            imports_bucket,
             table_arn,
             intake_queue_arn: queue_arn(&sqs, &intake_queue_url).await?,
             intake_dlq_arn: queue_arn(&sqs, &intake_dlq_url).await?,
@@ -123,5 +135,7 @@ impl Deployment {
             .with_ref("IntakeDlq", &self.intake_dlq_url)
             .with_attribute("IntakeDlq", "Arn", &self.intake_dlq_arn)
             .with_attribute("IntakeDlq", "QueueName", &self.intake_dlq_name)
+            .with_ref("ImportsBucket", &self.imports_bucket)
+            .with_attribute("ImportsBucket", "Arn", &format!("arn:aws:s3:::{}", self.imports_bucket))
     }
 }
