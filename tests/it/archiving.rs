@@ -62,7 +62,7 @@ pub(crate) struct World {
 }
 
 /// The path of the first `/webhooks/...` URL in a registration call's body (JSON or form).
-fn hook_in(raw: &[u8]) -> Option<String> {
+pub(crate) fn hook_in(raw: &[u8]) -> Option<String> {
     let sent = if raw.starts_with(b"{") {
         String::from_utf8_lossy(raw).to_string()
     } else {

@@ -104,7 +104,7 @@ export function table(caption, columns, rows, empty = 'Nothing to show.') {
   if (!rows.length) return h('p', { class: 'muted' }, empty);
   return h('div', { class: 'table-wrap' },
     h('table', {},
-      h('caption', { class: 'muted' }, caption),
+      h('caption', { class: 'sr-only' }, caption),
       h('thead', {}, h('tr', {}, columns.map(([heading]) => h('th', { scope: 'col' }, heading)))),
       h('tbody', {}, rows.map(row => h('tr', {}, columns.map(([, cell]) => h('td', {}, cell(row))))))));
 }

@@ -8,11 +8,11 @@ const KINDS = [['candidate', 'Candidate'], ['employee', 'Employee'], ['contact',
 
 function bubble(m) {
   if (m.event) {
-    return h('div', { class: 'bubble' }, h('div', { class: 'meta' }, `${when(m.at || m.time)} · ${m.event}`));
+    return h('div', { class: 'bubble' }, h('div', { class: 'meta' }, `${when(m.occurred_at)} · ${m.event.replaceAll('_', ' ')}`));
   }
   return h('div', { class: `bubble ${m.direction}` },
     h('div', { class: 'meta' },
-      `${when(m.time)} · ${m.direction} · ${m.their_number} · ${m.action_type} · ${m.status}`),
+      `${when(m.occurred_at)} · ${m.direction} · ${m.their_number} · ${m.action_type} · ${m.status}`),
     h('div', { class: 'body-text' }, m.body));
 }
 
@@ -78,9 +78,9 @@ export async function render(root) {
     try {
       const page = (await api('GET', '/messages/unmatched?limit=50')).body;
       fill(unmatched, table('Texts whose number matches no record', [
-        ['Received', m => when(m.received_at || m.time)],
-        ['Number', m => m.their_number],
-        ['Text', m => h('span', { class: 'body-text' }, m.body)],
+        ['Received', m => when(m.received_at)],
+        ['Number', m => m.number],
+        ['Text', m => h('span', { class: 'body-text' }, m.message?.body ?? '')],
       ], page.messages, 'No unmatched texts.'));
     } catch (e) { fill(unmatched, h('p', { class: 'muted' }, e.message)); }
   }
@@ -95,8 +95,8 @@ export async function render(root) {
     try {
       const r = (await api('GET', `/admin/opt-outs/${seg(values(optOut).number || '')}`)).body;
       fill(optOutResult, h('p', {}, `${r.number} is ${r.opted_out ? 'opted out' : 'not opted out'}.`),
-        table('History', [['When', e => when(e.at || e.time)], ['Opted out', e => (e.opted_out ? 'yes' : 'no')],
-          ['Source', e => e.provider || e.source || '']], r.history, 'No changes recorded.'));
+        table('History', [['When', e => when(e.at)], ['Opted out', e => (e.opted_out ? 'yes' : 'no')],
+          ['Source', e => e.source]], r.history, 'No changes recorded.'));
     } catch (e) { showError(optOut, e); }
   });
 
