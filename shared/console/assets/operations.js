@@ -1,5 +1,5 @@
 // Operations: dead letters and their replay, the last ATS sync run and the
-// conflicts it left to resolve.
+// conflicts it left to resolve, the queues' depths (staff).
 
 import { api, seg } from './api.js';
 import { h, fill, field, showError, values, table, when, say } from './dom.js';
@@ -9,6 +9,18 @@ export async function render(root) {
   const dead = h('div');
   const report = h('div');
   const conflicts = h('div');
+  const queues = h('div');
+
+  async function loadQueues() {
+    try {
+      const d = (await api('GET', '/admin/queues')).body;
+      fill(queues, h('p', { id: 'queue-depths' },
+        `Waiting: ${d.visible} · being handled: ${d.in_flight} · dead letters: ${d.dead} (every tenant).`));
+    } catch (e) {
+      fill(queues, h('p', { class: 'muted' }, e.status === 403
+        ? 'Queue depths count every tenant\'s messages; Textbridge staff see them.' : e.message));
+    }
+  }
 
   async function loadDead() {
     const letters = (await api('GET', '/admin/dead-letters')).body;
@@ -26,7 +38,7 @@ export async function render(root) {
     try {
       const r = (await api('POST', '/admin/dead-letters/replay', ids ? { ids } : {})).body;
       say(status, `${r.replayed} dead letter${r.replayed === 1 ? '' : 's'} sent back to the queue.`);
-      await loadDead();
+      await Promise.all([loadDead(), loadQueues()]);
     } catch (e) { say(status, e.message, false); }
   }
 
@@ -72,6 +84,6 @@ export async function render(root) {
   }
 
   fill(root, status, h('h2', {}, 'Dead letters'), dead, h('h2', {}, 'ATS sync'), report,
-    h('h2', {}, 'Sync conflicts'), conflicts);
-  await Promise.all([loadDead(), loadReport(), loadConflicts()]);
+    h('h2', {}, 'Sync conflicts'), conflicts, h('h2', {}, 'Queues'), queues);
+  await Promise.all([loadDead(), loadReport(), loadConflicts(), loadQueues()]);
 }
