@@ -186,6 +186,7 @@ async fn the_admin_console_in_a_real_browser() {
     b.open(&base, "#/operations", "Operations").await;
     b.wait_for_text("1 dead letter.").await;
     b.wait_for_text("No sync run has changed anything yet.").await;
+    b.wait_for_text("Textbridge staff see them.").await;
     b.screenshot("operations").await;
     w.ats.keep_writes();
     b.find("main button[aria-label^='Replay dead letter']").await.click().await.expect("replay");
@@ -245,4 +246,154 @@ async fn the_admin_console_in_a_real_browser() {
     b.open(&base, "#/users", "Users").await;
     b.wait_for_text("No users match.").await;
     assert!(!b.text("main").await.contains("acme.test"), "no acme user in globex's console");
+}
+
+/// An OIDC issuer stand-in on loopback: discovery, an authorize endpoint that signs
+/// the user straight in, and a token endpoint that checks the PKCE verifier against
+/// the challenge before it answers with a token the API accepts.
+mod issuer {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
+
+    use axum::{
+        Json, Router,
+        body::Bytes,
+        extract::{Query, State},
+        http::{HeaderValue, StatusCode, header},
+        response::{IntoResponse, Redirect, Response},
+        routing::{get, post},
+    };
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    use textbridge_api::Claims;
+
+    /// The console's client id at the stand-in.
+    pub const CLIENT_ID: &str = "console-client";
+
+    #[derive(Clone)]
+    pub struct Issuer {
+        pub base: String,
+        key: textbridge::DevKey,
+        claims: Claims,
+        /// code → (challenge, redirect URI)
+        codes: Arc<Mutex<HashMap<String, (String, String)>>>,
+        /// Token requests refused (a wrong verifier, code or redirect).
+        pub refused: Arc<Mutex<u32>>,
+    }
+
+    fn cors(mut response: Response) -> Response {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        response
+    }
+
+    async fn discovery(State(i): State<Issuer>) -> Response {
+        cors(
+            Json(json!({
+                "issuer": i.base, "authorization_endpoint": format!("{}/authorize", i.base),
+                "token_endpoint": format!("{}/token", i.base), "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+            }))
+            .into_response(),
+        )
+    }
+
+    async fn authorize(State(i): State<Issuer>, Query(q): Query<HashMap<String, String>>) -> Response {
+        let ok = q.get("response_type").map(String::as_str) == Some("code")
+            && q.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && q.get("code_challenge_method").map(String::as_str) == Some("S256");
+        let (Some(challenge), Some(redirect), Some(state), true) =
+            (q.get("code_challenge"), q.get("redirect_uri"), q.get("state"), ok)
+        else {
+            return (StatusCode::BAD_REQUEST, "bad authorization request").into_response();
+        };
+        let code = format!("code-{}", i.codes.lock().expect("codes").len());
+        i.codes.lock().expect("codes").insert(code.clone(), (challenge.clone(), redirect.clone()));
+        let mut to = url::Url::parse(redirect).expect("redirect uri");
+        to.query_pairs_mut().append_pair("code", &code).append_pair("state", state);
+        Redirect::to(to.as_str()).into_response()
+    }
+
+    async fn token(State(i): State<Issuer>, body: Bytes) -> Response {
+        let f: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let known = f.get("code").and_then(|c| i.codes.lock().expect("codes").remove(c));
+        let verified = match (known, f.get("code_verifier"), f.get("redirect_uri")) {
+            (Some((challenge, redirect)), Some(verifier), Some(uri)) => {
+                URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == challenge
+                    && &redirect == uri
+                    && f.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+                    && f.get("grant_type").map(String::as_str) == Some("authorization_code")
+            }
+            _ => false,
+        };
+        if !verified {
+            *i.refused.lock().expect("refused") += 1;
+            return cors((StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"}))).into_response());
+        }
+        let access = i.key.sign(&i.claims, 600).expect("sign");
+        cors(Json(json!({"access_token": access, "token_type": "Bearer", "expires_in": 600})).into_response())
+    }
+
+    /// Starts the stand-in; its tokens carry `claims`, signed with `key`.
+    pub async fn start(key: textbridge::DevKey, claims: Claims) -> Issuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let issuer = Issuer { base, key, claims, codes: Arc::default(), refused: Arc::default() };
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(issuer.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        issuer
+    }
+}
+
+/// The console as AWS serves it: it signs in at the OIDC issuer with authorization
+/// code + PKCE and calls the API with the access token, kept in memory only.
+#[tokio::test]
+async fn the_console_signs_in_at_the_oidc_issuer_with_pkce() {
+    let Some(browser) = Browser::start().await else { return };
+    let b = &browser;
+    // The API accepts the issuer's tokens (as the JWT authorizer would): both sides
+    // share the signing key here.
+    let key = textbridge::DevKey::from_bytes(&[5; 32]);
+    let claims = textbridge_api::Claims {
+        tenant: "initech".into(),
+        sub: "oidc-admin".into(),
+        username: "admin@initech.test".into(),
+        role: "customer_admin".into(),
+        group: "Default".into(),
+    };
+    let issuer = issuer::start(key.clone(), claims).await;
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let app = textbridge_app::App::on(embedded.backend(), textbridge_app::Config::default()).shared();
+    let oidc = textbridge_console::Oidc::new(&issuer.base, issuer::CLIENT_ID).expect("oidc");
+    let router = textbridge::with_console(&app, std::sync::Arc::new(key), Some(textbridge_console::SignIn::Oidc(oidc)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // An answer that does not carry this page's state is refused.
+    b.client.goto(&format!("{base}/console/callback?code=code-0&state=forged")).await.expect("goto");
+    b.wait_for_text("does not match this page").await;
+
+    b.client.goto(&format!("{base}/")).await.expect("goto");
+    b.wait_for_heading("Sign in").await;
+    b.find("#oidc-sign-in").await.click().await.expect("sign in");
+    b.wait_for_heading("Integrations").await;
+    assert!(b.text("#who").await.contains("admin@initech.test · initech"), "signed in through the issuer");
+    assert_eq!(*issuer.refused.lock().expect("refused"), 0, "the verifier matched the challenge");
+    assert_eq!(b.eval("return location.href").await, json!(format!("{base}/#/integrations")), "no code left");
+    assert_eq!(b.eval("return localStorage.length + sessionStorage.length").await, 0, "nothing stored");
+    b.open(&base, "#/users", "Users").await;
+    b.wait_for_text("No users match.").await;
+
+    // Signing out forgets the token.
+    b.find("#sign-out").await.click().await.expect("sign out");
+    b.wait_for_text("You are signed out.").await;
+    b.client.refresh().await.expect("reload");
+    b.wait_for_heading("Sign in").await;
 }

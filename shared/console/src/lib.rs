@@ -135,7 +135,7 @@ fn content_security_policy(sign_in: &SignIn) -> String {
     // with OIDC the page may connect to any HTTPS origin, never run a script from one.
     let (connect, form) = match sign_in {
         SignIn::Local(_) => ("'self'".to_owned(), "'self'".to_owned()),
-        SignIn::Oidc(oidc) => ("'self' https:".to_owned(), format!("'self' {}", oidc.origin())),
+        SignIn::Oidc(oidc) => (format!("'self' {} https:", oidc.origin()), format!("'self' {}", oidc.origin())),
     };
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; \
@@ -189,5 +189,8 @@ mod tests {
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
         assert!(csp.contains("script-src 'self';") && csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(csp.contains("form-action 'self' https://id.example.com;"), "{csp}");
+        let local = SignIn::Oidc(Oidc::new("http://127.0.0.1:9000", "abc").unwrap_or_else(|e| panic!("{e}")));
+        let csp = content_security_policy(&local);
+        assert!(csp.contains("connect-src 'self' http://127.0.0.1:9000 https:;"), "{csp}");
     }
 }
