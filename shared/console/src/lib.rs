@@ -70,14 +70,19 @@ impl Oidc {
         Ok(Self { issuer: url, client_id: client_id.to_owned() })
     }
 
-    /// The client from `CONSOLE_OIDC_ISSUER` and `CONSOLE_CLIENT_ID`; `None` when
-    /// neither is set, an error naming the variable when only one is or one is wrong.
+    /// The client from `CONSOLE_OIDC_ISSUER` and `CONSOLE_CLIENT_ID`: `None` (no
+    /// console) when the client id is empty or unset; an error naming the variable
+    /// when the issuer is missing or either is wrong.
     pub fn from_env() -> Result<Option<Self>, Error> {
         let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        match (read(ISSUER_VARIABLE), read(CLIENT_ID_VARIABLE)) {
-            (None, None) => Ok(None),
-            (Some(issuer), Some(client)) => Self::new(&issuer, &client).map(Some),
-            (Some(_), None) => Err(Error::invalid(CLIENT_ID_VARIABLE, format!("is needed with {ISSUER_VARIABLE}"))),
+        Self::from_values(read(ISSUER_VARIABLE).as_deref(), read(CLIENT_ID_VARIABLE).as_deref())
+    }
+
+    /// [`Oidc::from_env`] on given values.
+    fn from_values(issuer: Option<&str>, client_id: Option<&str>) -> Result<Option<Self>, Error> {
+        match (issuer, client_id) {
+            (_, None) => Ok(None),
+            (Some(issuer), Some(client)) => Self::new(issuer, client).map(Some),
             (None, Some(_)) => Err(Error::invalid(ISSUER_VARIABLE, format!("is needed with {CLIENT_ID_VARIABLE}"))),
         }
     }
@@ -180,6 +185,33 @@ mod tests {
         let err = Oidc::new("https://id.example.com", " ").unwrap_err();
         assert!(err.to_string().contains(CLIENT_ID_VARIABLE), "{err}");
         assert!(Oidc::new("not a url", "abc").is_err());
+
+        assert_eq!(Oidc::from_values(Some("https://id.example.com"), None).ok(), Some(None), "no client: no console");
+        assert!(Oidc::from_values(Some("https://id.example.com"), Some("abc")).is_ok_and(|o| o.is_some()));
+        let err = Oidc::from_values(None, Some("abc")).unwrap_err();
+        assert!(err.to_string().contains(ISSUER_VARIABLE), "{err}");
+    }
+
+    #[tokio::test]
+    async fn with_oidc_the_page_learns_the_issuer_and_there_are_no_session_routes() {
+        use axum::{body::Body, http::Request};
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+
+        let oidc = Oidc::new("https://id.example.com/pool/", "abc").unwrap_or_else(|e| panic!("{e}"));
+        let router = router(SignIn::Oidc(oidc));
+        let request = Request::get("/console/config").body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let response = router.clone().oneshot(request).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+        let config: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config,
+            serde_json::json!({"sign_in": "oidc", "issuer": "https://id.example.com/pool", "client_id": "abc"})
+        );
+        let request = Request::post("/console/session").body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let response = router.oneshot(request).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "no local sessions in AWS");
     }
 
     #[test]
