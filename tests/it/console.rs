@@ -135,6 +135,30 @@ async fn the_admin_console_in_a_real_browser() {
     b.wait_for_text("ann@acme.test added").await;
     b.wait_for_text("Licence seats: 0 of 2 free.").await;
     b.screenshot("users").await;
+
+    // Teams and the Manage actions: move Ann to a new team, give her an ATS id; delete
+    // a user after a confirmation that says the username is gone for good.
+    b.type_into("form[@aria-label='Add a team']", "Team name", "Blue").await;
+    b.find("form[aria-label='Add a team'] button[type=submit]").await.click().await.expect("add team");
+    b.wait_for_text("Blue").await;
+    b.find("select[aria-label='Action for ann@acme.test']").await.select_by_value("details").await.expect("details");
+    b.find("button[aria-label='Apply the action to ann@acme.test']").await.click().await.expect("apply");
+    b.wait_for_text("Manage Ann Lee (ann@acme.test)").await;
+    b.labelled("form[@aria-label='Team']", "Team").await.select_by_label("Blue").await.expect("team");
+    b.find("form[aria-label='Team'] button[type=submit]").await.click().await.expect("move");
+    b.wait_for_text("ann@acme.test: saved.").await;
+    b.type_into("form[@aria-label='Add an ATS user id']", "ATS user id", "ats-77").await;
+    b.find("form[aria-label='Add an ATS user id'] button[type=submit]").await.click().await.expect("ats id");
+    b.find("button[aria-label='Remove ATS id ats-77']").await;
+    let (_, ann) = w.call("GET", "/users?q=ann", &w.admin("acme"), None).await;
+    assert_eq!(ann["users"][0]["ats_ids"], json!(["ats-77"]), "{ann}");
+    assert!(ann["users"][0]["team_id"].is_string(), "{ann}");
+    b.find("select[aria-label='Action for xss@acme.test']").await.select_by_value("delete").await.expect("delete");
+    b.find("button[aria-label='Apply the action to xss@acme.test']").await.click().await.expect("apply");
+    let question = b.client.get_alert_text().await.expect("a confirmation");
+    assert!(question.contains("xss@acme.test can never be used again"), "{question}");
+    b.client.accept_alert().await.expect("confirm");
+    b.wait_for_text("xss@acme.test deleted.").await;
     let (_, users) = w.call("GET", "/users?q=ann", &w.admin("acme"), None).await;
     let licence = users["users"][0]["licence"].as_str().unwrap_or_default().to_owned();
     assert!(licence.starts_with("+1415555010"), "a seat in the desired area code: {users}");

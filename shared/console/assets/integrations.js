@@ -119,6 +119,63 @@ export async function render(root) {
     } catch (e) { showError(form, e); }
   });
 
-  fill(root, status, h('h2', {}, 'Saved credentials'), list, h('h2', {}, 'Add credentials'), form);
-  await reload();
+  // The ATS directory connection (the token is write-only too).
+  const ats = h('div');
+  async function loadAts() {
+    let current = null;
+    try {
+      current = (await api('GET', '/credentials/ats')).body;
+    } catch (e) {
+      if (e.status !== 404) throw e;
+    }
+    const atsForm = h('form', { 'aria-label': 'ATS connection', novalidate: true });
+    const kinds = ['candidate', 'employee', 'contact'];
+    fill(atsForm,
+      field('ATS base URL', h('input', { name: 'base_url', type: 'url', required: true, value: current?.base_url || '' })),
+      field('ATS token', secretInput('token')),
+      kinds.map(k => field(`Sync ${k}s`, h('input', { name: `kind_${k}`, type: 'checkbox',
+        checked: current ? current.record_kinds.includes(k) : true }))),
+      field('Role of full-access ATS users', select('full_access_role',
+        [['user', 'User'], ['reporter', 'Reporter'], ['manager', 'Manager']], current?.full_access_role || 'user')),
+      h('button', { type: 'submit' }, current ? 'Replace connection' : 'Connect'));
+    atsForm.addEventListener('submit', async ev => {
+      ev.preventDefault();
+      const v = values(atsForm);
+      const body = { base_url: v.base_url || '', token: v.token || '', full_access_role: v.full_access_role,
+        record_kinds: kinds.filter(k => v[`kind_${k}`]) };
+      try {
+        const saved = (await api('PUT', '/credentials/ats', body)).body;
+        say(status, `ATS: ${saved.status_message}`, saved.status === 'connected');
+        await loadAts();
+      } catch (e) { showError(atsForm, e); }
+    });
+    const parts = [];
+    if (current) {
+      parts.push(h('p', {}, `Connected to ${current.base_url}: `,
+        h('span', { class: `status-${current.status}` }, current.status_message), ` (${when(current.status_at)}).`),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', onclick: async () => {
+          try {
+            const r = (await api('POST', '/credentials/ats/test')).body;
+            say(status, `ATS: ${r.status_message}`, r.status === 'connected');
+            await loadAts();
+          } catch (e) { say(status, e.message, false); }
+        } }, 'Test ATS connection'),
+        h('button', { type: 'button', class: 'danger', onclick: async () => {
+          if (!confirm('Remove the ATS connection? The sync stops.')) return;
+          try {
+            await api('DELETE', '/credentials/ats');
+            say(status, 'ATS connection removed.');
+            await loadAts();
+          } catch (e) { say(status, e.message, false); }
+        } }, 'Remove ATS connection')));
+    } else {
+      parts.push(h('p', { class: 'muted' }, 'No ATS connected.'));
+    }
+    fill(ats, parts, atsForm);
+  }
+
+  fill(root, status, h('h2', {}, 'Saved credentials'), list, h('h2', {}, 'Add credentials'), form,
+    h('h2', {}, 'ATS connection'), ats);
+  await Promise.all([reload(), loadAts()]);
 }

@@ -12,6 +12,7 @@ export async function render(root) {
   const list = h('div');
   const pager = h('div', { class: 'actions' });
   const teamsBox = h('div');
+  const panel = h('section', { id: 'user-panel', 'aria-live': 'polite' });
   let teams = [];
   let cursors = [null];
 
@@ -80,12 +81,14 @@ export async function render(root) {
       ['expire-password', 'Expire password'],
       ...(u.licence ? [['licence-remove', 'Take the licence back']] : [['licence', 'Assign a licence']]),
       ...ROLES.filter(([r]) => r !== u.role).map(([r, t]) => [`role:${r}`, `Convert to ${t}`]),
+      ['details', 'Team, group, inboxes, ATS ids…'],
       ['delete', 'Delete…'],
     ], '');
     choose.setAttribute('aria-label', `Action for ${who}`);
     const go = h('button', { type: 'button', class: 'secondary', 'aria-label': `Apply the action to ${who}`, onclick: () => {
       const action = choose.value;
       if (!action) return;
+      if (action === 'details') return details(u);
       if (action === 'delete') {
         if (!confirm(`Delete ${who}? The username ${who} can never be used again in this account.`)) return;
         return act(`${who} deleted.`, 'DELETE', base);
@@ -96,6 +99,68 @@ export async function render(root) {
       return act(`${who}: done.`, 'POST', `${base}/${action}`);
     } }, 'Apply');
     return h('div', { class: 'actions' }, choose, go);
+  }
+
+  // One user's team, permission group, inboxes and ATS user ids.
+  function details(u) {
+    const base = `/users/${seg(u.id)}`;
+    const heading = h('h2', { tabindex: '-1' }, `Manage ${u.first_name} ${u.last_name} (${u.email})`);
+    const change = async (form, method, path, body) => {
+      try {
+        const updated = (await api(method, path, body)).body;
+        say(status, `${updated.email}: saved.`);
+        details(updated);
+        await load();
+      } catch (e) { showError(form, e); }
+    };
+
+    const team = h('form', { 'aria-label': 'Team', novalidate: true });
+    const teamSelect = select('team_id', [['', 'No team'], ...teams.map(t => [t.id, t.name])], u.team_id || '');
+    fill(team, field('Team', teamSelect), h('button', { type: 'submit' }, 'Move'));
+    team.addEventListener('submit', ev => {
+      ev.preventDefault();
+      change(team, 'PUT', `${base}/team`, { team_id: teamSelect.value || null });
+    });
+
+    const group = h('form', { 'aria-label': 'Permission group', novalidate: true });
+    fill(group, field('Permission group', h('input', { name: 'permission_group', value: u.permission_group, required: true })),
+      h('button', { type: 'submit' }, 'Set group'));
+    group.addEventListener('submit', ev => {
+      ev.preventDefault();
+      change(group, 'PUT', `${base}/permission-group`, { permission_group: values(group).permission_group || '' });
+    });
+
+    const ats = h('form', { 'aria-label': 'Add an ATS user id', novalidate: true });
+    fill(ats, field('ATS user id', h('input', { name: 'ats_id', required: true, autocomplete: 'off' })),
+      h('button', { type: 'submit' }, 'Add ATS id'));
+    ats.addEventListener('submit', ev => {
+      ev.preventDefault();
+      change(ats, 'PUT', `${base}/ats-ids/${seg(values(ats).ats_id || '')}`);
+    });
+    const atsList = h('ul', {}, u.ats_ids.map(id => h('li', {}, `${id} `,
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove ATS id ${id}`,
+        onclick: () => change(ats, 'DELETE', `${base}/ats-ids/${seg(id)}`) }, 'Remove'))));
+
+    const inbox = h('form', { 'aria-label': 'Add an inbox', novalidate: true });
+    fill(inbox, field('Inbox owner (username)', h('input', { name: 'source_username', type: 'email', required: true })),
+      field('Name shown', h('input', { name: 'name', required: true })), h('button', { type: 'submit' }, 'Add inbox'));
+    inbox.addEventListener('submit', ev => {
+      ev.preventDefault();
+      const v = values(inbox);
+      change(inbox, 'POST', `${base}/inboxes`, { source_username: v.source_username || '', name: v.name || '' });
+    });
+    const inboxList = h('ul', {}, u.inboxes.map(i => {
+      const source = i.source_username || i.source || '';
+      return h('li', {}, `${i.name || source} (${source}) `,
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove inbox ${source}`,
+          onclick: () => change(inbox, 'DELETE', `${base}/inboxes/${seg(source)}`) }, 'Remove'));
+    }));
+
+    fill(panel, heading, team, group, h('h3', {}, 'ATS user ids'),
+      u.ats_ids.length ? atsList : h('p', { class: 'muted' }, 'None.'), ats,
+      h('h3', {}, 'Inboxes'), u.inboxes.length ? inboxList : h('p', { class: 'muted' }, 'None.'), inbox,
+      h('button', { type: 'button', class: 'secondary', onclick: () => panel.replaceChildren() }, 'Close'));
+    heading.focus();
   }
 
   const add = h('form', { 'aria-label': 'Add a user', novalidate: true });
@@ -129,7 +194,7 @@ export async function render(root) {
     } catch (e) { showError(team, e); }
   });
 
-  fill(root, status, seats, filters, list, pager, h('h2', {}, 'Add a user'), add,
+  fill(root, status, seats, filters, list, pager, panel, h('h2', {}, 'Add a user'), add,
     h('h2', {}, 'Teams'), teamsBox, team);
   await Promise.all([loadSeats(), loadTeams()]);
   await load();
