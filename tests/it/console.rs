@@ -80,6 +80,12 @@ async fn the_admin_console_in_a_real_browser() {
     assert_eq!(b.eval("return localStorage.length + sessionStorage.length").await, 0, "no token stored");
     assert_eq!(b.eval("return document.cookie").await, "", "the session cookie is HttpOnly");
 
+    // Keyboard: a page is reached from the navigation with Enter, focus on its heading.
+    b.find("#nav a[href='#/users']").await.send_keys("\u{E007}").await.expect("enter");
+    b.wait_for_heading("Users").await;
+    assert_eq!(b.eval("return document.activeElement.tagName").await, "H1");
+    b.open(&base, "#/integrations", "Integrations").await;
+
     // Integrations: save TextUs system credentials (the secret is write-only).
     b.type_into("", "Account slug", "acme").await;
     b.type_into("", "Username", "ops@acme.test").await;

@@ -279,6 +279,15 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     if !tempworks_url.trim().is_empty() {
         textbridge_app::base_url(textbridge_ats::TempWorks::BASE_URL_VARIABLE, tempworks_url.trim())?;
     }
+    let console_admins = args
+        .console_admin
+        .iter()
+        .map(|tenant| {
+            textbridge_domain::TenantId::parse(tenant.trim())
+                .map_err(|e| Error::invalid("--console-admin", format!("{tenant:?} is not a tenant id ({e})")))?;
+            Ok(console_admin(tenant.trim()))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let limits = textbridge_api::server::Limits {
         max_connections: usize::try_from(args.max_connections).map_err(Error::unexpected)?,
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
@@ -290,16 +299,6 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let addr = listener.local_addr().map_err(Error::unexpected)?;
     let public_base_url =
         textbridge_app::public_base_url(&args.public_base_url.unwrap_or_else(|| format!("http://{addr}")))?;
-
-    let console_admins = args
-        .console_admin
-        .iter()
-        .map(|tenant| {
-            let claims = console_admin(tenant.trim());
-            claims.clone().into_identity().map_err(|e| Error::invalid("--console-admin", e.to_string()))?;
-            Ok(claims)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
 
     args.data.create_if_missing()?;
     let key = dev_key(&args.data)?;

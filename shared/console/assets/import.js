@@ -34,17 +34,18 @@ export async function render(root) {
     } catch (e) { showError(upload, e.field === 'file_name' ? { ...e, field: 'file', message: e.message } : e); }
   });
 
-  const report = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+  const download = format => h('button', { type: 'button', class: 'secondary', onclick: async () => {
     try {
-      const blob = (await api('GET', '/users/report?format=csv', undefined, { blob: true })).body;
+      const blob = (await api('GET', `/users/report?format=${format}`, undefined, { blob: true })).body;
       const url = URL.createObjectURL(blob);
-      const a = h('a', { href: url, download: 'users.csv' });
+      const a = h('a', { href: url, download: `users.${format}` });
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (e) { say(status, e.message, false); }
-  } }, 'Download the users report (CSV)');
+  } }, `Download the users report (${format.toUpperCase()})`);
+  const report = h('div', { class: 'actions' }, download('csv'), download('xlsx'));
 
   function show(job) {
     const mapping = h('form', { 'aria-label': 'Column mapping', novalidate: true });

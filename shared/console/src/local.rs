@@ -290,6 +290,30 @@ mod tests {
         assert!(resp["error"]["message"].as_str().unwrap().contains("--console-admin"), "{resp}");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_link_redeemed_by_many_at_once_opens_one_session() {
+        let sign_in = sign_in();
+        let link = sign_in.link("http://127.0.0.1:1", claims());
+        let code = link.split_once('#').unwrap().1.to_owned();
+        let body = format!(r#"{{"code":"{code}"}}"#);
+        let calls = (0..16).map(|_| {
+            let (sign_in, body) = (sign_in.clone(), body.clone());
+            tokio::spawn(async move { call(&sign_in, "/console/session", &body, &[(GUARD, "1")]).await.0 })
+        });
+        let statuses: Vec<StatusCode> = futures_join(calls).await;
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 15, "{statuses:?}");
+        assert_eq!(sign_in.sessions().open.len(), 1);
+    }
+
+    async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+        let mut out = Vec::new();
+        for handle in handles.collect::<Vec<_>>() {
+            out.push(handle.await.unwrap());
+        }
+        out
+    }
+
     #[tokio::test]
     async fn pages_carry_the_security_headers() {
         let router = textbridge_api::finish(crate::router(crate::SignIn::Local(sign_in())), Arc::new(Nobody));
