@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::json;
-use textbridge_testkit::tempworks;
+use textbridge_testkit::{ats_directory, tempworks};
 use wiremock::{
     Mock, ResponseTemplate,
     matchers::{method, path},
@@ -221,7 +221,7 @@ async fn the_admin_console_in_a_real_browser() {
     w.ats.keep_writes();
     b.find("main button[aria-label^='Replay dead letter']").await.click().await.expect("replay");
     b.wait_for_text("1 dead letter sent back to the queue.").await;
-    b.wait_for_text("0 dead letters.").await;
+    b.wait_for_text("No dead letters.").await;
     assert_eq!(w.wait_for("acme", "employee", "e1", 1).await.len(), 1, "archived after the replay");
 
     // Messages: the conversation, then send a text and see it there.
@@ -250,6 +250,31 @@ async fn the_admin_console_in_a_real_browser() {
     let refused = b.find("form[aria-label='Open a record'] .alert").await.text().await.expect("alert");
     assert!(refused.contains("not found") || refused.contains("no "), "{refused}");
     assert!(!b.text("#conversation").await.contains("g1"), "no globex conversation");
+
+    // The ATS: connect it on Integrations, sync, resolve the conflict on Operations.
+    let directory = textbridge_testkit::ats_directory::StandIn::start().await;
+    let at = "2026-11-26T10:00:00Z";
+    directory.set_users(vec![
+        ats_directory::user("10", "twice@acme.test", "full", None, at),
+        ats_directory::user("11", "twice@acme.test", "full", None, at),
+    ]);
+    b.open(&base, "#/integrations", "Integrations").await;
+    b.wait_for_text("No ATS connected.").await;
+    b.type_into("form[@aria-label='ATS connection']", "ATS base URL", &directory.uri()).await;
+    b.type_into("form[@aria-label='ATS connection']", "ATS token", ats_directory::TOKEN).await;
+    b.find("form[aria-label='ATS connection'] button[type=submit]").await.click().await.expect("connect");
+    b.wait_for_text("ATS: connected").await;
+    b.wait_for_text(&format!("Connected to {}", directory.uri())).await;
+    assert!(!b.client.source().await.expect("source").contains(ats_directory::TOKEN), "the token is never shown");
+    let report = crate::common::cli(&w.dir, &["sync", "--tenant", "acme"]);
+    assert!(report.contains("\"conflicts\":1"), "{report}");
+    b.open(&base, "#/operations", "Operations").await;
+    let page = b.wait_for_text("same e-mail").await;
+    assert!(page.contains("created") && page.contains("twice@acme.test"), "{page}");
+    b.screenshot("operations-sync").await;
+    b.find("form[aria-label^='Resolve ATS user'] button[type=button]").await.click().await.expect("dismiss");
+    b.wait_for_text("resolved.").await;
+    b.wait_for_text("No conflicts.").await;
 
     // Phone width: nothing wider than the screen.
     b.client.set_window_size(390, 844).await.expect("resize");

@@ -26,7 +26,8 @@ export async function render(root) {
     const letters = (await api('GET', '/admin/dead-letters')).body;
     const all = h('button', { type: 'button', class: 'secondary', disabled: letters.length === 0,
       onclick: () => replay(null) }, 'Replay all');
-    fill(dead, h('p', {}, `${letters.length} dead letter${letters.length === 1 ? '' : 's'}.`), table('Dead letters', [
+    const count = letters.length ? h('p', {}, `${letters.length} dead letter${letters.length === 1 ? '' : 's'}.`) : null;
+    fill(dead, count, table('Dead letters', [
       ['Id', l => l.id],
       ['Kind', l => l.kind || 'unreadable'],
       ['Last failure', l => (l.failure ? `${l.failure.reason} (${when(l.failure.at)})` : '—')],
@@ -45,7 +46,8 @@ export async function render(root) {
   async function loadReport() {
     try {
       const r = (await api('GET', '/admin/ats-sync/report')).body;
-      const rows = Object.entries(r).filter(([, v]) => typeof v !== 'object' || v === null);
+      const rows = Object.entries(r).filter(([k, v]) => k !== 'tenant' && v !== null && (typeof v !== 'object' || v.length))
+        .map(([k, v]) => [k, Array.isArray(v) ? v.join('; ') : v]);
       fill(report, table('The last sync run that changed something', [['What', ([k]) => k.replaceAll('_', ' ')],
         ['Value', ([, v]) => (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) ? when(v) : String(v))]], rows));
     } catch (e) {
