@@ -13,6 +13,7 @@ export function h(tag, attrs = {}, ...children) {
     } else if (name === 'value') {
       el.value = value;
     } else if (name === 'checked') {
+      el.defaultChecked = Boolean(value);
       el.checked = Boolean(value);
     } else {
       el.setAttribute(name, value === true ? '' : String(value));
