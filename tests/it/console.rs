@@ -278,10 +278,18 @@ async fn the_admin_console_in_a_real_browser() {
 
     // Phone width: nothing wider than the screen.
     b.client.set_window_size(390, 844).await.expect("resize");
-    b.open(&base, "#/users", "Users").await;
-    b.wait_for_text("ann@acme.test").await;
-    let fits = b.eval("return document.documentElement.scrollWidth <= window.innerWidth").await;
-    assert_eq!(fits, true, "no horizontal scrolling at phone width");
+    for (hash, heading, shown) in [
+        ("#/integrations", "Integrations", "ops@acme.test"),
+        ("#/import", "Import users", "Users report"),
+        ("#/messages", "Messages", "Unmatched texts"),
+        ("#/operations", "Operations", "No conflicts."),
+        ("#/users", "Users", "ann@acme.test"),
+    ] {
+        b.open(&base, hash, heading).await;
+        b.wait_for_text(shown).await;
+        let fits = b.eval("return document.documentElement.scrollWidth <= window.innerWidth").await;
+        assert_eq!(fits, true, "{heading}: no horizontal scrolling at phone width");
+    }
     b.screenshot("users-phone").await;
     b.client.set_window_size(1280, 800).await.expect("resize");
 
