@@ -56,7 +56,12 @@ export async function render(root) {
     });
     fill(mapping, table('Columns of the file and the field each fills', [
       ['Column in the file', c => c.header],
-      ['Field', c => field(`Field of column “${c.header}”`, selects[c.index])],
+      ['Field', c => {
+        // The row names the column; the label is for screen readers.
+        const f = field(`Field of column “${c.header}”`, selects[c.index]);
+        f.querySelector('label').classList.add('sr-only');
+        return f;
+      }],
     ], job.columns));
     const summary = Object.entries(job.summary || {}).map(([k, v]) => `${k}: ${v}`).join(' · ');
     const parts = [
