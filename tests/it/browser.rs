@@ -71,7 +71,7 @@ impl Browser {
         };
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
-        for _ in 0..100 {
+        for _ in 0..300 {
             match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
                 .capabilities(caps.clone())
                 .connect(&url)
@@ -98,11 +98,11 @@ impl Browser {
         eprintln!("screenshot: {}", path.display());
     }
 
-    /// Waits (up to 10 s) for an element matching the CSS selector.
+    /// Waits (up to 30 s, a loaded machine's margin) for an element matching the CSS selector.
     pub async fn find(&self, css: &str) -> Element {
         self.client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no element {css:?}: {e}"))
@@ -117,7 +117,7 @@ impl Browser {
         let label = self
             .client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::XPath(&xpath))
             .await
             .unwrap_or_else(|e| panic!("no label {xpath}: {e}"));
@@ -132,11 +132,11 @@ impl Browser {
         input.send_keys(text).await.expect("type");
     }
 
-    /// Waits (up to 15 s) until the text of the page's `main` contains `text`;
+    /// Waits (up to 30 s) until the text of the page's `main` contains `text`;
     /// returns that text.
     pub async fn wait_for_text(&self, text: &str) -> String {
         let mut seen = String::new();
-        for _ in 0..150 {
+        for _ in 0..300 {
             seen = self.text("main").await;
             if seen.contains(text) {
                 return seen;
@@ -167,7 +167,7 @@ impl Browser {
 
     /// Waits until the page's `h1` reads `heading`.
     pub async fn wait_for_heading(&self, heading: &str) {
-        for _ in 0..100 {
+        for _ in 0..300 {
             if self.text("main h1").await == heading {
                 return;
             }

@@ -126,7 +126,7 @@ async fn the_admin_console_in_a_real_browser() {
     let email = b.labelled(add, "E-mail (username)").await;
     let email_id = email.attr("id").await.expect("id").expect("id");
     let error = b.find(&format!("#{email_id}-error")).await;
-    for _ in 0..50 {
+    for _ in 0..300 {
         if !error.text().await.unwrap_or_default().is_empty() {
             break;
         }
