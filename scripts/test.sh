@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repository on a machine with only Rust and
-# Python 3: creates its own venv (moto, cfn-lint, SAM CLI, cargo-lambda), then
+# Python 3: creates its own venv (moto, cfn-lint, SAM CLI, cargo-lambda), installs
+# Chromium and chromedriver for the admin console's browser tests when missing
+# (Debian/Ubuntu, as root or with sudo), then
 # formatting, lints, the Lambda release build, all tests (the AWS backend against a
 # moto server the tests start themselves, and the release bootstraps run through a
 # local Lambda Runtime API with the template's IAM) and the SAM template lint.
@@ -17,6 +19,21 @@ step "python tools ($venv)"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
+
+step "chromium + chromedriver (the admin console's browser tests)"
+# Under CI=true a missing browser fails those tests; without CI they are skipped.
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    echo "present: $(chromium --version 2>/dev/null | head -n 1)"
+elif command -v apt-get >/dev/null; then
+    sudo_if_needed=()
+    [ "$(id -u)" -eq 0 ] || sudo_if_needed=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_if_needed[@]}" apt-get update -qq >/dev/null
+    "${sudo_if_needed[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+    echo "installed: $(chromium --version 2>/dev/null | head -n 1)"
+else
+    echo "no apt-get: install Chromium and chromedriver by hand for the console's browser tests"
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -62,7 +62,7 @@ pub(crate) struct World {
 }
 
 /// The path of the first `/webhooks/...` URL in a registration call's body (JSON or form).
-fn hook_in(raw: &[u8]) -> Option<String> {
+pub(crate) fn hook_in(raw: &[u8]) -> Option<String> {
     let sent = if raw.starts_with(b"{") {
         String::from_utf8_lossy(raw).to_string()
     } else {
@@ -523,6 +523,13 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_and_replays_once() {
         w.call("POST", "/admin/dead-letters/replay", &w.admin("globex"), Some(json!({}))).await.1["replayed"],
         0
     );
+    // Queue depths count every tenant's messages: staff only.
+    let staff = token(&w.dir, &["--tenant", "acme", "--role", "staff"]);
+    let (status, depth) = w.call("GET", "/admin/queues", &staff, None).await;
+    assert_eq!(status, 200, "{depth}");
+    assert_eq!((depth["dead"].as_u64(), depth["visible"].as_u64()), (Some(1), Some(0)), "{depth}");
+    let (status, resp) = w.call("GET", "/admin/queues", &admin, None).await;
+    assert_eq!((status, resp["error"]["code"].as_str()), (403, Some("forbidden")), "{resp}");
 
     w.ats.keep_writes();
     let (status, resp) = w.call("POST", "/admin/dead-letters/replay", &admin, Some(json!({}))).await;

@@ -7,7 +7,9 @@
 mod architecture;
 mod archiver;
 mod archiving;
+mod browser;
 mod common;
+mod console;
 mod conversations;
 mod crash;
 mod credentials;

@@ -105,6 +105,7 @@ fn bad_settings_stop_start_up_naming_the_setting() {
         ("LOG_LEVEL", "loud", "--log-level"),
         ("PORT", "eighty", "--port"),
         ("SYNC_INTERVAL_MINUTES", "0", "--sync-interval-minutes"),
+        ("CONSOLE_ADMIN", "T#evil", "--console-admin"),
     ] {
         let out =
             Command::new(BIN).args(["serve", "--data-dir"]).arg(dir.path()).env(var, value).output().expect("run");

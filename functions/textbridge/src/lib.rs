@@ -1,6 +1,6 @@
 //! The all-in-one local server's parts: development tokens, the worker loop that
 //! drives the archiver on the embedded queue, the `import` command, the upload route
-//! for large import files, and every router merged into one.
+//! for large import files, and every router (and the admin console) merged into one.
 //! `main.rs` is the command line around them; links no AWS crate.
 
 pub mod dev_token;
@@ -20,8 +20,20 @@ pub use dev_token::DevKey;
 /// Every router of the product, merged, with the finishing layers and `auth`; large
 /// import files are PUT to `uploads`.
 pub fn router(app: &Arc<App>, auth: Arc<dyn Authenticator>, uploads: Arc<LocalUploads>) -> Router {
+    with_console(app, auth, uploads, None)
+}
+
+/// Every router of the product and, when given, the admin console with its sign-in.
+pub fn with_console(
+    app: &Arc<App>,
+    auth: Arc<dyn Authenticator>,
+    uploads: Arc<LocalUploads>,
+    console: Option<textbridge_console::SignIn>,
+) -> Router {
+    let console = console.map(textbridge_console::router).unwrap_or_default();
     finish(
         Router::new()
+            .merge(console)
             .merge(uploads::routes(uploads))
             .merge(credentials::router(app.clone()))
             .merge(intake::router(app.clone()))

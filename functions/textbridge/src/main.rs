@@ -4,7 +4,7 @@
 use std::{net::IpAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use textbridge::{DevKey, router, worker};
+use textbridge::{DevKey, with_console, worker};
 use textbridge_api::Claims;
 use textbridge_app::{App, Config, archive::Archiver, ports::Ats, sync};
 use textbridge_domain::{Error, Region, Role};
@@ -98,6 +98,10 @@ struct ServeArgs {
     #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_read_timeout_secs: u64,
+    /// Prints a one-time admin console sign-in link for an admin of this tenant
+    /// (repeat, or separate with commas, for more tenants).
+    #[arg(long, env = "CONSOLE_ADMIN", value_delimiter = ',')]
+    console_admin: Vec<String>,
 }
 
 #[derive(Args)]
@@ -237,6 +241,17 @@ impl DataDir {
     }
 }
 
+/// The claims of a console admin of `tenant` (the defaults of `token`).
+fn console_admin(tenant: &str) -> Claims {
+    Claims {
+        tenant: tenant.to_owned(),
+        sub: "local-admin".into(),
+        username: "admin@localhost".into(),
+        role: Role::CustomerAdmin.as_str().to_owned(),
+        group: "Default".into(),
+    }
+}
+
 fn token(args: TokenArgs) -> Result<(), Error> {
     let claims = Claims {
         tenant: args.tenant,
@@ -265,6 +280,15 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     if !tempworks_url.trim().is_empty() {
         textbridge_app::base_url(textbridge_ats::TempWorks::BASE_URL_VARIABLE, tempworks_url.trim())?;
     }
+    let console_admins = args
+        .console_admin
+        .iter()
+        .map(|tenant| {
+            textbridge_domain::TenantId::parse(tenant.trim())
+                .map_err(|e| Error::invalid("--console-admin", format!("{tenant:?} is not a tenant id ({e})")))?;
+            Ok(console_admin(tenant.trim()))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let limits = textbridge_api::server::Limits {
         max_connections: usize::try_from(args.max_connections).map_err(Error::unexpected)?,
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
@@ -278,7 +302,12 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         textbridge_app::public_base_url(&args.public_base_url.unwrap_or_else(|| format!("http://{addr}")))?;
 
     args.data.create_if_missing()?;
-    let auth = Arc::new(dev_key(&args.data)?);
+    let key = dev_key(&args.data)?;
+    let auth = Arc::new(key.clone());
+    let mint_key = key.clone();
+    let sign_in = Arc::new(textbridge_console::LocalSignIn::new(Arc::new(move |claims: &Claims, ttl| {
+        mint_key.sign(claims, ttl)
+    })));
     let embedded = open(&args.data).await?;
     let visibility_timeout = Duration::from_secs(args.visibility_timeout_secs);
     let config =
@@ -294,6 +323,14 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         .with_uploads(uploads.clone())
         .shared();
     tracing::info!(%addr, data_dir = %args.data.data_dir.display(), "listening");
+    // The links are credentials: printed for the operator, never logged.
+    for claims in console_admins {
+        let tenant = claims.tenant.clone();
+        eprintln!(
+            "Admin console for {tenant} (this link works once): {}",
+            sign_in.link(&format!("http://{addr}"), claims)
+        );
+    }
 
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(worker::run(
@@ -305,9 +342,14 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     let every = Duration::from_secs(args.sync_interval_minutes * 60);
     let timer = tokio::spawn(scheduled(app.clone(), embedded.clone(), every, stopped));
 
-    textbridge_api::server::serve(listener, router(&app, auth, uploads), limits, shutdown_signal())
-        .await
-        .map_err(Error::unexpected)?;
+    textbridge_api::server::serve(
+        listener,
+        with_console(&app, auth, uploads, Some(textbridge_console::SignIn::Local(sign_in))),
+        limits,
+        shutdown_signal(),
+    )
+    .await
+    .map_err(Error::unexpected)?;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = tokio::join!(worker, timer);

@@ -1,6 +1,7 @@
 //! The users function: store, plus secrets and providers to remove a deleted user's
-//! provider credentials, the intake queue that applies user imports and the S3
-//! bucket large import files are uploaded to.
+//! provider credentials, the intake queue that applies user imports, the S3 bucket
+//! large import files are uploaded to; and the admin console's pages when an OIDC
+//! client is set.
 
 use std::process::ExitCode;
 
@@ -15,7 +16,10 @@ async fn main() -> ExitCode {
             .with_uploads(aws.uploads()?)
             .with_secrets(aws.secrets()?)
             .with_providers(providers()?);
-        Ok(textbridge_api::users::router(app.shared()))
+        let console = textbridge_console::Oidc::from_env()?
+            .map(|oidc| textbridge_console::router(textbridge_console::SignIn::Oidc(oidc)))
+            .unwrap_or_default();
+        Ok(textbridge_api::users::router(app.shared()).merge(console))
     })
     .await
 }

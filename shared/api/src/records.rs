@@ -9,6 +9,7 @@
 //! | `POST /records/{kind}/{id}/notes` | users whose security group writes the note's action type | write a note |
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
+//! | `GET /admin/queues` | staff | the intake queue's depth and the dead letters' count (every tenant's) |
 //! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
 //! | `GET /admin/ats-sync/report`, `GET /admin/ats-sync/conflicts`, `POST …/conflicts/{ats_user}/resolve` | admins | the ATS sync's last report and its conflicts |
 //! | `GET·POST /admin/action-types` | admins | message action types (built-in and added) |
@@ -37,6 +38,7 @@ use textbridge_app::{
     items::{NoteEntry, SyncConflictItem},
     mass::{self, Accepted, MassRequest, Progress},
     optout::{self, OptOutStatus},
+    ports::QueueDepth,
     records::{self, ConversationPage, NewNote, RecordInput, RecordView, UnmatchedPage},
     send::{self, SendRequest, Sent},
     sync::{self, Resolution, TenantReport},
@@ -91,6 +93,10 @@ async fn list_dead_letters(
     Caller(caller): Caller,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     Ok(Json(dead_letters::list(&app, &caller).await?))
+}
+
+async fn queue_depth(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<QueueDepth>, ApiError> {
+    Ok(Json(dead_letters::depth(&app, &caller).await?))
 }
 
 async fn get_sources(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<SourceLists>, ApiError> {
@@ -292,6 +298,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/messages/unmatched", get(unmatched))
         .route("/admin/dead-letters", get(list_dead_letters))
         .route("/admin/dead-letters/replay", post(replay))
+        .route("/admin/queues", get(queue_depth))
         .route("/admin/webhook-sources", get(get_sources).put(set_sources))
         .route("/admin/audit", get(audit_trail))
         .route("/admin/ats-sync/report", get(sync_report))

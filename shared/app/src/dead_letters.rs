@@ -11,7 +11,7 @@ use crate::{
     envelope::Envelope,
     items::{self, FailureItem},
     keys,
-    ports::DeadLetter,
+    ports::{DeadLetter, QueueDepth},
 };
 
 /// Most dead letters one listing reads.
@@ -77,6 +77,16 @@ fn view(letter: &DeadLetter) -> DeadLetterView {
         kind: envelope.map(|e| e.kind),
         failure: None,
     }
+}
+
+/// The intake queue's depth and its dead letters' count. They count every tenant's
+/// messages together, so only staff see them.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn depth(app: &App, caller: &Identity) -> Result<QueueDepth, Error> {
+    if caller.role != Role::Staff {
+        return Err(Error::Forbidden("queue depths count every tenant's messages: staff only".into()));
+    }
+    Ok(app.queue()?.depth().await?)
 }
 
 /// Moves dead letters back to the intake queue. Archiving is idempotent, so a

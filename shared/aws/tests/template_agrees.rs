@@ -339,6 +339,8 @@ fn only_routes_that_exist_are_routed() {
         let root = path.trim_start_matches('/').split('/').next().unwrap_or_default();
         assert!(
             [
+                "",
+                "console",
                 "credentials",
                 "webhooks",
                 "records",

@@ -323,6 +323,33 @@ async fn users_answers_health_me_and_permission_groups_per_tenant() {
 // credentials
 // ---------------------------------------------------------------------------------
 
+/// With `ConsoleClientId` set, the users function serves the admin console's pages
+/// (public routes, no store call) and tells them the issuer to sign in at.
+#[tokio::test]
+async fn users_serves_the_admin_console_with_an_oidc_client() {
+    let stage = stage().await;
+    let Some(mut plain) = stage.start("users", "UsersFunction", &[]).await else { return };
+    assert_eq!(plain.http(&call("GET", "/", None, None)).await.status, 404, "no client id: no console");
+    let Some(mut users) = stage.start("users", "UsersFunction", &[("CONSOLE_CLIENT_ID", "console-client")]).await
+    else {
+        return;
+    };
+    let page = users.http(&call("GET", "/", None, None)).await;
+    assert_eq!(page.status, 200, "{}\n{}", page.body, users.function.log_text());
+    assert!(page.body.contains(r#"<script type="module" src="/console/assets/app.js">"#), "{}", page.body);
+    let csp = page.headers["content-security-policy"].as_str().unwrap_or_default();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let config = users.http(&call("GET", "/console/config", None, None)).await;
+    let config: Value = serde_json::from_str(&config.body).expect("json");
+    assert_eq!(
+        config,
+        json!({"sign_in": "oidc", "issuer": "https://issuer.example.com", "client_id": "console-client"})
+    );
+    let script = users.http(&call("GET", "/console/assets/app.js", None, None)).await;
+    assert_eq!(script.status, 200);
+    assert!(script.headers["content-type"].as_str().unwrap_or_default().starts_with("text/javascript"));
+}
+
 #[tokio::test]
 async fn credentials_saves_against_a_provider_and_keeps_the_secret_out_of_answers_and_logs() {
     let stage = stage().await;

@@ -32,7 +32,7 @@ pub struct DeadLetter {
 }
 
 /// Approximate queue depth, for operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct QueueDepth {
     /// Messages waiting.
     pub visible: u64,
