@@ -725,3 +725,65 @@ async fn an_unknown_log_level_is_refused_at_start_up() {
     };
     assert_reported(&records, "LOG_LEVEL");
 }
+
+// ---------------------------------------------------------------------------------
+// a large user import: S3 upload, then a background run on the queue; a note
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_user_import_goes_through_s3_and_runs_on_the_queue_under_the_functions_grants() {
+    let stage = stage().await;
+    let Some(mut users) = stage.start("users", "UsersFunction", &[]).await else { return };
+    let Some(mut archiver) = stage.start("archiver", "ArchiverFunction", &[]).await else { return };
+    let Some(mut records) = stage.start("records", "RecordsFunction", &[]).await else { return };
+    let manager = claims("acme", "m-1", "manager");
+    let file = "First Name,Last Name,Email\nAnn,Lee,ann@acme.test\nBo,Chen,bo@acme.test\n";
+
+    // A presigned S3 URL from the users function, signed with its own grants.
+    let ask = json!({ "file_name": "users.csv", "size": file.len() });
+    let slot = users.http(&call("POST", "/users/imports/uploads", Some(&manager), Some(&ask))).await;
+    assert_eq!(slot.status, 201, "{}\n{}", slot.body, users.function.log_text());
+    let slot = slot.json();
+    let url = slot["url"].as_str().expect("url");
+    assert!(url.contains(&stage.deployment.imports_bucket) && url.contains("X-Amz-Signature"), "{url}");
+    let mut put = reqwest::Client::new().put(url).body(file);
+    for (name, value) in slot["headers"].as_object().expect("headers") {
+        put = put.header(name, value.as_str().expect("header value"));
+    }
+    let put = put.send().await.expect("put");
+    assert_eq!(put.status().as_u16(), 200, "{:?}", put.text().await);
+
+    let upload = slot["upload"].as_str().expect("upload id");
+    let named = |who: &Value| {
+        HttpApiRequest::new("POST", "/users/imports")
+            .query(&format!("file_name=users.csv&upload={upload}"))
+            .claims(who)
+            .build()
+    };
+    let theirs = users.http(&named(&claims("globex", "m-1", "manager"))).await;
+    assert_eq!(theirs.status, 404, "another tenant reads no upload of acme's: {}", theirs.body);
+    let preview = users.http(&named(&manager)).await;
+    assert_eq!(preview.status, 201, "{}\n{}", preview.body, users.function.log_text());
+    let id = preview.json()["id"].as_str().expect("import id").to_owned();
+    assert_eq!(users.http(&named(&manager)).await.status, 404, "read once, then removed from the bucket");
+
+    // The run is a background job: one message on the intake queue, which the
+    // archiver applies under its own grants.
+    let run = users.http(&call("POST", &format!("/users/imports/{id}/run"), Some(&manager), None)).await;
+    assert_eq!(run.status, 202, "{}\n{}", run.body, users.function.log_text());
+    let sqs = aws_sdk_sqs::Client::new(&stage.admin);
+    let queued = receive_one(&sqs, &stage.deployment.intake_queue_url).await;
+    let answer = archiver.event(&sqs_event(&stage.deployment.intake_queue_arn, &[SqsMessage::new(&queued)])).await;
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}\n{}", archiver.function.log_text());
+    let done = users.http(&call("GET", &format!("/users/imports/{id}"), Some(&manager), None)).await;
+    let done = done.json();
+    assert_eq!((&done["state"], &done["summary"]["create"]), (&json!("done"), &json!(2)), "{done}");
+
+    // A note on a record: written in one transaction with a check that the record exists.
+    let admin = claims("acme", "u-1", "customer_admin");
+    let record = json!({ "name": "Pat Doe", "phones": [THEIR_NUMBER] });
+    assert_eq!(records.http(&call("PUT", "/records/candidate/c1", Some(&admin), Some(&record))).await.status, 200);
+    let note = json!({ "action_type": "Sales", "body": "Wants more hours" });
+    let written = records.http(&call("POST", "/records/candidate/c1/notes", Some(&admin), Some(&note))).await;
+    assert_eq!(written.status, 201, "{}\n{}", written.body, records.function.log_text());
+}
