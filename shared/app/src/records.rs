@@ -348,6 +348,9 @@ pub async fn write_note(
     Ok(entry)
 }
 
+/// How often a purge deletes what was written on the record while it ran.
+const PURGE_PASSES: usize = 5;
+
 /// What a purge removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purged {
@@ -396,16 +399,20 @@ pub async fn purge(app: &Arc<App>, caller: &Identity, kind: RecordKind, id: &str
         .map(|n| Write::Delete { key: keys::record_phone(tenant, n, kind, &id), condition: None })
         .collect();
     deletes.extend(partition.into_iter().map(|item| Write::Delete { key: item.key, condition: None }));
-    loop {
+    for pass in 0.. {
         for chunk in deletes.chunks(crate::ports::MAX_TRANSACTION_WRITES) {
             app.store.transact(chunk).await?;
         }
         // A note or text written while the purge ran goes too. With the record and
         // its numbers gone nothing new arrives (a note is written on the condition
-        // that its record exists), so this ends.
+        // that its record exists), so this ends at once; purging again finishes a
+        // purge that gave up.
         let rest = app.store.query_all(&keys::record_partition(tenant, kind, &id)).await?;
         if rest.is_empty() {
             break;
+        }
+        if pass >= PURGE_PASSES {
+            return Err(Error::Unavailable("the record's archive kept changing during the purge; purge again".into()));
         }
         purged.removed_items += rest.len();
         deletes = rest.into_iter().map(|item| Write::Delete { key: item.key, condition: None }).collect();
