@@ -32,12 +32,6 @@ pub struct RestDirectory {
     http: Http,
 }
 
-impl Default for RestDirectory {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(15), Duration::from_secs(10))
-    }
-}
-
 impl RestDirectory {
     /// A connector whose every attempt takes at most `timeout`, waiting at most
     /// `max_retry_wait` between attempts (429 `Retry-After` included).
