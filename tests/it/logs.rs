@@ -61,11 +61,25 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     assert_eq!(client.call("PUT", &url("/records/employee/no%21"), Some(&admin), Some(&record)).await.0, 422);
     let globex = common::token(dir.path(), &["--tenant", "globex", "--role", "customer_admin"]);
     assert_eq!(client.call("GET", &url("/records/employee/e1/messages"), Some(&globex), None).await.0, 404);
+    let malformed = client.raw().post(url(&hook)).header("content-type", "application/json").body("{\"nope\": 1}");
+    let (status, refused) = client.send(malformed).await;
+    assert!((400..500).contains(&status), "a webhook Zipwhip never sends: {refused}");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let logs = server.logs();
     let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(lines.len() > 10, "JSON log lines:\n{logs}");
+    // Counters for operators, as CloudWatch Embedded Metric Format lines.
+    let metric = |name: &str| {
+        lines
+            .iter()
+            .filter(|l| l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == name)
+            .filter_map(|l| l[name].as_u64())
+            .sum::<u64>()
+    };
+    assert_eq!(metric("WebhooksAccepted"), 1, "{logs}");
+    assert_eq!(metric("WebhooksRejected"), 1, "{logs}");
+    assert_eq!(metric("TextsArchived"), 1, "{logs}");
     let (mut in_requests, mut in_messages) = (0, 0);
     for line in &lines {
         let text = line.to_string();

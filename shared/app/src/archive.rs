@@ -256,6 +256,7 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
             store.update(&msg_key, &status.set("matched", false), None).await?;
         }
         tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
+        crate::metrics::count(crate::metrics::Metric::TextsUnmatched, 1);
         return Ok(());
     }
     // Written as the texting user (the default group when unattributed).
@@ -264,6 +265,9 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
         archive_to(app, tenant, record, message, first.texting_user.as_ref()).await?;
     }
     tracing::info!(records = records.len(), first_report = is_first, "text archived");
+    if is_first {
+        crate::metrics::count(crate::metrics::Metric::TextsArchived, 1);
+    }
     if is_first {
         return Ok(()); // the message item was written with its records
     }

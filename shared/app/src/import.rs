@@ -870,6 +870,7 @@ async fn apply_chunks(
             .buffered(ROWS_AT_ONCE)
             .try_collect()
             .await?;
+        crate::metrics::count(crate::metrics::Metric::ImportRows, outcomes.len() as u64);
         let mut next = job.clone();
         let c = count(&outcomes);
         next.counts.create += c.create;

@@ -12,6 +12,7 @@ use crate::{
     envelope::Envelope,
     items::{self, Registration},
     keys,
+    metrics::{self, Metric},
     ports::{PortError, SecretFields, SecretName, WebhookRequest},
     webhook_sources,
 };
@@ -44,8 +45,21 @@ fn unknown() -> Error {
     Error::NotFound("unknown webhook".into())
 }
 
-/// Authenticates, parses and queues one webhook call.
+/// Authenticates, parses and queues one webhook call; counts it accepted or
+/// rejected (an unavailable queue is neither: the provider sends it again).
 pub async fn receive(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> {
+    let result = accept(app, call).await;
+    match &result {
+        Ok(_) => metrics::count(Metric::WebhooksAccepted, 1),
+        Err(e) if e.is_bad_input() || matches!(e, Error::NotFound(_) | Error::Forbidden(_)) => {
+            metrics::count(Metric::WebhooksRejected, 1);
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+async fn accept(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> {
     let provider_kind: ProviderKind = call.provider.parse().map_err(|_| unknown())?;
     let valid_token = (16..=128).contains(&call.token.len()) && call.token.bytes().all(|b| b.is_ascii_alphanumeric());
     if !valid_token {

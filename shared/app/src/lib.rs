@@ -19,6 +19,7 @@ pub mod intake;
 pub mod items;
 pub mod keys;
 pub mod mass;
+pub mod metrics;
 pub mod optout;
 pub mod ports;
 pub mod records;

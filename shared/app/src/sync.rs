@@ -155,6 +155,10 @@ pub async fn run_tenant(app: &Arc<App>, tenant: &TenantId) -> TenantReport {
         duration_ms = report.duration_ms,
         "ats sync of tenant"
     );
+    let writes = report.created + report.updated + report.records_upserted;
+    crate::metrics::count(crate::metrics::Metric::SyncWrites, u64::try_from(writes).unwrap_or(u64::MAX));
+    crate::metrics::count(crate::metrics::Metric::SyncConflicts, u64::try_from(report.conflicts).unwrap_or(u64::MAX));
+    crate::metrics::count(crate::metrics::Metric::SyncFailures, u64::from(report.error.is_some()));
     if report.wrote {
         match report.to_item(keys::sync_report(tenant)) {
             Ok(item) => {

@@ -37,6 +37,7 @@ where
                 Ok(()) => None,
                 Err(e) => {
                     tracing::warn!(error = %e, "message failed; it will be retried");
+                    crate::metrics::count(crate::metrics::Metric::MessagesFailed, 1);
                     handler.failed(id, &e).await;
                     Some(id.to_owned())
                 }

@@ -377,3 +377,36 @@ fn the_outbox_pipe_takes_outbox_items_only() {
     assert!(!textbridge_app::keys::user(&tenant, &"u1".parse().expect("id")).pk.ends_with(suffix));
     assert_eq!(text(&pipe["Properties"]["Target"]), "EmailEvents");
 }
+
+/// Alarms beyond the dead letters: every function's errors and throttles, the intake
+/// queue falling behind, and the ATS sync failing on the metric the code counts.
+#[test]
+fn alarms_watch_every_function_the_queue_and_the_sync() {
+    let t = template();
+    let alarms = resources(&t, "AWS::CloudWatch::Alarm");
+    let alarm = |id: &str| alarms.iter().find(|(a, _)| *a == id).unwrap_or_else(|| panic!("no {id}")).1;
+    let mut functions: Vec<&str> = resources(&t, "AWS::Serverless::Function").into_iter().map(|(id, _)| id).collect();
+    functions.sort_unstable();
+    for (id, metric) in [("FunctionErrorsAlarm", "Errors"), ("FunctionThrottlesAlarm", "Throttles")] {
+        let Some(metrics) = alarm(id)["Properties"]["Metrics"].as_vec() else { panic!("{id}: no Metrics") };
+        let mut watched: Vec<&str> = metrics
+            .iter()
+            .filter(|m| m["MetricStat"]["Metric"]["MetricName"].as_str() == Some(metric))
+            .filter_map(|m| m["MetricStat"]["Metric"]["Dimensions"][0]["Value"].as_str())
+            .collect();
+        watched.sort_unstable();
+        assert_eq!(watched, functions, "{id} watches every function");
+        assert!(metrics.iter().any(|m| m["Expression"].as_str() == Some("SUM(METRICS())")), "{id}");
+    }
+    let age = &alarm("IntakeQueueAgeAlarm")["Properties"];
+    assert_eq!((text(&age["Namespace"]), text(&age["MetricName"])), ("AWS/SQS", "ApproximateAgeOfOldestMessage"));
+    let sync = &alarm("AtsSyncFailuresAlarm")["Properties"];
+    assert_eq!(text(&sync["Namespace"]), textbridge_telemetry::NAMESPACE);
+    assert_eq!(text(&sync["MetricName"]), textbridge_app::metrics::Metric::SyncFailures.name());
+    assert_eq!(text(&sync["Dimensions"][0]["Name"]), "Service");
+    assert_eq!(
+        textbridge_app::metrics::TARGET,
+        textbridge_telemetry::METRICS_TARGET,
+        "the app logs what the logs read"
+    );
+}
