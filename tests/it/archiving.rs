@@ -528,6 +528,7 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_and_replays_once() {
     let (status, depth) = w.call("GET", "/admin/queues", &staff, None).await;
     assert_eq!(status, 200, "{depth}");
     assert_eq!((depth["dead"].as_u64(), depth["visible"].as_u64()), (Some(1), Some(0)), "{depth}");
+    assert_eq!(depth["dead_by_tenant"], json!({"acme": 1}), "{depth}");
     let (status, resp) = w.call("GET", "/admin/queues", &admin, None).await;
     assert_eq!((status, resp["error"]["code"].as_str()), (403, Some("forbidden")), "{resp}");
 
@@ -579,6 +580,8 @@ async fn dlq_commands_list_and_replay_real_dead_letters() {
     let (mut w, ids) = two_dead_letters().await;
     let dlq = |args: &[&str]| common::cli(&w.dir, args);
     assert_eq!(listed_ids(&dlq(&["dlq", "list"])), ids, "the CLI lists what the API lists");
+    let status: Value = serde_json::from_str(dlq(&["status"]).trim()).expect("status JSON");
+    assert_eq!((&status["dead"], &status["dead_by_tenant"]), (&json!(2), &json!({"acme": 2})), "{status}");
 
     assert_eq!(dlq(&["dlq", "replay", "--id", "no-such-letter"]).trim(), "replayed 0 dead letter(s)");
     assert_eq!(dlq(&["dlq", "replay", "--id", &ids[0]]).trim(), "replayed 1 dead letter(s)");

@@ -43,6 +43,11 @@ enum Command {
         #[arg(long, env = "DEFAULT_COUNTRY", default_value = "US", value_parser = parse_region)]
         default_country: Region,
     },
+    /// Prints the intake queue's depth and its dead letters per tenant as JSON.
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Args)]
@@ -184,6 +189,7 @@ async fn main() -> ExitCode {
         Command::Import(args) => import(args).await,
         Command::Dlq { command } => dlq(command).await,
         Command::Sync { data, tenant, default_country } => sync_now(data, &tenant, default_country).await,
+        Command::Status { data } => status(data).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -381,6 +387,13 @@ async fn scheduled(
             _ = stopped.changed() => return,
         }
     }
+}
+
+async fn status(data: DataDir) -> Result<(), Error> {
+    let app = App::on(open(data.existing()?).await?.backend(), Config::default());
+    let status = textbridge_app::dead_letters::status(&app).await?;
+    println!("{}", serde_json::to_string(&status).map_err(Error::unexpected)?);
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,7 @@
 //! | `POST /records/{kind}/{id}/notes` | users whose security group writes the note's action type | write a note |
 //! | `GET /messages/unmatched` | admins | texts whose number matches no record |
 //! | `GET /admin/dead-letters`, `POST /admin/dead-letters/replay` | admins (own tenant), staff | dead letters |
-//! | `GET /admin/queues` | staff | the intake queue's depth and the dead letters' count (every tenant's) |
+//! | `GET /admin/queues` | staff | the intake queue's depth and its dead letters, per tenant (every tenant's) |
 //! | `GET·PUT /admin/webhook-sources` | admins | per-provider source-address allow-lists |
 //! | `GET /admin/ats-sync/report`, `GET /admin/ats-sync/conflicts`, `POST …/conflicts/{ats_user}/resolve` | admins | the ATS sync's last report and its conflicts |
 //! | `GET·POST /admin/action-types` | admins | message action types (built-in and added) |
@@ -34,11 +34,10 @@ use textbridge_app::{
     App,
     access::{self, ActionTypeView, Grants, Membership, NewActionType, NewSecurityGroup, SecurityGroupView},
     conversations::{self, MinePage, NumberView},
-    dead_letters::{self, DeadLetterView, ReplayRequest, Replayed},
+    dead_letters::{self, DeadLetterView, QueueStatus, ReplayRequest, Replayed},
     items::{NoteEntry, SyncConflictItem},
     mass::{self, Accepted, MassRequest, Progress},
     optout::{self, OptOutStatus},
-    ports::QueueDepth,
     records::{self, ConversationPage, NewNote, RecordInput, RecordView, UnmatchedPage},
     send::{self, SendRequest, Sent},
     sync::{self, Resolution, TenantReport},
@@ -95,7 +94,7 @@ async fn list_dead_letters(
     Ok(Json(dead_letters::list(&app, &caller).await?))
 }
 
-async fn queue_depth(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<QueueDepth>, ApiError> {
+async fn queue_depth(State(app): State<Arc<App>>, Caller(caller): Caller) -> Result<Json<QueueStatus>, ApiError> {
     Ok(Json(dead_letters::depth(&app, &caller).await?))
 }
 

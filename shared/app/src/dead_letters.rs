@@ -79,14 +79,37 @@ fn view(letter: &DeadLetter) -> DeadLetterView {
     }
 }
 
-/// The intake queue's depth and its dead letters' count. They count every tenant's
-/// messages together, so only staff see them.
+/// The operator's view of the intake queue: its depth, and its dead letters per
+/// tenant (of the first [`MAX_LISTED`]; `-` for one whose tenant cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueStatus {
+    /// Waiting, in flight and dead messages of every tenant.
+    #[serde(flatten)]
+    pub depth: QueueDepth,
+    /// Dead letters by tenant.
+    pub dead_by_tenant: std::collections::BTreeMap<String, u64>,
+}
+
+/// The intake queue's [`QueueStatus`] (the local `textbridge status`).
+pub async fn status(app: &App) -> Result<QueueStatus, Error> {
+    let queue = app.queue()?;
+    let depth = queue.depth().await?;
+    let mut dead_by_tenant = std::collections::BTreeMap::new();
+    for letter in queue.dead_letters(MAX_LISTED).await? {
+        let tenant = view(&letter).tenant.unwrap_or_else(|| "-".to_owned());
+        *dead_by_tenant.entry(tenant).or_default() += 1;
+    }
+    Ok(QueueStatus { depth, dead_by_tenant })
+}
+
+/// The intake queue's [`QueueStatus`]. It counts every tenant's messages, so only
+/// staff see it.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
-pub async fn depth(app: &App, caller: &Identity) -> Result<QueueDepth, Error> {
+pub async fn depth(app: &App, caller: &Identity) -> Result<QueueStatus, Error> {
     if caller.role != Role::Staff {
         return Err(Error::Forbidden("queue depths count every tenant's messages: staff only".into()));
     }
-    Ok(app.queue()?.depth().await?)
+    status(app).await
 }
 
 /// Moves dead letters back to the intake queue. Archiving is idempotent, so a
