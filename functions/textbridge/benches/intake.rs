@@ -4,7 +4,11 @@
 //! 1. signed TextUs webhooks (HMAC check + durable enqueue) vs. a no-op route on the
 //!    same server: accepted requests/s and latency percentiles;
 //! 2. the archiver draining the queue: messages/s;
-//! 3. store and queue operations per archived message, counted through the ports.
+//! 3. store operations per webhook and per archived message, counted through the port.
+//!
+//! Both twice: with every look-up read again (`CACHE_TTL_SECS=0`, the local default)
+//! and as a warm deployed function reads (`CACHE_TTL_SECS=30`: registration,
+//! allow-lists, secret and the texting user's security group cached).
 //!
 //! Run: `cargo bench -p textbridge --bench intake` (`-- --requests N --concurrency C`).
 
@@ -34,14 +38,16 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 fn payload(i: usize) -> String {
+    // A new message id for every request of the run (the rounds use distinct ranges).
     seed::textus_received(&i.to_string(), "+12065550100", "+12065550199", &format!("bench message {i}"))
 }
 
 /// Posts `requests` bodies to `url` with `concurrency` clients; returns per-request
 /// latencies and the wall time.
-async fn load(url: &str, requests: usize, concurrency: usize, signed: bool) -> (Vec<Duration>, Duration) {
+async fn load(url: &str, first: usize, requests: usize, concurrency: usize, signed: bool) -> (Vec<Duration>, Duration) {
     let http = reqwest::Client::new();
     let next = Arc::new(AtomicU64::new(0));
+    let end = first + requests;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -49,8 +55,8 @@ async fn load(url: &str, requests: usize, concurrency: usize, signed: bool) -> (
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
-                let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).expect("index");
-                if i >= requests {
+                let i = first + usize::try_from(next.fetch_add(1, Ordering::Relaxed)).expect("index");
+                if i >= end {
                     return latencies;
                 }
                 let body = payload(i);
@@ -84,43 +90,36 @@ fn report(name: &str, mut latencies: Vec<Duration>, wall: Duration) {
     );
 }
 
-#[tokio::main]
-async fn main() {
-    let requests = arg("--requests", 2000);
-    let concurrency = arg("--concurrency", 16);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
-    let plain = embedded.backend();
-    let counting = Arc::new(CountingStore::new(plain.store.clone()));
-    let backend = Backend { store: counting.clone(), queue: plain.queue.clone(), secrets: plain.secrets.clone() };
-
-    // A TextUs system registration and one record, seeded through the ports.
-    let tenant = TenantId::parse("acme").expect("tenant");
-    let token = "b".repeat(48);
-    seed::textus_registration(&backend, &tenant, &token, SECRET).await;
-    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
-
-    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
-    let app = App::on(backend, Config::default()).with_providers(providers).shared();
+/// Serves `app`'s intake routes (and a no-op route) on a free loopback port; the base URL.
+async fn serve(app: Arc<App>) -> String {
     let router = textbridge_api::finish(
         Router::new()
-            .merge(textbridge_api::intake::router(app.clone()))
+            .merge(textbridge_api::intake::router(app))
             .route("/noop", post(|| async { StatusCode::ACCEPTED })),
         Arc::new(DevKey::from_bytes(&[1; 32])),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-    let base = format!("http://{addr}");
+    format!("http://{addr}")
+}
 
-    println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
-    let (lat, wall) = load(&format!("{base}/noop"), requests, concurrency, false).await;
-    report("no-op route", lat, wall);
+/// One round on `app`: `requests` signed webhooks (message ids from `first`), then the
+/// archiver draining them; prints throughput and store operations per call.
+async fn round(
+    app: &Arc<App>,
+    counting: &CountingStore,
+    token: &str,
+    first: usize,
+    requests: usize,
+    concurrency: usize,
+) {
+    let base = serve(app.clone()).await;
     let (reads0, writes0) = {
         let t = counting.totals();
         (t.reads, t.writes)
     };
-    let (lat, wall) = load(&format!("{base}/webhooks/textus/{token}"), requests, concurrency, true).await;
+    let (lat, wall) = load(&format!("{base}/webhooks/textus/{token}"), first, requests, concurrency, true).await;
     report("signed webhook + enqueue", lat, wall);
     let Counts { reads: reads1, writes: writes1 } = counting.totals();
     let per = |n: u64| n as f64 / requests as f64;
@@ -155,10 +154,44 @@ async fn main() {
         per(reads2 - reads1),
         per(writes2 - writes1)
     );
-    let archived = app
+}
+
+#[tokio::main]
+async fn main() {
+    let requests = arg("--requests", 2000);
+    let concurrency = arg("--concurrency", 16);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
+    let plain = embedded.backend();
+    let counting = Arc::new(CountingStore::new(plain.store.clone()));
+    let backend = Backend { store: counting.clone(), queue: plain.queue.clone(), secrets: plain.secrets.clone() };
+
+    // A TextUs system registration and one record, seeded through the ports.
+    let tenant = TenantId::parse("acme").expect("tenant");
+    let token = "b".repeat(48);
+    seed::textus_registration(&backend, &tenant, &token, SECRET).await;
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::from_env().expect("endpoints"));
+    let app_with = |cache_ttl: Duration| {
+        App::on(backend.clone(), Config { cache_ttl, ..Config::default() }).with_providers(providers.clone()).shared()
+    };
+    let uncached = app_with(Duration::ZERO);
+    let cached = app_with(Duration::from_secs(30));
+
+    println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
+    let base = serve(uncached.clone()).await;
+    let (lat, wall) = load(&format!("{base}/noop"), 0, requests, concurrency, false).await;
+    report("no-op route", lat, wall);
+    println!("every look-up read again (CACHE_TTL_SECS=0):");
+    round(&uncached, &counting, &token, 0, requests, concurrency).await;
+    println!("warm, as deployed (CACHE_TTL_SECS=30):");
+    round(&cached, &counting, &token, requests, requests, concurrency).await;
+
+    let archived = uncached
         .store
         .query_all(&textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1"))
         .await
         .expect("archive");
-    assert_eq!(archived.len(), requests, "every message archived once");
+    assert_eq!(archived.len(), 2 * requests, "every message archived once");
 }

@@ -9,10 +9,34 @@ use textbridge_app::{
 };
 use tokio::sync::watch;
 
-/// Polls `queue` until `shutdown` turns true: receives up to 10 messages, handles
-/// them, deletes those that succeeded. Failed ones reappear after `visibility`
-/// (the configured visibility timeout) and land in the dead-letter queue after the receive limit.
+/// Batches handled at once (as several SQS pollers would): their writes share the
+/// embedded backend's commits. Not more: a crash interrupts every message in flight,
+/// each of which waits out its visibility timeout and its ATS lease again, and one
+/// interrupted twice may run out of receives.
+const POLLERS: usize = 2;
+
+/// Polls `queue` until `shutdown` turns true, [`POLLERS`] batches at a time: each
+/// poller receives up to 10 messages, handles them, deletes those that succeeded.
+/// Failed ones reappear after `visibility` (the configured visibility timeout) and
+/// land in the dead-letter queue after the receive limit.
 pub async fn run(
+    queue: Arc<dyn Queue>,
+    handler: Arc<dyn MessageHandler>,
+    visibility: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    let pollers: Vec<_> = (0..POLLERS)
+        .map(|_| tokio::spawn(poll(Arc::clone(&queue), Arc::clone(&handler), visibility, shutdown.clone())))
+        .collect();
+    for poller in pollers {
+        if let Err(e) = poller.await {
+            tracing::error!(error = %e, "a queue poller stopped");
+        }
+    }
+}
+
+/// One poller of [`run`].
+async fn poll(
     queue: Arc<dyn Queue>,
     handler: Arc<dyn MessageHandler>,
     visibility: Duration,
@@ -35,9 +59,18 @@ pub async fn run(
             continue;
         }
         let failed = handle_batch(handler.as_ref(), batch.iter().map(|m| (m.id.as_str(), m.body.as_str()))).await;
-        for message in batch.iter().filter(|m| !failed.contains(&m.id)) {
-            if let Err(e) = queue.delete(&message.receipt).await {
-                tracing::warn!(message_id = %message.id, error = %e, "delete failed; the message will be redelivered");
+        // Deleted all at once, so that the deletes share a commit.
+        let deletes: Vec<_> = batch
+            .into_iter()
+            .filter(|m| !failed.contains(&m.id))
+            .map(|message| {
+                let queue = Arc::clone(&queue);
+                tokio::spawn(async move { (queue.delete(&message.receipt).await, message.id) })
+            })
+            .collect();
+        for delete in deletes {
+            if let Ok((Err(e), message_id)) = delete.await {
+                tracing::warn!(%message_id, error = %e, "delete failed; the message will be redelivered");
             }
         }
     }

@@ -1,6 +1,7 @@
 use std::str::FromStr;
+use std::sync::LazyLock;
 
-use phonenumber::{Mode, country};
+use phonenumber::{PhoneNumber, country, metadata::Database};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -40,6 +41,14 @@ impl FromStr for Region {
 ///
 /// Parsed with libphonenumber's metadata (the `phonenumber` crate); national numbers are
 /// read in the tenant's region.
+///
+/// In a region of country code 1 (the North American Numbering Plan: the United
+/// States, Canada and 23 more), a +1 number — nearly all a US tenant sees — is read
+/// with that plan's metadata alone ([`NANP`]): building the whole database (every
+/// country's patterns checked) takes ~100 ms, which every cold start would otherwise
+/// pay on its first number. Any other number, and any input the plan's metadata
+/// cannot read, is read with the whole database. Both give the same answer for a +1
+/// number: they hold the same metadata for it (checked by this module's tests).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct E164(String);
@@ -48,11 +57,20 @@ impl E164 {
     /// Parses `input` (international, or national in `region`) into E.164.
     pub fn parse(input: &str, region: Region) -> Result<Self, Error> {
         let bad = || Error::invalid("phone", format!("{input:?} is not a valid phone number"));
-        let number = phonenumber::parse(Some(region.0), input).map_err(|_| bad())?;
-        if !phonenumber::is_valid(&number) {
-            return Err(bad());
+        if NANP.by_id(region.0.as_ref()).is_some()
+            && let Ok(number) = phonenumber::parse_with(&NANP, Some(region.0), input)
+            && number.code().value() == 1
+        {
+            return valid_e164(&NANP, &number).ok_or_else(bad);
         }
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        let number = phonenumber::parse(Some(region.0), input).map_err(|_| bad())?;
+        valid_e164(&phonenumber::metadata::DATABASE, &number).ok_or_else(bad)
+    }
+
+    /// Reads the +1 metadata and one number, so that the first number a process reads
+    /// later costs what any other does; for start-up, off the request path.
+    pub fn warm_up() {
+        let _ = Self::parse("+12025550100", Region::US);
     }
 
     /// The area code of a North American (+1) number; `None` for other countries.
@@ -62,6 +80,22 @@ impl E164 {
             .filter(|rest| rest.len() == 10)
             .and_then(|rest| crate::AreaCode::parse(&rest[..3]).ok())
     }
+}
+
+/// libphonenumber's metadata of the territories of country code 1, as the
+/// `phonenumber` crate ships it (`metadata/nanp.xml`, written by
+/// `scripts/nanp-metadata.py`).
+static NANP: LazyLock<Database> = LazyLock::new(|| {
+    #[allow(clippy::expect_used)] // The file is part of the build; the tests read it.
+    Database::parse(include_str!("../metadata/nanp.xml")).expect("metadata/nanp.xml is valid metadata")
+});
+
+/// The E.164 form of `number` if `db` says it is valid: `+`, the country code and the
+/// national significant number, as the library's E.164 formatter writes it — without
+/// that formatter, which first matches the number against its country's formatting
+/// rules (tens of milliseconds of regex building on first use) that E.164 ignores.
+fn valid_e164(db: &Database, number: &PhoneNumber) -> Option<E164> {
+    phonenumber::is_valid_with(db, number).then(|| E164(format!("+{}{}", number.code().value(), number.national())))
 }
 
 /// Text (`FromStr`, `TryFrom<String>`, serde) must already be in international form.
@@ -121,7 +155,59 @@ mod tests {
         assert_eq!(err.to_string(), "country: \"XX\" is not a two-letter country code");
     }
 
+    #[test]
+    fn plus_one_numbers_are_read_with_the_nanp_metadata() {
+        for input in ["(206) 555-0100", "+1 312 555 0199", "1-206-555-0100", "+12065550100"] {
+            let number = phonenumber::parse_with(&NANP, Some(country::Id::US), input);
+            assert!(number.as_ref().is_ok_and(|n| valid_e164(&NANP, n).is_some()), "{input}: {number:?}");
+        }
+    }
+
+    #[test]
+    fn the_nanp_metadata_is_the_crates_own() {
+        let full = &phonenumber::metadata::DATABASE;
+        assert_eq!(NANP.region(&1), full.region(&1), "the same territories, in the same order");
+        assert_eq!(NANP.iter().count(), full.region(&1).map_or(0, |r| r.len()), "only +1 territories");
+        for id in full.region(&1).unwrap_or_default() {
+            let ours = NANP.by_id(id).map(|m| format!("{m:?}"));
+            assert_eq!(ours, full.by_id(id).map(|m| format!("{m:?}")), "{id}: scripts/nanp-metadata.py is stale");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn nanp_and_whole_database_agree(
+            digits in "[2-9][0-9]{2}[2-9][0-9]{6}|[0-9]{10}",
+            style in 0..4usize,
+            region in prop::sample::select(vec!["US", "CA", "PR", "JM", "AG"]),
+        ) {
+            let input = match style {
+                0 => format!("+1{digits}"),
+                1 => digits.clone(),
+                2 => format!("1-{}-{}-{}", &digits[..3], &digits[3..6], &digits[6..]),
+                _ => format!("011 1 {digits}"),
+            };
+            let region = Region::parse(region).unwrap();
+            let whole = phonenumber::parse(Some(region.0), &input)
+                .ok()
+                .filter(phonenumber::is_valid)
+                .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
+            prop_assert_eq!(E164::parse(&input, region).ok().map(String::from), whole, "{}", input);
+        }
+
+        #[test]
+        fn e164_is_written_as_the_library_writes_it(
+            code in prop::sample::select(vec!["44", "39", "33", "49", "61", "81", "52", "1"]),
+            digits in "0?[0-9]{6,11}",
+        ) {
+            let input = format!("+{code}{digits}");
+            let library = phonenumber::parse(Some(country::Id::US), &input)
+                .ok()
+                .filter(phonenumber::is_valid)
+                .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
+            prop_assert_eq!(E164::parse(&input, Region::US).ok().map(String::from), library, "{}", input);
+        }
+
         #[test]
         fn never_panics_and_output_reparses(s in "\\PC{0,40}") {
             if let Ok(n) = E164::parse(&s, Region::US) {

@@ -3,12 +3,15 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::ChaCha20Poly1305;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use tempfile::TempDir;
 use textbridge_app::ports::{PortError, PortResult};
 
@@ -70,18 +73,53 @@ impl Durability {
     }
 }
 
+/// Most writes committed together in one transaction (group commit).
+const MAX_GROUP: usize = 256;
+
 /// The open database, the secret cipher, and (for temporary backends) the directory
-/// guard. Fields drop in order: the connections close before the directory goes.
+/// guard. Dropping it stops the writer thread and closes both connections before the
+/// directory goes.
 ///
-/// Writes go through one connection, one at a time; reads through another, so that a
-/// read never waits for a write's flush to disk (in WAL mode readers see the last
-/// commit and do not block the writer).
+/// Writes go to one writer thread that owns the write connection; reads go through
+/// another connection, so that a read never waits for a write's flush to disk (in WAL
+/// mode readers see the last commit and do not block the writer).
+///
+/// **Group commit**: the writer takes every write waiting when it becomes free (up to
+/// [`MAX_GROUP`]) into one transaction, each write in its own savepoint, and answers
+/// each caller only after that transaction's commit — so concurrent writes share one
+/// flush to disk, a write that fails leaves nothing behind, and no call returns before
+/// what it wrote is durable.
 pub(crate) struct Db {
-    writer: Mutex<Connection>,
+    writer: Option<Writer>,
     reader: Mutex<Connection>,
     cipher: ChaCha20Poly1305,
     data_dir: PathBuf,
     _temp: Option<TempDir>,
+}
+
+/// The writer thread and the way to hand it work.
+struct Writer {
+    jobs: Sender<Job>,
+    thread: JoinHandle<()>,
+}
+
+/// One write: runs on the write connection inside the group's transaction (or is told
+/// why the transaction could not start) and returns whether it succeeded and how to
+/// answer its caller once the group's commit is known.
+type Job = Box<dyn FnOnce(PortResult<&Connection>) -> (bool, Answer) + Send>;
+
+/// Answers a write's caller with the outcome of its group's commit.
+type Answer = Box<dyn FnOnce(PortResult<()>) + Send>;
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some(Writer { jobs, thread }) = self.writer.take() {
+            drop(jobs);
+            // The thread ends once the writes already handed to it are done, closing
+            // its connection.
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Db {
@@ -94,9 +132,14 @@ impl Db {
         let path = data_dir.join(DB_FILE);
         let writer = open_writer(&path, durability)?;
         let reader = open_reader(&path)?;
+        let (jobs, queued) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("textbridge-db-writer".to_owned())
+            .spawn(move || run_writer(writer, &queued))
+            .map_err(|e| PortError::Unexpected(format!("cannot start the database writer: {e}")))?;
         tracing::debug!(data_dir = %data_dir.display(), ?durability, "opened the embedded backend");
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: Some(Writer { jobs, thread }),
             reader: Mutex::new(reader),
             cipher,
             data_dir: data_dir.to_path_buf(),
@@ -129,23 +172,88 @@ impl Db {
         .await
     }
 
-    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`) on a blocking thread and
-    /// commits if it returns `Ok`; on `Err` nothing is written.
-    pub(crate) async fn write<T, F>(self: &Arc<Self>, f: F) -> PortResult<T>
+    /// Runs `f` on the writer thread inside a write transaction (`BEGIN IMMEDIATE`),
+    /// possibly shared with other writes waiting at the same time; returns once that
+    /// transaction has committed. On `Err` nothing `f` did is written.
+    pub(crate) async fn write<T, F>(&self, f: F) -> PortResult<T>
     where
-        F: FnOnce(&Transaction<'_>) -> PortResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> PortResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let db = Arc::clone(self);
-        blocking(move || {
-            let mut conn = lock(&db.writer)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
-            let out = f(&tx)?;
-            tx.commit().db()?;
-            Ok(out)
-        })
-        .await
+        let (answer, answered) = tokio::sync::oneshot::channel::<PortResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let out = match conn {
+                Ok(conn) => catch_unwind(AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(PortError::Unexpected("database task failed: it panicked".to_owned()))),
+                Err(e) => Err(e),
+            };
+            let ok = out.is_ok();
+            let answer: Answer = Box::new(move |committed| {
+                let _ = answer.send(out.and_then(|value| committed.map(|()| value)));
+            });
+            (ok, answer)
+        });
+        let stopped = || PortError::Unexpected("the database writer has stopped".to_owned());
+        let writer = self.writer.as_ref().ok_or_else(stopped)?;
+        writer.jobs.send(job).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
     }
+}
+
+/// The writer thread: takes the writes waiting, runs them in one transaction (each in
+/// a savepoint), commits, then answers them; until every sender is gone.
+fn run_writer(conn: Connection, jobs: &Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        let mut outcome = begin(&conn);
+        match &outcome {
+            Ok(()) => {
+                for job in group {
+                    let (answer, closed) = run_job(&conn, job);
+                    answers.push(answer);
+                    if let Err(e) = closed {
+                        outcome = Err(e);
+                    }
+                }
+            }
+            Err(e) => answers.extend(group.into_iter().map(|job| job(Err(e.clone())).1)),
+        }
+        if outcome.is_ok() {
+            outcome = conn.execute_batch("COMMIT").db();
+        }
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for answer in answers {
+            answer(outcome.clone());
+        }
+    }
+}
+
+/// Starts the group's transaction, after rolling back anything left open.
+fn begin(conn: &Connection) -> PortResult<()> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK").db()?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").db()
+}
+
+/// Runs one write in its own savepoint, undoing it when it fails; `Err` when the
+/// savepoint could not be closed (the whole group then fails).
+fn run_job(conn: &Connection, job: Job) -> (Answer, PortResult<()>) {
+    if let Err(e) = conn.execute_batch("SAVEPOINT write") {
+        return (job(Err(map_error(e))).1, Ok(()));
+    }
+    let (ok, answer) = job(Ok(conn));
+    let end = if ok { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
+    (answer, conn.execute_batch(end).db())
 }
 
 /// Runs `f` on tokio's blocking threads.

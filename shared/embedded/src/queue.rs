@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 use textbridge_app::ports::{DeadLetter, MAX_RECEIVES, PortError, PortResult, Queue, QueueDepth, Received};
 
 use crate::db::{Db, DbResult, now_ms};
@@ -188,7 +188,7 @@ fn check_body(body: &str) -> PortResult<()> {
 }
 
 /// Adds a message to the back of the intake queue; returns its id.
-fn insert(tx: &Transaction<'_>, body: &str, now: i64) -> PortResult<String> {
+fn insert(tx: &Connection, body: &str, now: i64) -> PortResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     tx.prepare_cached(
         "INSERT INTO messages (id, queue, body, receive_count, visible_at_ms, sent_at_ms)
@@ -201,7 +201,7 @@ fn insert(tx: &Transaction<'_>, body: &str, now: i64) -> PortResult<String> {
 
 /// Takes up to `max` visible messages, oldest first, moving those received
 /// [`MAX_RECEIVES`] times already to the dead-letter queue instead.
-fn receive(tx: &Transaction<'_>, max: usize, visibility_ms: i64) -> PortResult<Vec<Received>> {
+fn receive(tx: &Connection, max: usize, visibility_ms: i64) -> PortResult<Vec<Received>> {
     let now = now_ms();
     let visible_at = now.saturating_add(visibility_ms);
     let mut received = Vec::new();

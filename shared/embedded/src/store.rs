@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 use textbridge_app::ports::{
     Condition, Index, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, PortError, PortResult, Query, Update, Write,
@@ -116,7 +116,7 @@ fn write_key(write: &Write) -> &Key {
 
 /// Applies one write inside a transaction once its condition holds; returns the new
 /// item of an update.
-fn apply(tx: &Transaction<'_>, write: &Write) -> PortResult<Option<Item>> {
+fn apply(tx: &Connection, write: &Write) -> PortResult<Option<Item>> {
     let key = write_key(write);
     let condition = condition_of(write);
     let needs_current = condition.is_some() || matches!(write, Write::Update { .. });
@@ -324,7 +324,7 @@ fn load(conn: &rusqlite::Connection, key: &Key) -> PortResult<Option<Item>> {
 }
 
 /// Creates or overwrites an item.
-fn save(tx: &Transaction<'_>, item: &Item) -> PortResult<()> {
+fn save(tx: &Connection, item: &Item) -> PortResult<()> {
     let attrs = serde_json::to_string(&item.attrs)
         .map_err(|e| PortError::Unexpected(format!("cannot encode the item's attributes: {e}")))?;
     let (gsi1pk, gsi1sk) = match &item.index {

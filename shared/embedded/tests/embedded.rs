@@ -508,3 +508,45 @@ async fn the_sweep_removes_expired_items_only() {
     assert_eq!(keys, ["B", "C"]);
     assert_eq!(embedded.sweep_expired(1_000).await.expect("sweep"), 0, "nothing more");
 }
+
+/// Writes waiting at the same time share one commit (group commit): of many racing
+/// transactions some fail part-way, and each failed one leaves nothing behind while
+/// every other one lands whole, on a durable (`synchronous=FULL`) database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_writes_that_fail_leave_nothing_behind_their_neighbours_land() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let embedded = open(tmp.path()).await.expect("open");
+    let b = embedded.backend();
+    b.store.put(&Item::new(Key::new("T#g", "TAKEN")).with("n", 0), None).await.expect("put");
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let store = b.store.clone();
+            tokio::spawn(async move {
+                // Every third transaction ends on a condition that fails after its first
+                // write was applied; the rest succeed.
+                let last = if i % 3 == 0 { Key::new("T#g", "TAKEN") } else { Key::new("T#g", format!("B#{i}")) };
+                let writes = [
+                    Write::Put { item: Item::new(Key::new("T#g", format!("A#{i}"))).with("i", i), condition: None },
+                    Write::Put { item: Item::new(last).with("i", i), condition: Some(Condition::NotExists) },
+                ];
+                (i, store.transact(&writes).await)
+            })
+        })
+        .collect();
+    let mut failed = 0;
+    for call in calls {
+        let (i, outcome) = call.await.expect("task");
+        let first = b.store.get(&Key::new("T#g", format!("A#{i}"))).await.expect("get");
+        if i % 3 == 0 {
+            assert_eq!(outcome, Err(PortError::ConditionFailed), "{i}");
+            assert!(first.is_none(), "transaction {i} failed, yet its first write is there");
+            failed += 1;
+        } else {
+            assert_eq!(outcome, Ok(()), "{i}");
+            assert!(first.is_some(), "transaction {i} succeeded, yet its first write is missing");
+        }
+    }
+    assert_eq!(failed, 67);
+    let taken = b.store.get(&Key::new("T#g", "TAKEN")).await.expect("get").expect("item");
+    assert_eq!(taken.attrs["n"], json!(0), "no failed transaction overwrote the taken item");
+}

@@ -10,6 +10,7 @@
 //! Log lines carry the label, method, path, status and attempt: never a header
 //! value, a query string or a body.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::{
@@ -75,9 +76,13 @@ enum Attempt {
 }
 
 /// The shared client and its limits. Cloning shares the connection pool.
+///
+/// The underlying client is built on first use: building it reads the system's root
+/// certificates (milliseconds), which a Lambda function's start-up should not wait for
+/// when its requests may never go out (intake only verifies webhooks).
 #[derive(Debug, Clone)]
 pub struct Client {
-    client: reqwest::Client,
+    client: Arc<OnceLock<reqwest::Client>>,
     timeout: Duration,
     max_retry_wait: Duration,
 }
@@ -86,21 +91,22 @@ impl Client {
     /// A client whose attempts each take at most `timeout` (connecting, sending and
     /// reading the whole answer), waiting at most `max_retry_wait` between attempts.
     pub fn new(timeout: Duration, max_retry_wait: Duration) -> Self {
-        let built = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("textbridge/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let client = built.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not build the HTTP client as configured; using defaults");
-            reqwest::Client::new()
-        });
-        Self { client, timeout, max_retry_wait }
+        Self { client: Arc::new(OnceLock::new()), timeout, max_retry_wait }
     }
 
     /// The underlying client, to build requests with.
     pub fn inner(&self) -> &reqwest::Client {
-        &self.client
+        self.client.get_or_init(|| {
+            let built = reqwest::Client::builder()
+                .connect_timeout(self.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("textbridge/", env!("CARGO_PKG_VERSION")))
+                .build();
+            built.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not build the HTTP client as configured; using defaults");
+                reqwest::Client::new()
+            })
+        })
     }
 
     /// The limit on one attempt.
@@ -163,7 +169,7 @@ impl Client {
     }
 
     async fn attempt(&self, request: reqwest::Request) -> Attempt {
-        let mut response = match self.client.execute(request).await {
+        let mut response = match self.inner().execute(request).await {
             Ok(response) => response,
             Err(e) if e.is_connect() => return Attempt::NotSent,
             Err(_) => return Attempt::Lost,

@@ -128,12 +128,15 @@ pub fn ats(secrets: Arc<dyn Secrets>) -> Result<Option<Arc<dyn Ats>>, Error> {
 
 /// Reads `LOG_LEVEL` (default `info`), installs the JSON log subscriber and builds
 /// the function with `build`; a failure of either is reported (see the crate
-/// documentation) and ends the process's start-up.
+/// documentation) and ends the process's start-up. Meanwhile a thread of its own
+/// reads the phone-number metadata: start-up does not wait for it, and the first
+/// request rarely does.
 async fn start<T, F, Fut>(build: F) -> Result<T, ExitCode>
 where
     F: FnOnce(Aws) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
+    std::thread::spawn(textbridge_domain::E164::warm_up);
     let level = log_level(var("LOG_LEVEL").as_deref());
     textbridge_telemetry::init(level.as_deref().unwrap_or("info"));
     let built = match level {

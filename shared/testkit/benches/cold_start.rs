@@ -1,0 +1,87 @@
+//! Cold starts of the release bootstraps: each function started `--runs` times (20 by
+//! default) on the Lambda Runtime API emulator with the template's environment for a
+//! made-up stage, dummy keys and no AWS endpoint reachable, timed from process spawn to
+//! its first `GET /2018-06-01/runtime/invocation/next`; median and max. The reference
+//! in the same run: the hello-world `lambda_runtime` function of this crate (the floor;
+//! built with this benchmark's profile, not with the release profile).
+//!
+//! Run: `cargo bench -p textbridge-testkit --features aws --bench cold_start`
+//! (`-- --runs N`), with `TEXTBRIDGE_BOOTSTRAP_DIR` naming the folder that holds
+//! `<name>/bootstrap` (`cargo lambda build --release` puts them in
+//! `$CARGO_TARGET_DIR/lambda`).
+
+use std::time::Duration;
+
+use textbridge_testkit::lambda_runtime::template::{Template, project_template};
+use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FunctionSpec, bootstrap};
+
+const FUNCTIONS: [(&str, &str); 6] = [
+    ("credentials", "CredentialsFunction"),
+    ("intake", "IntakeFunction"),
+    ("records", "RecordsFunction"),
+    ("users", "UsersFunction"),
+    ("archiver", "ArchiverFunction"),
+    ("ats-sync", "AtsSyncFunction"),
+];
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Starts `spec` `runs` times; the init durations, sorted.
+async fn inits(spec: &FunctionSpec, runs: usize) -> Vec<Duration> {
+    let mut all = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut function = spec.clone().start().expect("start");
+        let init = function.wait_ready(Duration::from_secs(10)).await;
+        all.push(init.unwrap_or_else(|| panic!("did not start:\n{}", function.log_text())));
+    }
+    all.sort();
+    all
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[tokio::main]
+async fn main() {
+    let runs = arg("--runs", 20);
+    let template = Template::load(&project_template()).expect("template");
+    let deployment = Deployment::made_up("bench");
+    let resolver = deployment
+        .resolver(&template)
+        .with_ref("PublicBaseUrl", "https://textbridge.test")
+        .with_ref("JwtIssuer", "https://issuer.example.com/")
+        .with_ref("JwtAudience", "textbridge-api");
+    let keys = AccessKeys { access_key_id: "AKIDBENCH".into(), secret_access_key: "bench-secret".into() };
+
+    println!("cold start, spawn to the first `next`: {runs} runs each");
+    let hello = FunctionSpec::new(env!("CARGO_BIN_EXE_hello_lambda")).name("hello").memory_mb(128);
+    let floor = inits(&hello, runs).await;
+    let floor_median = floor[runs / 2];
+    println!(
+        "{:<12} median {:>6.1} ms   max {:>6.1} ms   (the floor)",
+        "hello world",
+        ms(floor_median),
+        ms(floor[runs - 1])
+    );
+    for (name, logical_id) in FUNCTIONS {
+        let Some(path) = bootstrap(name) else { continue };
+        let config = template.function(logical_id, &resolver).unwrap_or_else(|e| panic!("{logical_id}: {e}"));
+        let spec = FunctionSpec::new(path)
+            .name(&config.function_name)
+            .memory_mb(config.memory_mb)
+            .credentials(keys.clone())
+            .envs(config.environment.clone());
+        let all = inits(&spec, runs).await;
+        let median = all[runs / 2];
+        println!(
+            "{name:<12} median {:>6.1} ms   max {:>6.1} ms   ({:.1}× the floor)",
+            ms(median),
+            ms(all[runs - 1]),
+            median.as_secs_f64() / floor_median.as_secs_f64()
+        );
+    }
+}
