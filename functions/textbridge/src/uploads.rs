@@ -13,7 +13,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use textbridge_api::{ApiError, ApiPath, ApiQuery};
+use textbridge_api::{ApiError, ApiPath, ApiQuery, imports::file_body};
 use textbridge_domain::Error;
 use textbridge_embedded::{AcceptError, LocalUploads, Refusal};
 use textbridge_import::MAX_FILE_BYTES;
@@ -32,13 +32,7 @@ async fn accept(
     ApiQuery(signed): ApiQuery<Signed>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let bytes = bytes.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError(Error::TooLarge { limit: MAX_FILE_BYTES })
-        } else {
-            ApiError(Error::malformed("the file could not be read from the request"))
-        }
-    })?;
+    let bytes = file_body(bytes)?;
     match uploads.accept(&key, signed.expires, &signed.signature, bytes.to_vec()).await {
         Ok(()) => Ok((StatusCode::OK, Json(json!({})))),
         Err(AcceptError::Refused(Refusal::UnknownKey)) => Err(ApiError(Error::NotFound("no such upload".into()))),

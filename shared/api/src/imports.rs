@@ -47,8 +47,9 @@ struct UploadQuery {
     only: Option<RowAction>,
 }
 
-/// The body as bytes, a too-large one as the common 413.
-fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+/// A file sent as the body, as bytes; one larger than an import reads is the common
+/// 413 (also the local upload route's).
+pub fn file_body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     bytes.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError(Error::TooLarge { limit: MAX_FILE_BYTES })
@@ -64,7 +65,7 @@ async fn upload(
     ApiQuery(query): ApiQuery<UploadQuery>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ImportView>), ApiError> {
-    let bytes = body(bytes)?;
+    let bytes = file_body(bytes)?;
     caller.require_user_manager()?;
     let bytes = match &query.upload {
         None => bytes.to_vec(),
@@ -90,6 +91,10 @@ async fn upload_slot(
     Caller(caller): Caller,
     ApiJson(request): ApiJson<SlotRequest>,
 ) -> Result<(StatusCode, Json<UploadSlot>), ApiError> {
+    if textbridge_import::Format::from_name(&request.file_name).is_none() {
+        let why = "must end in .csv, .txt, .tsv, .xlsx, .xlsm or .xls";
+        return Err(ApiError(Error::invalid("file_name", why)));
+    }
     Ok((StatusCode::CREATED, Json(import::upload_slot(&app, &caller, &request, MAX_FILE_BYTES as u64).await?)))
 }
 

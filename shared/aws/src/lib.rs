@@ -15,7 +15,7 @@ mod sqs;
 
 pub use config::{AwsConfig, ConfigError, backend};
 pub use dynamo::DynamoStore;
-pub use s3::S3Uploads;
+pub use s3::{S3Uploads, s3_client};
 pub use secrets::SecretsManagerStore;
 pub use sqs::SqsQueue;
 

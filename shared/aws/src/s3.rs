@@ -17,12 +17,16 @@ pub struct S3Uploads {
     bucket: String,
 }
 
+/// An S3 client made from `sdk`: path-style addresses when the endpoint is set (an
+/// S3-compatible server on one host, such as moto).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
+    Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build())
+}
+
 impl S3Uploads {
-    /// Files in `bucket`, with a client made from `sdk`: path-style addresses when
-    /// the endpoint is set (an S3-compatible server on one host, such as moto).
+    /// Files in `bucket`, with [`s3_client`] of `sdk`.
     pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
-        Self { client: Client::from_conf(config), bucket: bucket.into() }
+        Self { client: s3_client(sdk), bucket: bucket.into() }
     }
 }
 

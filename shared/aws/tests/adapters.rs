@@ -194,10 +194,7 @@ async fn uploads_follow_the_contract_on_s3() {
     let sdk = moto::sdk_config().await;
     let bucket = format!("imports-{}", uuid::Uuid::new_v4().simple());
     let uploads = textbridge_aws::S3Uploads::new(&sdk, &bucket);
-    let s3 = textbridge_aws::aws_sdk_s3::Client::from_conf(
-        textbridge_aws::aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
-    );
-    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    textbridge_aws::s3_client(&sdk).create_bucket().bucket(&bucket).send().await.expect("bucket");
     let http = reqwest::Client::new();
     textbridge_testkit::uploads::contract(&uploads, |url, headers, bytes| {
         let mut request = http.put(url).body(bytes);

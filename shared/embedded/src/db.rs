@@ -256,9 +256,9 @@ fn run_job(conn: &Connection, job: Job) -> (Answer, PortResult<()>) {
     (answer, conn.execute_batch(end).db())
 }
 
-/// Runs `f` on tokio's blocking threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> PortResult<T> + Send + 'static) -> PortResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| PortError::Unexpected(format!("database task failed: {e}")))?
+/// Runs `f` on tokio's blocking threads (database and file work).
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> PortResult<T> + Send + 'static) -> PortResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PortError::Unexpected(format!("a blocking task failed: {e}")))?
 }
 
 /// Locks a connection, outside any transaction.

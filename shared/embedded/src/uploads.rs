@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use textbridge_app::ports::{Clock, PortError, PortResult, PutUrl, SecretName, Upload, Uploads};
 
-use crate::Embedded;
+use crate::{Embedded, db::blocking};
 
 /// The directory of uploaded files inside the data directory.
 pub const UPLOADS_DIR: &str = "uploads";
@@ -103,10 +103,7 @@ impl LocalUploads {
         if self.clock.now().unix_timestamp() > expires {
             return Err(AcceptError::Refused(Refusal::Expired));
         }
-        tokio::task::spawn_blocking(move || write_file(&path, &bytes))
-            .await
-            .map_err(|e| AcceptError::Port(PortError::Unexpected(format!("upload task failed: {e}"))))?
-            .map_err(AcceptError::Port)
+        blocking(move || write_file(&path, &bytes)).await.map_err(AcceptError::Port)
     }
 }
 
@@ -146,7 +143,7 @@ impl Uploads for LocalUploads {
 
     async fn read(&self, key: &str, max_bytes: u64) -> PortResult<Upload> {
         let Some(path) = self.path(key) else { return Ok(Upload::Missing) };
-        tokio::task::spawn_blocking(move || match fs::metadata(&path) {
+        blocking(move || match fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Upload::Missing),
             Err(e) => Err(PortError::Unexpected(format!("cannot read an uploaded file: {e}"))),
             Ok(meta) if meta.len() > max_bytes => Ok(Upload::TooLarge(meta.len())),
@@ -155,17 +152,15 @@ impl Uploads for LocalUploads {
                 .map_err(|e| PortError::Unexpected(format!("cannot read an uploaded file: {e}"))),
         })
         .await
-        .map_err(|e| PortError::Unexpected(format!("upload task failed: {e}")))?
     }
 
     async fn delete(&self, key: &str) -> PortResult<()> {
         let Some(path) = self.path(key) else { return Ok(()) };
-        tokio::task::spawn_blocking(move || match fs::remove_file(&path) {
+        blocking(move || match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(PortError::Unexpected(format!("cannot remove an uploaded file: {e}"))),
         })
         .await
-        .map_err(|e| PortError::Unexpected(format!("upload task failed: {e}")))?
     }
 }

@@ -53,7 +53,9 @@ impl Format {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The format a file's name claims (`.csv`, `.txt`, `.tsv`, `.xlsx`, `.xlsm`,
+    /// `.xls`), if it names one.
+    pub fn from_name(name: &str) -> Option<Self> {
         let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
         match ext.as_str() {
             "csv" | "txt" | "tsv" => Some(Self::Csv),

@@ -762,9 +762,7 @@ async fn a_user_import_goes_through_s3_and_runs_on_the_queue_under_the_functions
     let prefix = format!("/{}/", stage.deployment.imports_bucket);
     let key = url.path().strip_prefix(&prefix).unwrap_or_else(|| panic!("{url} is not in the imports bucket"));
     assert!(key.starts_with("imports/acme/"), "{key}");
-    let s3 = textbridge_aws::aws_sdk_s3::Client::from_conf(
-        textbridge_aws::aws_sdk_s3::config::Builder::from(&stage.admin).force_path_style(true).build(),
-    );
+    let s3 = textbridge_aws::s3_client(&stage.admin);
     let body = textbridge_aws::aws_sdk_s3::primitives::ByteStream::from(file.as_bytes().to_vec());
     s3.put_object().bucket(&stage.deployment.imports_bucket).key(key).body(body).send().await.expect("put");
 

@@ -3,7 +3,7 @@
 
 use textbridge_aws::aws_config::SdkConfig;
 use textbridge_aws::aws_sdk_sqs::types::QueueAttributeName;
-use textbridge_aws::{aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sqs, schema};
+use textbridge_aws::{aws_sdk_dynamodb, aws_sdk_sqs, schema};
 
 use super::function::ACCOUNT_ID;
 use super::template::{Resolver, Template};
@@ -100,7 +100,7 @@ impl Deployment {
         let (intake_queue_url, intake_dlq_url) =
             schema::create_queues(&sqs, &intake_queue_name).await.map_err(|e| format!("create queues: {e}"))?;
         let imports_bucket = format!("textbridge-{stage}-imports");
-        aws_sdk_s3::Client::new(sdk)
+        textbridge_aws::s3_client(sdk)
             .create_bucket()
             .bucket(&imports_bucket)
             .send()
