@@ -70,6 +70,11 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the server printed so far.
     pub fn logs(&self) -> String {
         self.logs.lock().expect("logs").join("\n")

@@ -115,7 +115,7 @@ async fn stop_keywords_opt_a_number_out_for_the_tenant_with_history_and_an_event
 }
 
 /// Texters may text; `u-1` of `tenant` is one, with their own TextUs credentials.
-async fn texter(w: &World, tenant: &str, id: &str) -> String {
+pub(crate) async fn texter(w: &World, tenant: &str, id: &str) -> String {
     let admin = w.admin(tenant);
     crate::common::texting_user(&w.client, &w.server().base, &admin, id).await;
     let me = token(&w.dir, &["--tenant", tenant, "--role", "user", "--user-id", id, "--group", "Texters"]);
@@ -455,7 +455,7 @@ async fn notes_carry_an_action_type_the_writer_may_write_and_readers_may_read() 
         (&plain, notes, json!({"action_type": "Gossip", "body": "?"}), 422, Some("action_type")),
         (&plain, notes, json!({"action_type": "Sales", "body": "   "}), 422, Some("body")),
         (&plain, notes, json!({"action_type": "Sales", "body": long}), 422, Some("body")),
-        (&plain, notes, json!({"action_type": "Sales", "body": "x", "extra": 1}), 400, None),
+        (&plain, notes, json!({"action_type": "Sales", "body": "x", "extra": 1}), 422, Some("extra")),
         (&plain, "/records/employee/nobody/notes", json!({"action_type": "Sales", "body": "x"}), 404, None),
         (&plain, "/records/robot/e1/notes", json!({"action_type": "Sales", "body": "x"}), 422, None),
     ];

@@ -342,7 +342,7 @@ async fn bad_input_is_a_clear_4xx_and_leaves_nothing_behind() {
         ("POST", "/credentials/sms/system", Some(json!({})), 422, "provider"),
         ("POST", "/credentials/textus/team/x", Some(json!({})), 422, "level"),
         ("POST", "/credentials/zipwhip/branch/a%20b", Some(json!({})), 422, "branch_id"),
-        ("POST", "/credentials/textus/system", Some(json!(["not", "an", "object"])), 400, ""),
+        ("POST", "/credentials/textus/system", Some(json!("not an object")), 422, "must be a JSON object"),
     ];
     for (method, path, body, want, needle) in cases {
         let (status, resp) = w.call(method, path, &admin, body).await;

@@ -7,6 +7,7 @@
 mod architecture;
 mod archiver;
 mod archiving;
+mod bad_input;
 mod browser;
 mod common;
 mod console;
@@ -18,5 +19,6 @@ mod import;
 mod intake;
 mod logs;
 mod serve;
+mod soak;
 mod sync;
 mod users;

@@ -158,7 +158,24 @@ async fn main() {
         line(if kind == "CSV" { "raw read: csv crate" } else { "raw read: calamine" }, Some(raw), raw);
         line("read + check (textbridge_import + check_row)", Some(checked), raw);
         line("preview (upload to SQLite + every row shown)", Some(full), raw);
-        line(if kind == "CSV" { "pandas read_csv (dtype=str)" } else { "openpyxl read-only load" }, py, raw);
+        let python_name = if kind == "CSV" { "pandas read_csv (dtype=str)" } else { "openpyxl read-only load" };
+        line(python_name, py, raw);
         println!();
+        let reference = match py {
+            Some(ms) => format!("{python_name} {ms:.0} ms"),
+            None => format!("raw read {raw:.0} ms"),
+        };
+        textbridge_testkit::bench::record(
+            "import",
+            &format!("{kind}, {n} rows: read + check"),
+            &format!("{checked:.0} ms"),
+            &reference,
+        );
+        textbridge_testkit::bench::record(
+            "import",
+            &format!("{kind}, {n} rows: preview"),
+            &format!("{full:.0} ms"),
+            &format!("raw read {raw:.0} ms"),
+        );
     }
 }

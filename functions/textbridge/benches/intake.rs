@@ -25,6 +25,7 @@ use textbridge::{DevKey, worker};
 use textbridge_app::{App, Backend, Config, archive::Archiver};
 use textbridge_domain::{RecordKind, TenantId};
 use textbridge_testkit::{
+    bench,
     counting::{CountingStore, Counts},
     seed,
 };
@@ -78,16 +79,25 @@ async fn load(url: &str, first: usize, requests: usize, concurrency: usize, sign
     (all, started.elapsed())
 }
 
-fn report(name: &str, mut latencies: Vec<Duration>, wall: Duration) {
+/// Prints a load's throughput and latency; returns them as "N req/s, p99 M ms".
+fn report(name: &str, mut latencies: Vec<Duration>, wall: Duration) -> String {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let rate = latencies.len() as f64 / wall.as_secs_f64();
+    let p99 = pct(0.99).as_secs_f64() * 1e3;
     println!(
-        "{name:<28} {:>8.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests)",
-        latencies.len() as f64 / wall.as_secs_f64(),
+        "{name:<28} {rate:>8.0} req/s   p50 {:>7.2} ms   p99 {p99:>7.2} ms   ({} requests)",
         pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
         latencies.len()
     );
+    format!("{rate:.0} req/s, p99 {p99:.1} ms")
+}
+
+/// What one round measured, as the summary shows it.
+struct Round {
+    intake: String,
+    archiver: String,
+    store_ops: String,
 }
 
 /// Serves `app`'s intake routes (and a no-op route) on a free loopback port; the base URL.
@@ -113,14 +123,14 @@ async fn round(
     first: usize,
     requests: usize,
     concurrency: usize,
-) {
+) -> Round {
     let base = serve(app.clone()).await;
     let (reads0, writes0) = {
         let t = counting.totals();
         (t.reads, t.writes)
     };
     let (lat, wall) = load(&format!("{base}/webhooks/textus/{token}"), first, requests, concurrency, true).await;
-    report("signed webhook + enqueue", lat, wall);
+    let intake = report("signed webhook + enqueue", lat, wall);
     let Counts { reads: reads1, writes: writes1 } = counting.totals();
     let per = |n: u64| n as f64 / requests as f64;
     println!("  store ops per webhook: {:.1} reads, {:.1} writes", per(reads1 - reads0), per(writes1 - writes0));
@@ -144,16 +154,11 @@ async fn round(
     let _ = stop.send(true);
     run.await.expect("worker");
     let Counts { reads: reads2, writes: writes2 } = counting.totals();
-    println!(
-        "archiver                     {:>8.0} msg/s   ({requests} messages in {:.2} s)",
-        requests as f64 / wall.as_secs_f64(),
-        wall.as_secs_f64()
-    );
-    println!(
-        "  store ops per archived message: {:.1} reads, {:.1} writes (+ 1 queue receive share, 1 queue delete)",
-        per(reads2 - reads1),
-        per(writes2 - writes1)
-    );
+    let rate = requests as f64 / wall.as_secs_f64();
+    println!("archiver                     {rate:>8.0} msg/s   ({requests} messages in {:.2} s)", wall.as_secs_f64());
+    let store_ops = format!("{:.1} reads + {:.1} writes", per(reads2 - reads1), per(writes2 - writes1));
+    println!("  store ops per archived message: {store_ops} (+ 1 queue receive share, 1 queue delete)");
+    Round { intake, archiver: format!("{rate:.0} msg/s"), store_ops }
 }
 
 #[tokio::main]
@@ -182,11 +187,25 @@ async fn main() {
     println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
     let base = serve(uncached.clone()).await;
     let (lat, wall) = load(&format!("{base}/noop"), 0, requests, concurrency, false).await;
-    report("no-op route", lat, wall);
+    let noop = report("no-op route", lat, wall);
     println!("every look-up read again (CACHE_TTL_SECS=0):");
-    round(&uncached, &counting, &token, 0, requests, concurrency).await;
+    let cold = round(&uncached, &counting, &token, 0, requests, concurrency).await;
     println!("warm, as deployed (CACHE_TTL_SECS=30):");
-    round(&cached, &counting, &token, requests, requests, concurrency).await;
+    let warm = round(&cached, &counting, &token, requests, requests, concurrency).await;
+    bench::record("intake", "signed TextUs webhooks, warm as deployed", &warm.intake, &format!("no-op route {noop}"));
+    bench::record("intake", "signed TextUs webhooks, every look-up read", &cold.intake, &format!("no-op route {noop}"));
+    bench::record(
+        "archiver",
+        "archived texts, warm as deployed",
+        &warm.archiver,
+        &format!("every look-up read {}", cold.archiver),
+    );
+    bench::record(
+        "archiver",
+        "store operations per archived text",
+        &warm.store_ops,
+        &format!("every look-up read {}", cold.store_ops),
+    );
 
     let archived = uncached
         .store

@@ -52,6 +52,7 @@ impl ApiError {
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m.clone(), None),
             Error::Conflict { field, message } => (StatusCode::CONFLICT, message.clone(), field.clone()),
             e @ Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string(), None),
+            Error::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone(), None),
             Error::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("a backing service is unavailable; retry later (request id {})", request_id::current()),
@@ -93,6 +94,7 @@ mod tests {
             (Error::NotFound("x".into()), 404),
             (Error::conflict("x"), 409),
             (Error::TooLarge { limit: 10 }, 413),
+            (Error::UnsupportedMediaType("x".into()), 415),
             (Error::Unavailable("db down".into()), 503),
             (Error::unexpected("secret detail"), 500),
         ];

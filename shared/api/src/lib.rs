@@ -75,7 +75,7 @@ mod tests {
     };
     use http_body_util::BodyExt;
     use serde::Deserialize;
-    use serde_json::Value;
+    use serde_json::{Value, json};
     use tower::ServiceExt;
 
     use super::*;
@@ -125,11 +125,17 @@ mod tests {
         assert_eq!(body["error"]["code"], "malformed");
 
         let (status, _, body) = call(post_json(r#"{"name": 5}"#)).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("name"), "{body}");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["field"], "name", "{body}");
+        assert_eq!(body["error"]["message"], "name: must be a string", "{body}");
 
         let req = Request::post("/echo").body(Body::from(r#"{"name":"x"}"#)).expect("request");
-        assert_eq!(call(req).await.0, StatusCode::BAD_REQUEST, "no content type");
+        let (status, _, body) = call(req).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, &json!("unsupported_media_type")),
+            "no content type"
+        );
 
         let huge = format!(r#"{{"name":"{}"}}"#, "x".repeat(MAX_BODY_BYTES + 1));
         let (status, _, body) = call(post_json(huge)).await;

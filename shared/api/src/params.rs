@@ -56,7 +56,11 @@ fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let reason = e.inner().to_string();
-        if path.is_empty() || path == "." {
+        let missing = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next());
+        if let Some(name) = missing {
+            let shown = quoted_name(name);
+            malformed(Some(name), format!("query parameter `{shown}` is required"))
+        } else if path.is_empty() || path == "." {
             malformed(None, format!("unreadable query string: {reason}"))
         } else {
             let shown = quoted_name(&path);

@@ -112,13 +112,23 @@ pub async fn depth(app: &App, caller: &Identity) -> Result<QueueStatus, Error> {
     status(app).await
 }
 
-/// Moves dead letters back to the intake queue. Archiving is idempotent, so a
-/// replayed message that was archived after all changes nothing.
+/// Moves dead letters back to the intake queue: those named, or all of the caller's.
+/// A named id that is not one of the caller's dead letters (any more) is refused
+/// with 404 and nothing is replayed. Archiving is idempotent, so a replayed message
+/// that was archived after all changes nothing.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
 pub async fn replay(app: &Arc<App>, caller: &Identity, request: ReplayRequest) -> Result<Replayed, Error> {
     let visible: Vec<String> = list(app, caller).await?.into_iter().map(|v| v.id).collect();
     let ids: Vec<String> = match request.ids {
-        Some(ids) => ids.into_iter().filter(|id| visible.contains(id)).collect(),
+        Some(ids) => {
+            if let Some(unknown) = ids.iter().find(|id| !visible.contains(id)) {
+                let shown: String = unknown.chars().take(64).collect();
+                return Err(Error::NotFound(format!(
+                    "there is no dead letter {shown:?}: it was replayed already, or never was one of this tenant's"
+                )));
+            }
+            ids
+        }
         None => visible,
     };
     if ids.is_empty() {

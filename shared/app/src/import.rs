@@ -571,14 +571,42 @@ fn checked(job: &ImportJobItem, rows: &[Row]) -> Vec<Result<ImportRow, RowOutcom
         .collect()
 }
 
+/// Files of at most this many rows have their users read one by one (two reads
+/// each); a larger file has the tenant's users read once, whatever their number.
+const LOOKUP_ROWS: usize = 500;
+
+/// The tenant's users with the given e-mail addresses, by address: each read on its
+/// own for a small file, so that a preview's memory and reads follow the file
+/// rather than the tenant.
+async fn existing_users<'a>(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    emails: impl Iterator<Item = &'a Email>,
+) -> Result<HashMap<Email, UserItem>, Error> {
+    let emails: Vec<Email> = emails.cloned().collect();
+    if emails.len() > LOOKUP_ROWS {
+        return Ok(users::all(app, tenant).await?.into_iter().map(|u| (u.email.clone(), u)).collect());
+    }
+    let found: Vec<Option<UserItem>> = stream::iter(emails)
+        .map(|email| {
+            let (app, tenant) = (Arc::clone(app), tenant.clone());
+            async move { users::by_email(&app, &tenant, &email).await }
+        })
+        .buffered(16)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().map(|u| (u.email.clone(), u)).collect())
+}
+
 /// What applying each row would do now; changes nothing.
 async fn preview_rows(app: &Arc<App>, tenant: &TenantId, job: &ImportJobItem) -> Result<Vec<RowOutcome>, Error> {
     let rows = all_rows(app, tenant, &job.import_id).await?;
     let teams = Teams::load(app, tenant).await?;
-    let existing: HashMap<Email, UserItem> =
-        users::all(app, tenant).await?.into_iter().map(|u| (u.email.clone(), u)).collect();
+    let checked = checked(job, &rows);
+    let existing =
+        existing_users(app, tenant, checked.iter().filter_map(|r| r.as_ref().ok()).map(|r| &r.email)).await?;
     let mut free = items::get::<SeatsItem>(app.store.as_ref(), &keys::seats(tenant)).await?.map_or(0, |s| s.free);
-    let outcomes = checked(job, &rows)
+    let outcomes = checked
         .into_iter()
         .map(|row| {
             let row = match row {

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use textbridge_app::Backend;
 
 use crate::{DynamoStore, SecretsManagerStore, SqsQueue};
@@ -63,6 +64,36 @@ impl AwsConfig {
     }
 }
 
+/// The SDK configuration of a Lambda function, built from the variables Lambda sets:
+/// `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` when set
+/// (every service at one endpoint, e.g. a local emulator).
+///
+/// Nothing else is consulted: no profile files, no instance metadata, no single
+/// sign-on or web-identity exchange. A function never uses them, and leaving the
+/// SDK's general loader out keeps their code out of the binary and its start-up.
+pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
+    let var = |variable: &str| lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let required = |variable: &'static str| var(variable).ok_or(ConfigError { variable });
+    let region =
+        var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or(ConfigError { variable: "AWS_REGION" })?;
+    let credentials = Credentials::new(
+        required("AWS_ACCESS_KEY_ID")?,
+        required("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials));
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(endpoint);
+    }
+    Ok(sdk.build())
+}
+
 /// The AWS backend: one client per service, built once from `sdk` (e.g.
 /// `aws_config::load_defaults(BehaviorVersion::latest())`, which honours
 /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`), shared by every request.
@@ -102,6 +133,51 @@ mod tests {
         assert_eq!(cfg.intake_queue_url, FULL[1].1);
         assert_eq!(cfg.intake_dlq_url, FULL[2].1);
         assert_eq!(cfg.secrets_prefix, "textbridge/dev/");
+    }
+
+    #[test]
+    fn the_sdk_configuration_comes_from_lambdas_variables_only() {
+        let lambda = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ];
+        let sdk = sdk_config_from_env(env(&lambda)).expect("config");
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(sdk.endpoint_url(), None);
+        assert!(sdk.credentials_provider().is_some());
+        assert!(sdk.behavior_version().is_some());
+
+        let mut local = lambda[1..].to_vec();
+        local.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
+        let sdk = sdk_config_from_env(env(&local)).expect("config");
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-east-2"));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+
+        for (i, (name, _)) in lambda.iter().enumerate().skip(2).take(2) {
+            let mut missing = lambda.to_vec();
+            missing.remove(i);
+            assert_eq!(sdk_config_from_env(env(&missing)).expect_err("missing").variable, *name);
+        }
+        let err = sdk_config_from_env(env(&lambda[2..])).expect_err("no region");
+        assert_eq!(err.variable, "AWS_REGION");
+    }
+
+    #[tokio::test]
+    async fn the_credentials_are_the_roles() {
+        let lambda = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+        ];
+        let sdk = sdk_config_from_env(env(&lambda)).expect("config");
+        let provider = sdk.credentials_provider().expect("provider");
+        let credentials =
+            aws_sdk_dynamodb::config::ProvideCredentials::provide_credentials(&provider).await.expect("credentials");
+        assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(credentials.session_token(), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod schema;
 mod secrets;
 mod sqs;
 
-pub use config::{AwsConfig, ConfigError, backend};
+pub use config::{AwsConfig, ConfigError, backend, sdk_config_from_env};
 pub use dynamo::DynamoStore;
 pub use s3::{S3Uploads, s3_client};
 pub use secrets::SecretsManagerStore;

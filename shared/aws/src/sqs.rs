@@ -322,7 +322,7 @@ impl Queue for SqsQueue {
     async fn depth(&self) -> PortResult<QueueDepth> {
         let (visible, in_flight) = self.counts(&self.queue_url).await?;
         let (dead_visible, dead_hidden) = self.counts(&self.dlq_url).await?;
-        Ok(QueueDepth { visible, in_flight, dead: dead_visible + dead_hidden })
+        Ok(QueueDepth { visible, in_flight, dead: dead_visible + dead_hidden, oldest_age_secs: None })
     }
 }
 

@@ -157,7 +157,10 @@ async fn dead_letters_honour_max_and_depth_counts_them() {
     assert_eq!(q.dead_letters(10).await.expect("all").len(), 3, "listing released what it held");
     assert_eq!(q.replay(Some(&[])).await.expect("nothing chosen"), 0);
     assert_eq!(q.replay(None).await.expect("replay"), 3);
-    assert_eq!(q.depth().await.expect("depth"), QueueDepth { visible: 3, in_flight: 0, dead: 0 });
+    assert_eq!(
+        q.depth().await.expect("depth"),
+        QueueDepth { visible: 3, in_flight: 0, dead: 0, oldest_age_secs: None }
+    );
 }
 
 #[tokio::test]

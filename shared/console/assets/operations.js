@@ -15,7 +15,8 @@ export async function render(root) {
     try {
       const d = (await api('GET', '/admin/queues')).body;
       fill(queues, h('p', { id: 'queue-depths' },
-        `Waiting: ${d.visible} · being handled: ${d.in_flight} · dead letters: ${d.dead} (every tenant).`));
+        `Waiting: ${d.visible} · being handled: ${d.in_flight} · dead letters: ${d.dead} (every tenant)` +
+        (d.oldest_age_secs == null ? '.' : ` · oldest message: ${d.oldest_age_secs} s ago.`)));
     } catch (e) {
       fill(queues, h('p', { class: 'muted' }, e.status === 403
         ? 'Queue depths count every tenant\'s messages; Textbridge staff see them.' : e.message));

@@ -45,6 +45,9 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body is of a kind the route does not read (e.g. not JSON).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A dependency is down or throttling; the same request may succeed later.
     #[error("{0}")]
     Unavailable(String),
@@ -85,6 +88,7 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::TooLarge { .. } => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
             Self::Unexpected(_) => "internal",
         }

@@ -284,11 +284,14 @@ pub fn role_label(role: Role) -> &'static str {
     }
 }
 
+/// The characters a spreadsheet runs a cell beginning with as a formula.
+pub const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
 /// A cell as written by a spreadsheet-safe export, read back: a `'` put before a
 /// leading `=`, `+`, `-` or `@` is dropped.
 pub fn unescape(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
         _ => cell,
     }
 }
@@ -296,7 +299,7 @@ pub fn unescape(cell: &str) -> &str {
 /// A cell made safe for a spreadsheet: text starting with `=`, `+`, `-` or `@` (which
 /// a spreadsheet would run as a formula) gets a leading `'`.
 pub fn escape(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@']) { format!("'{cell}") } else { cell.to_owned() }
+    if cell.starts_with(FORMULA_STARTS) { format!("'{cell}") } else { cell.to_owned() }
 }
 
 /// Checks one row against `mapping`; `headers` name the columns in errors.

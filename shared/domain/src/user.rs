@@ -6,7 +6,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Role};
 
-/// A person's first or last name: trimmed, 1–100 characters, no control characters.
+/// Why a name may not be stored, if it may not: empty, longer than 100 characters,
+/// or with a control or bidirectional-override character (text that displays other
+/// than it reads). A name beginning as a formula does is kept as written: the
+/// users report escapes it ([`crate::import::escape`]).
+fn name_fault(name: &str) -> Option<&'static str> {
+    let hidden = |c: char| {
+        c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if name.is_empty() {
+        Some("must not be empty")
+    } else if name.chars().count() > 100 {
+        Some("must be at most 100 characters")
+    } else if name.chars().any(hidden) {
+        Some("must not contain control or text-direction characters")
+    } else {
+        None
+    }
+}
+
+/// A person's first or last name: trimmed, 1–100 characters, no control or
+/// text-direction characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
@@ -15,13 +35,10 @@ impl PersonName {
     /// Parses a name; `field` names it in the error (`first_name`, `row 3, column "First"`).
     pub fn parse_field(input: &str, field: &str) -> Result<Self, Error> {
         let s = input.trim();
-        if s.is_empty() {
-            return Err(Error::invalid(field, "must not be empty"));
+        match name_fault(s) {
+            Some(fault) => Err(Error::invalid(field, fault)),
+            None => Ok(Self(s.to_owned())),
         }
-        if s.chars().count() > 100 || s.chars().any(char::is_control) {
-            return Err(Error::invalid(field, "must be at most 100 characters without control characters"));
-        }
-        Ok(Self(s.to_owned()))
     }
 
     /// Parses a name (the error names the field `name`).
@@ -51,8 +68,8 @@ impl AreaCode {
 
 text_newtype!(AreaCode);
 
-/// A team's name: trimmed, 1–100 characters, no control characters; unique per
-/// tenant without regard to case.
+/// A team's name: as a person's name is checked; unique per tenant without regard
+/// to case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TeamName(String);
@@ -61,10 +78,10 @@ impl TeamName {
     /// Parses a team name.
     pub fn parse(input: &str) -> Result<Self, Error> {
         let s = input.trim();
-        if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-            return Err(Error::invalid("name", "a team name must be 1-100 characters without control characters"));
+        match name_fault(s) {
+            Some(fault) => Err(Error::invalid("name", format!("a team name {fault}"))),
+            None => Ok(Self(s.to_owned())),
         }
-        Ok(Self(s.to_owned()))
     }
 
     /// The form names compare in (lowercase).

@@ -151,20 +151,28 @@ impl Queue for SqliteQueue {
         self.db
             .read(move |conn| {
                 let now = now_ms();
-                let (visible, in_flight, dead): (i64, i64, i64) = conn
+                let (visible, in_flight, dead, oldest): (i64, i64, i64, Option<i64>) = conn
                     .prepare_cached(
                         "SELECT
                             COALESCE(SUM(queue = ?1 AND visible_at_ms <= ?3), 0),
                             COALESCE(SUM(queue = ?1 AND visible_at_ms > ?3), 0),
-                            COALESCE(SUM(queue = ?2), 0)
+                            COALESCE(SUM(queue = ?2), 0),
+                            MIN(CASE WHEN queue = ?1 THEN sent_at_ms END)
                          FROM messages",
                     )
                     .and_then(|mut stmt| {
-                        stmt.query_row(params![INTAKE, DEAD, now], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                        stmt.query_row(params![INTAKE, DEAD, now], |row| {
+                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                        })
                     })
                     .db()?;
                 let count = |n: i64| u64::try_from(n).unwrap_or(0);
-                Ok(QueueDepth { visible: count(visible), in_flight: count(in_flight), dead: count(dead) })
+                Ok(QueueDepth {
+                    visible: count(visible),
+                    in_flight: count(in_flight),
+                    dead: count(dead),
+                    oldest_age_secs: oldest.map(|sent| count(now.saturating_sub(sent) / 1000)),
+                })
             })
             .await
     }

@@ -129,6 +129,24 @@ fn raw_sql(dir: &Path, sql: &str) {
     conn.execute_batch(sql).expect("raw sql");
 }
 
+#[tokio::test]
+async fn depth_tells_the_oldest_messages_age() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let embedded = open(tmp.path()).await.expect("open");
+    let q = embedded.backend().queue;
+    assert_eq!(q.depth().await.expect("depth").oldest_age_secs, None, "an empty queue has no oldest message");
+    q.send_batch(&["old".to_owned(), "new".to_owned()]).await.expect("send");
+    raw_sql(tmp.path(), "UPDATE messages SET sent_at_ms = sent_at_ms - 90000 WHERE body = 'old'");
+    let age = q.depth().await.expect("depth").oldest_age_secs.expect("an age");
+    assert!((90..100).contains(&age), "the oldest message's age, not the newest's: {age}");
+    let held = q.receive(10, Duration::from_secs(300)).await.expect("receive");
+    let age = q.depth().await.expect("depth").oldest_age_secs.expect("an age");
+    assert!((90..100).contains(&age), "in-flight messages count: {age}");
+    let old = held.iter().find(|m| m.body == "old").expect("old");
+    q.delete(&old.receipt).await.expect("delete");
+    assert!(q.depth().await.expect("depth").oldest_age_secs.expect("an age") < 10, "deleted messages leave");
+}
+
 /// Changes the stored ciphertext of a secret.
 fn tamper(dir: &Path, name: &str, change: impl FnOnce(&mut Vec<u8>)) {
     let conn = rusqlite::Connection::open(dir.join(DB_FILE)).expect("raw open");

@@ -78,11 +78,13 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Reads the SDK configuration (region, credentials provider, endpoint) from the
-    /// environment; no network call.
-    pub async fn load() -> Self {
-        let behavior = textbridge_aws::aws_config::BehaviorVersion::latest();
-        Self { sdk: textbridge_aws::aws_config::load_defaults(behavior).await }
+    /// Reads the SDK configuration (region, the execution role's credentials,
+    /// endpoint) from the variables Lambda sets
+    /// ([`textbridge_aws::sdk_config_from_env`]); no file read, no network call.
+    pub fn load() -> Result<Self, Error> {
+        let sdk = textbridge_aws::sdk_config_from_env(|name| env::var(name).ok())
+            .map_err(|e| Error::invalid(e.variable, "is required"))?;
+        Ok(Self { sdk })
     }
 
     /// The item store: the DynamoDB table `TABLE_NAME`.
@@ -140,7 +142,10 @@ where
     let level = log_level(var("LOG_LEVEL").as_deref());
     textbridge_telemetry::init(level.as_deref().unwrap_or("info"));
     let built = match level {
-        Ok(_) => build(Aws::load().await).await,
+        Ok(_) => match Aws::load() {
+            Ok(aws) => build(aws).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match built {

@@ -29,16 +29,23 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Starts `spec` `runs` times; the init durations, sorted.
-async fn inits(spec: &FunctionSpec, runs: usize) -> Vec<Duration> {
+/// Starts `spec` `runs` times; the init durations, sorted, and the largest peak
+/// resident memory at the first `next` (KiB).
+async fn inits(spec: &FunctionSpec, runs: usize) -> (Vec<Duration>, u64) {
     let mut all = Vec::with_capacity(runs);
+    let mut peak = 0;
     for _ in 0..runs {
         let mut function = spec.clone().start().expect("start");
         let init = function.wait_ready(Duration::from_secs(10)).await;
         all.push(init.unwrap_or_else(|| panic!("did not start:\n{}", function.log_text())));
+        peak = peak.max(function.peak_rss_kib().unwrap_or(0));
     }
     all.sort();
-    all
+    (all, peak)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -59,14 +66,16 @@ async fn main() {
 
     println!("cold start, spawn to the first `next`: {runs} runs each");
     let hello = FunctionSpec::new(env!("CARGO_BIN_EXE_hello_lambda")).name("hello").memory_mb(128);
-    let floor = inits(&hello, runs).await;
+    let (floor, floor_peak) = inits(&hello, runs).await;
     let floor_median = floor[runs / 2];
     println!(
-        "{:<12} median {:>6.1} ms   max {:>6.1} ms   (the floor)",
+        "{:<12} median {:>6.1} ms   max {:>6.1} ms   peak RSS {:>5.1} MiB   (the floor)",
         "hello world",
         ms(floor_median),
-        ms(floor[runs - 1])
+        ms(floor[runs - 1]),
+        mib(floor_peak)
     );
+    let reference = format!("hello world {:.1} ms, {:.1} MiB", ms(floor_median), mib(floor_peak));
     for (name, logical_id) in FUNCTIONS {
         let Some(path) = bootstrap(name) else { continue };
         let config = template.function(logical_id, &resolver).unwrap_or_else(|e| panic!("{logical_id}: {e}"));
@@ -75,13 +84,21 @@ async fn main() {
             .memory_mb(config.memory_mb)
             .credentials(keys.clone())
             .envs(config.environment.clone());
-        let all = inits(&spec, runs).await;
+        let (all, peak) = inits(&spec, runs).await;
         let median = all[runs / 2];
+        let times = median.as_secs_f64() / floor_median.as_secs_f64();
         println!(
-            "{name:<12} median {:>6.1} ms   max {:>6.1} ms   ({:.1}× the floor)",
+            "{name:<12} median {:>6.1} ms   max {:>6.1} ms   peak RSS {:>5.1} MiB   ({times:.1}× the floor)",
             ms(median),
             ms(all[runs - 1]),
-            median.as_secs_f64() / floor_median.as_secs_f64()
+            mib(peak)
+        );
+        let figure = format!("{:.1} ms ({times:.1}×), {:.1} MiB", ms(median), mib(peak));
+        textbridge_testkit::bench::record(
+            "cold start",
+            &format!("{name}: spawn to first `next`, median; peak RSS"),
+            &figure,
+            &reference,
         );
     }
 }

@@ -279,6 +279,13 @@ pub async fn a_stopped_run_resumes_without_duplicates(backend: Backend, tenant: 
     assert_eq!(users.len(), rows, "no duplicates");
     assert_eq!(users.values().filter(|u| u.1).count(), 20, "licences: the 20 seats");
     assert_eq!(seats(&app, &tenant).await, (20, 0));
+
+    // The same users again: a large file (the tenant's users read at once) and a
+    // small one (each row's user read on its own) find every one of them.
+    let again = upload(&app, &manager, &many(rows, "212")).await;
+    assert_eq!((again.summary.unchanged, again.summary.create), (created, 0), "{:?}", again.summary);
+    let few = upload(&app, &manager, &many(10, "212")).await;
+    assert_eq!((few.summary.unchanged, few.summary.create), (10, 0), "{:?}", few.summary);
 }
 
 /// Two runs of one import (`rows` users with an area code, 10 seats) at the same

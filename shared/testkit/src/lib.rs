@@ -1,7 +1,8 @@
 //! Test support shared by the workspace: the port contract suite that every backend
 //! must pass, seeding through the ports, local stand-ins for the TempWorks, Zipwhip
 //! and Twilio APIs (`tempworks`, `zipwhip`, `twilio`) and an ATS directory
-//! (`ats_directory`), the racing calls (`races`) and the ATS sync's cases (`sync_cases`), and (feature `aws`) a moto server harness
+//! (`ats_directory`), the racing calls (`races`), the ATS sync's cases
+//! (`sync_cases`), the benchmarks' common summary (`bench`), and (feature `aws`) a moto server harness
 //! for the AWS backend and a local Lambda Runtime API that runs the release
 //! bootstraps against it (`lambda_runtime`).
 
@@ -9,6 +10,7 @@
 
 pub mod access;
 pub mod ats_directory;
+pub mod bench;
 pub mod contract;
 pub mod counting;
 pub mod imports;

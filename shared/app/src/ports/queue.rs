@@ -40,6 +40,11 @@ pub struct QueueDepth {
     pub in_flight: u64,
     /// Messages in the dead-letter queue.
     pub dead: u64,
+    /// Seconds since the oldest message still in the queue (waiting or in flight)
+    /// was sent; `None` when the queue is empty or cannot tell (SQS keeps it as the
+    /// CloudWatch metric `ApproximateAgeOfOldestMessage`, which the template's
+    /// queue-age alarm watches).
+    pub oldest_age_secs: Option<u64>,
 }
 
 /// The intake queue with its dead-letter queue (SQS; locally, SQLite).

@@ -466,6 +466,14 @@ impl Function {
         self.cold_starts
     }
 
+    /// The running process's peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.environment.as_ref()?.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Whether a process is running now.
     pub fn is_running(&mut self) -> bool {
         self.environment.is_some() && self.exited().is_none()

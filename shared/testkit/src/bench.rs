@@ -1,0 +1,43 @@
+//! The benchmarks' one summary: each benchmark, besides its own report, records its
+//! headline figures with [`record`], and `scripts/bench.sh` (which runs them all with
+//! `TEXTBRIDGE_BENCH_SUMMARY` naming a file) prints them as one table, every figure
+//! next to its reference from the same run.
+
+use std::io::Write;
+
+/// The variable naming the file the figures are appended to (unset: not recorded).
+pub const SUMMARY_VAR: &str = "TEXTBRIDGE_BENCH_SUMMARY";
+
+/// Records one figure of `bench`: what was measured, its value and the reference it
+/// is compared with in the same run (both as printed, units included). Nothing is
+/// recorded when [`SUMMARY_VAR`] is unset.
+pub fn record(bench: &str, what: &str, value: &str, reference: &str) {
+    if let Ok(path) = std::env::var(SUMMARY_VAR)
+        && let Err(e) = append(std::path::Path::new(&path), [bench, what, value, reference])
+    {
+        eprintln!("could not record the figure in {path}: {e}");
+    }
+}
+
+/// Appends one tab-separated line of `cells` to `path`.
+fn append(path: &std::path::Path, cells: [&str; 4]) -> std::io::Result<()> {
+    let cells: Vec<String> = cells.iter().map(|c| c.replace(['\t', '\n'], " ")).collect();
+    let line = format!("{}\n", cells.join("\t"));
+    std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(line.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_appended_as_tab_separated_lines() {
+        let file = std::env::temp_dir().join(format!("textbridge-bench-{}.tsv", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        append(&file, ["intake", "signed webhooks/s", "6,400", "no-op route\t30,000/s"]).expect("append");
+        append(&file, ["archiver", "messages/s", "2,570", "-"]).expect("append");
+        let text = std::fs::read_to_string(&file).expect("summary");
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(text, "intake\tsigned webhooks/s\t6,400\tno-op route 30,000/s\narchiver\tmessages/s\t2,570\t-\n");
+    }
+}
