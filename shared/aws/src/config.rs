@@ -1,10 +1,15 @@
 //! Where the AWS resources are, read from the environment, and the backend built on them.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::{
+    http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector},
+    runtime_components::RuntimeComponents,
+};
 use textbridge_app::Backend;
 
 use crate::{DynamoStore, SecretsManagerStore, SqsQueue};
@@ -64,6 +69,22 @@ impl AwsConfig {
     }
 }
 
+/// The SDK's HTTPS client (rustls on aws-lc, as the SDK's default), built on the first
+/// request rather than with each service client: building it reads and parses the
+/// system's root certificates, several milliseconds a function's start-up need not
+/// wait for. One client serves every service.
+#[derive(Debug, Default)]
+struct LazyHttpsClient(OnceLock<SharedHttpClient>);
+
+impl HttpClient for LazyHttpsClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        let client = self.0.get_or_init(|| {
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https()
+        });
+        client.http_connector(settings, components)
+    }
+}
+
 /// The SDK configuration of a Lambda function, built from the variables Lambda sets:
 /// `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` when set
@@ -71,7 +92,8 @@ impl AwsConfig {
 ///
 /// Nothing else is consulted: no profile files, no instance metadata, no single
 /// sign-on or web-identity exchange. A function never uses them, and leaving the
-/// SDK's general loader out keeps their code out of the binary and its start-up.
+/// SDK's general loader out keeps their code out of the binary and its start-up. The
+/// HTTPS client is built on the first request.
 pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
     let var = |variable: &str| lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let required = |variable: &'static str| var(variable).ok_or(ConfigError { variable });
@@ -86,6 +108,7 @@ pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Sd
     );
     let mut sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(SharedHttpClient::new(LazyHttpsClient::default()))
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials));
     if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
@@ -149,6 +172,7 @@ mod tests {
         assert_eq!(sdk.endpoint_url(), None);
         assert!(sdk.credentials_provider().is_some());
         assert!(sdk.behavior_version().is_some());
+        assert!(sdk.http_client().is_some(), "one client for every service");
 
         let mut local = lambda[1..].to_vec();
         local.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
