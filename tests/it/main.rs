@@ -10,6 +10,7 @@ mod archiving;
 mod browser;
 mod common;
 mod console;
+mod contract;
 mod conversations;
 mod crash;
 mod credentials;

@@ -36,7 +36,7 @@ pub const DEFAULT_GROUP: &str = "Default";
 const MAX_NAME: usize = 64;
 
 /// A message action type as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActionTypeView {
     /// The name.
     pub name: String,
@@ -47,7 +47,7 @@ pub struct ActionTypeView {
 }
 
 /// What an admin sends to add an action type.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewActionType {
     /// The name (letters, digits, spaces, `-`, `_`; 1–64).
@@ -58,7 +58,7 @@ pub struct NewActionType {
 }
 
 /// A security group as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SecurityGroupView {
     /// The name.
     pub name: String,
@@ -71,7 +71,7 @@ pub struct SecurityGroupView {
 }
 
 /// The grants of a group, as an admin sets them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Action types members may read.
@@ -81,7 +81,7 @@ pub struct Grants {
 }
 
 /// What an admin sends to create a group.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSecurityGroup {
     /// The name (letters, digits, spaces, `-`, `_`; 1–64).
@@ -93,7 +93,7 @@ pub struct NewSecurityGroup {
 }
 
 /// A user's security group, as set or shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
     /// The group's name.

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// What an admin sends to connect the ATS.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
     /// `rest` (Textbridge's directory contract, the default) or `tempworks`.
@@ -38,7 +38,7 @@ pub struct ConnectionInput {
 }
 
 /// The connection as the API shows it (never the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConnectionView {
     /// Which kind of directory it is.
     pub connector: AtsConnector,

@@ -37,7 +37,7 @@ const MAX_ATS_IDS: usize = 20;
 pub const DEFAULT_GROUP: &str = "default";
 
 /// A texting user as the API shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     /// The user's id.
     pub id: UserId,
@@ -104,7 +104,7 @@ impl From<UserItem> for UserView {
 }
 
 /// What a manager sends to add a user.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserInput {
     /// The user's id at the identity provider (the token's `sub`); generated when absent.
@@ -167,7 +167,7 @@ pub enum LicencePolicy {
 }
 
 /// The outcome of adding a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Added {
     /// The new user.
     pub user: UserView,
@@ -179,7 +179,8 @@ pub struct Added {
 }
 
 /// A filter and page of the user list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     /// Only this role.
@@ -199,7 +200,7 @@ pub struct UserFilter {
 }
 
 /// One page of users.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// The users, by id.
     pub users: Vec<UserView>,
@@ -208,7 +209,7 @@ pub struct UserPage {
 }
 
 /// A change of names (`email` is never editable: sending it is refused).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NamesInput {
     /// New first name.
@@ -223,7 +224,7 @@ pub struct NamesInput {
 }
 
 /// An inbox to add.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboxInput {
     /// The username (e-mail) of the inbox's owner.
@@ -233,7 +234,7 @@ pub struct InboxInput {
 }
 
 /// The tenant's licence seats.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SeatsView {
     /// Seats bought.
     pub total: i64,
@@ -328,7 +329,7 @@ pub async fn list(app: &Arc<App>, caller: &Identity, filter: UserFilter) -> Resu
     }
     let mut query = keys::users(&caller.tenant).limit(limit);
     query.cursor = filter.cursor;
-    let page = app.store.query(&query).await?;
+    let page = app.store.query_listing(&query).await?;
     let mut users = Vec::new();
     for item in &page.items {
         let u = UserItem::from_item(item)?;
@@ -1085,7 +1086,7 @@ pub async fn seats(app: &Arc<App>, caller: &Identity) -> Result<SeatsView, Error
 }
 
 /// Numbers to add to the tenant's licences (staff: seats are bought).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumbersInput {
     /// Phone numbers in E.164 form, 1–50 per call.
@@ -1140,7 +1141,7 @@ pub async fn add_numbers(app: &Arc<App>, caller: &Identity, input: NumbersInput)
 // ---------------------------------------------------------------- deleting
 
 /// The outcome of deleting a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     /// The user, now deleted.
     pub user: UserView,
@@ -1194,13 +1195,13 @@ pub async fn outbox(app: &Arc<App>, caller: &Identity, cursor: Option<String>) -
     caller.require_admin()?;
     let mut query: Query = keys::outbox(&caller.tenant).limit(100);
     query.cursor = cursor;
-    let page = app.store.query(&query).await?;
+    let page = app.store.query_listing(&query).await?;
     let events = page.items.iter().map(OutboxEvent::from_item).collect::<Result<Vec<_>, _>>()?;
     Ok(OutboxPage { events, next: page.next })
 }
 
 /// A page of outgoing events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxPage {
     /// The events, oldest first.
     pub events: Vec<OutboxEvent>,
