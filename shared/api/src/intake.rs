@@ -34,7 +34,8 @@ pub const ROUTE: &str = "/webhooks/{provider}/{token}";
         content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
     responses(
         (status = 202, description = "Accepted: the events are queued", body = Accepted),
-        (status = 401, description = "Unknown token or a missing or bad signature", body = ErrorBody),
+        (status = 401, description = "A missing or bad signature", body = ErrorBody),
+        (status = 404, description = "No registration has this token", body = ErrorBody),
         ApiError,
     ))]
 async fn receive(
