@@ -164,6 +164,7 @@ async fn delete_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleInput {
+    #[schema(value_type = Role)]
     role: String,
 }
 

@@ -34,6 +34,7 @@ pub struct ConnectionInput {
     pub record_kinds: Option<Vec<RecordKind>>,
     /// The role of texting users created for full-access ATS users (default `user`).
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     pub full_access_role: Option<String>,
 }
 

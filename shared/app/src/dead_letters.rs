@@ -80,7 +80,7 @@ fn view(letter: &DeadLetter) -> DeadLetterView {
 }
 
 /// The operator's view of the intake queue: its depth, and its dead letters per
-/// tenant (of the first [`MAX_LISTED`]; `-` for one whose tenant cannot be read).
+/// tenant (of the first 100 dead letters; `-` for one whose tenant cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueStatus {
     /// Waiting, in flight and dead messages of every tenant.

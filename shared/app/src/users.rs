@@ -121,6 +121,7 @@ pub struct NewUserInput {
     pub area_code: Option<String>,
     /// `user` (default) or `manager`; `customer_admin` only by staff.
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Whether to send the invitation e-mail (default on).
     #[serde(default)]
@@ -184,8 +185,10 @@ pub struct Added {
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     /// Only this role.
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Only this status (default: active and disabled).
+    #[param(value_type = Option<UserStatus>)]
     pub status: Option<String>,
     /// Only members of this team (`none` for users on no team).
     pub team: Option<String>,
