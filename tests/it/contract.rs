@@ -197,9 +197,9 @@ fn run_schemathesis(st: &Path, base: &str, bearer: &str, config: Option<&Path>, 
 async fn seed(base: &str, admin: &str) -> String {
     let client = Client::default();
     let (status, team) =
-        client.call("POST", &format!("{base}/teams"), Some(admin), Some(&json!({"name": "North"}))).await;
+        client.call("POST", &format!("{base}/teams"), Some(admin), Some(&json!({"name": "Seeded"}))).await;
     assert_eq!(status, 201, "{team}");
-    let user = json!({"id": "seed-user", "first_name": "Ann", "last_name": "Lee", "email": "ann@acme.test"});
+    let user = json!({"id": "seed-user", "first_name": "Sam", "last_name": "Seed", "email": "seed@acme.test"});
     let (status, body) = client.call("POST", &format!("{base}/users"), Some(admin), Some(&user)).await;
     assert_eq!(status, 201, "{body}");
     let record = json!({"name": "Bo", "phones": ["+12065550100"]});

@@ -163,6 +163,7 @@ async fn delete_user(
 /// A role to convert to.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"role": "manager"})))]
 struct RoleInput {
     #[schema(value_type = Role)]
     role: String,
@@ -183,6 +184,7 @@ async fn set_role(
 /// A permission group to put a user in.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"permission_group": "Default"})))]
 struct GroupInput {
     permission_group: String,
 }
@@ -202,6 +204,7 @@ async fn set_user_group(
 /// A team to move a user to (`null` for none).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"team_id": null})))]
 struct TeamMove {
     team_id: Option<String>,
 }
@@ -221,6 +224,7 @@ async fn set_team(
 /// A branch to put a user in (`null` for none).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"branch": "north"})))]
 struct BranchMove {
     branch: Option<String>,
 }
@@ -300,6 +304,7 @@ async fn remove_inbox(
 /// The desired area code of a licence to assign.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"area_code": "206"})))]
 struct LicenceInput {
     #[serde(default)]
     area_code: Option<String>,

@@ -49,6 +49,7 @@ pub struct ActionTypeView {
 /// What an admin sends to add an action type.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Sales", "secure": false})))]
 pub struct NewActionType {
     /// The name (letters, digits, spaces, `-`, `_`; 1–64).
     pub name: String,
@@ -73,6 +74,7 @@ pub struct SecurityGroupView {
 /// The grants of a group, as an admin sets them.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"read": ["Message"], "write": ["Message"]})))]
 pub struct Grants {
     /// Action types members may read.
     pub read: Vec<String>,
@@ -83,6 +85,7 @@ pub struct Grants {
 /// What an admin sends to create a group.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Recruiters", "read": ["Message"], "write": ["Message"]})))]
 pub struct NewSecurityGroup {
     /// The name (letters, digits, spaces, `-`, `_`; 1–64).
     pub name: String,
@@ -95,6 +98,7 @@ pub struct NewSecurityGroup {
 /// A user's security group, as set or shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"group": "Default"})))]
 pub struct Membership {
     /// The group's name.
     pub group: String,

@@ -24,6 +24,7 @@ pub struct GroupView {
 /// What an admin sends to set a group.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"can_text": true})))]
 pub struct GroupSettings {
     /// Whether members may text.
     pub can_text: bool,

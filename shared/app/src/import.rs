@@ -110,6 +110,7 @@ pub struct OutcomePage {
 /// A new mapping: one entry per column, a field or `null` (Unmapped).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"mapping": ["first_name", "last_name", "email", null]})))]
 pub struct MappingInput {
     /// The field of each column, in column order.
     #[schema(value_type = Vec<Option<Field>>)]
@@ -205,6 +206,7 @@ pub const UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// What a caller asks for to upload a file too large for a request body.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"file_name": "users.xlsx", "size": 1048576})))]
 pub struct SlotRequest {
     /// The file's name (`.csv`, `.xlsx` or `.xls`).
     pub file_name: String,

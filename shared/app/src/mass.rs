@@ -39,6 +39,7 @@ pub const MAX_RECIPIENTS: usize = 1000;
 /// What a caller sends to text many recipients.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"provider": "textus", "to": ["+12065550100", "+12065550101"], "body": "Shifts are open for Friday."})))]
 pub struct MassRequest {
     /// The provider to send through.
     pub provider: ProviderKind,

@@ -23,6 +23,7 @@ pub const MAX_PHONES: usize = 20;
 /// A record as sent to the API.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Bo Lee", "phones": ["+12065550100"]})))]
 pub struct RecordInput {
     /// Display name.
     #[serde(default)]
@@ -278,6 +279,7 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 /// A note to write on a record's conversation.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"action_type": "Message", "body": "Called back; starts Monday."})))]
 pub struct NewNote {
     /// The message action type (`Message`, `Sales`, …); the caller's security group
     /// must write it.

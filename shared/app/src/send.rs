@@ -45,6 +45,7 @@ pub struct RecordTarget {
 /// What a caller sends to text one recipient.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"provider": "textus", "to": "+12065550100", "body": "Your shift starts at 9."})))]
 pub struct SendRequest {
     /// The provider to send through.
     pub provider: ProviderKind,

@@ -33,6 +33,7 @@ impl From<TeamItem> for TeamView {
 /// A team's name, to create or rename it.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "North"})))]
 pub struct TeamInput {
     /// The name.
     pub name: String,

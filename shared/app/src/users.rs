@@ -106,6 +106,7 @@ impl From<UserItem> for UserView {
 /// What a manager sends to add a user.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "area_code": "206", "role": "user"})))]
 pub struct NewUserInput {
     /// The user's id at the identity provider (the token's `sub`); generated when absent.
     #[serde(default)]
@@ -214,6 +215,7 @@ pub struct UserPage {
 /// A change of names (`email` is never editable: sending it is refused).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"first_name": "Ann", "last_name": "Lee"})))]
 pub struct NamesInput {
     /// New first name.
     #[serde(default)]
@@ -229,6 +231,7 @@ pub struct NamesInput {
 /// An inbox to add.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"source_username": "ann@example.com", "name": "Ann"})))]
 pub struct InboxInput {
     /// The username (e-mail) of the inbox's owner.
     pub source_username: String,
@@ -1091,6 +1094,7 @@ pub async fn seats(app: &Arc<App>, caller: &Identity) -> Result<SeatsView, Error
 /// Numbers to add to the tenant's licences (staff: seats are bought).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"numbers": ["+12065550123"]})))]
 pub struct NumbersInput {
     /// Phone numbers in E.164 form, 1–50 per call.
     pub numbers: Vec<String>,
