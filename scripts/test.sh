@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repository on a machine with only Rust and
-# Python 3: creates its own venv (moto, cfn-lint, SAM CLI, cargo-lambda), installs
+# Python 3: creates its own venv (moto, cfn-lint, SAM CLI, cargo-lambda, schemathesis), installs
 # Chromium and chromedriver for the admin console's browser tests when missing
 # (Debian/Ubuntu, as root or with sudo), then
 # formatting, lints, the Lambda release build, all tests (the AWS backend against a

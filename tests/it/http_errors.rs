@@ -466,3 +466,35 @@ fn a_missing_data_dir_is_refused_except_by_serve_which_says_it_creates_one() {
     assert!(started, "{out}");
     assert!(!out.contains("created a new, empty data directory"), "said so again on an existing dir: {out}");
 }
+
+#[tokio::test]
+async fn a_cursor_no_listing_gave_is_a_422_on_every_listing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let admin = common::token(dir.path(), &["--tenant", "acme"]);
+    let client = Client::default();
+    // Two pages of users, so that one listing's real cursor can be sent to another.
+    for n in 0..3 {
+        let user = json!({"first_name": "Ann", "last_name": format!("Lee{n}"), "email": format!("ann{n}@acme.test")});
+        let (status, body) = client.call("POST", &format!("{}/users", server.base), Some(&admin), Some(&user)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let record = json!({"phones": [THEIRS]});
+    let url = format!("{}/records/candidate/c-1", server.base);
+    assert_eq!(client.call("PUT", &url, Some(&admin), Some(&record)).await.0, 200);
+    let (_, page) = client.call("GET", &format!("{}/users?limit=1", server.base), Some(&admin), None).await;
+    let users_cursor = page["next"].as_str().expect("a next page").to_owned();
+
+    let listings = ["/users?", "/outbox?", "/messages/unmatched?", "/records/candidate/c-1/messages?"];
+    for listing in listings {
+        for cursor in ["", "bogus", "e30", users_cursor.as_str()] {
+            if listing == "/users?" && cursor == users_cursor {
+                continue;
+            }
+            let url = format!("{}{listing}cursor={cursor}", server.base);
+            let (status, body) = client.call("GET", &url, Some(&admin), None).await;
+            assert_eq!((status, &body["error"]["field"]), (422, &json!("cursor")), "{listing}cursor={cursor}: {body}");
+        }
+    }
+    assert!(!server.logs().contains("\"level\":\"ERROR\""), "a bad cursor is the caller's error, not a fault");
+}

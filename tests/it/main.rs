@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod common;
 mod console;
+mod contract;
 mod conversations;
 mod crash;
 mod credentials;

@@ -10,10 +10,11 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use axum::Router;
-use textbridge_api::{Authenticator, credentials, finish, health, intake, records, users};
+use axum::{Json, Router, routing::get};
+use textbridge_api::{Authenticator, credentials, finish, health, intake, openapi::ApiDoc, records, users};
 use textbridge_app::App;
 use textbridge_embedded::LocalUploads;
+use utoipa::OpenApi;
 
 pub use dev_token::DevKey;
 
@@ -39,7 +40,30 @@ pub fn with_console(
             .merge(intake::router(app.clone()))
             .merge(records::router(app.clone()))
             .merge(users::router(app.clone()))
-            .merge(health::routes("/health").with_state(app.clone())),
+            .merge(health::routes().with_state(app.clone()))
+            .route("/openapi.json", get(document)),
         auth,
     )
+}
+
+/// The routes only the local server has: the upload place of large import files and
+/// this document itself.
+#[derive(OpenApi)]
+#[openapi(paths(uploads::accept, document))]
+struct LocalDoc;
+
+/// The OpenAPI 3.1 document of every route [`router`] serves but the admin console's
+/// pages and sign-in (HTML and a cookie session, not the JSON API): every function's
+/// routes and the local server's own.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(LocalDoc::openapi());
+    doc
+}
+
+/// The OpenAPI document of this API (public: it holds no data).
+#[utoipa::path(get, path = "/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
+async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
 }

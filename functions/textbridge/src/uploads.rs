@@ -13,19 +13,32 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use textbridge_api::{ApiError, ApiPath, ApiQuery, imports::file_body};
+use textbridge_api::{ApiError, ApiPath, ApiQuery, ErrorBody, imports::file_body, openapi::FileBytes};
 use textbridge_domain::Error;
 use textbridge_embedded::{AcceptError, LocalUploads, Refusal};
 use textbridge_import::MAX_FILE_BYTES;
 
 /// The signed part of an upload URL.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Signed {
+    /// When the URL stops working (Unix seconds).
     expires: i64,
+    /// The server's signature of the key and `expires`.
     signature: String,
 }
 
+/// Takes a large import file to the upload place an upload URL names (the URL from
+/// `POST /users/imports/uploads`; its signature is the authorisation).
+#[utoipa::path(put, path = "/uploads/{key}", tag = "imports", security(()),
+    params(("key" = String, Path, description = "The upload's key, as in the upload URL"), Signed),
+    request_body(description = "The file", content((FileBytes = "application/octet-stream"))),
+    responses(
+        (status = 200, description = "The file is stored; name it as `upload` in `POST /users/imports`", body = Object),
+        (status = 403, description = "The signature does not match or the URL has expired", body = ErrorBody),
+        ApiError,
+    ))]
 async fn accept(
     State(uploads): State<Arc<LocalUploads>>,
     ApiPath(key): ApiPath<String>,

@@ -25,7 +25,7 @@ use textbridge_app::{
     credentials::{self, CredentialView, Removal, Target},
     ports::SubmittedFields,
 };
-use textbridge_domain::CredentialLevel;
+use textbridge_domain::{CredentialLevel, ProviderKind};
 
 use crate::{ApiError, ApiJson, ApiPath, Caller, health};
 
@@ -46,10 +46,40 @@ impl<S: Send + Sync> FromRequestParts<S> for TargetPath {
 
 type Reply<T> = Result<Json<T>, ApiError>;
 
+/// A provider's credentials at a branch or of one texting user, named by the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by `TargetPath`; declared for the routes' description
+struct ScopedPath {
+    /// The provider.
+    provider: ProviderKind,
+    /// `branch` or `user`.
+    #[param(pattern = "^(branch|user)$")]
+    level: String,
+    /// The branch id or texting user id.
+    scope: String,
+}
+
+/// A provider's system credentials (the tenant's), named by the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by `TargetPath`; declared for the routes' description
+struct SystemPath {
+    /// The provider.
+    provider: ProviderKind,
+}
+
+/// Metadata of the credentials the caller may see (secrets are never answered).
+#[utoipa::path(get, path = "/credentials", tag = "credentials",
+    responses((status = 200, description = "The credentials", body = Vec<CredentialView>), ApiError))]
 async fn list(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<Vec<CredentialView>> {
     Ok(Json(credentials::list(&app, &caller).await?))
 }
 
+/// Saves branch or user credentials, connects them and registers webhooks.
+#[utoipa::path(post, path = "/credentials/{provider}/{level}/{scope}", tag = "credentials", params(ScopedPath),
+    request_body(description = "The provider's fields (see README); secret ones are write-only", content = Object),
+    responses((status = 201, description = "The credentials as saved", body = CredentialView), ApiError))]
 async fn save(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -59,6 +89,22 @@ async fn save(
     Ok((StatusCode::CREATED, Json(credentials::save(&app, &caller, &target, &fields).await?)))
 }
 
+/// Saves system credentials, connects them and registers webhooks.
+#[utoipa::path(post, path = "/credentials/{provider}/system", tag = "credentials", params(SystemPath),
+    request_body(description = "The provider's fields (see README); secret ones are write-only", content = Object),
+    responses((status = 201, description = "The credentials as saved", body = CredentialView), ApiError))]
+async fn save_system(
+    app: State<Arc<App>>,
+    caller: Caller,
+    target: TargetPath,
+    fields: ApiJson<SubmittedFields>,
+) -> Result<(StatusCode, Json<CredentialView>), ApiError> {
+    save(app, caller, target, fields).await
+}
+
+/// Metadata of branch or user credentials.
+#[utoipa::path(get, path = "/credentials/{provider}/{level}/{scope}", tag = "credentials", params(ScopedPath),
+    responses((status = 200, description = "The credentials", body = CredentialView), ApiError))]
 async fn read(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -67,10 +113,31 @@ async fn read(
     Ok(Json(credentials::get(&app, &caller, &target).await?))
 }
 
+/// Metadata of system credentials.
+#[utoipa::path(get, path = "/credentials/{provider}/system", tag = "credentials", params(SystemPath),
+    responses((status = 200, description = "The credentials", body = CredentialView), ApiError))]
+async fn read_system(app: State<Arc<App>>, caller: Caller, target: TargetPath) -> Reply<CredentialView> {
+    read(app, caller, target).await
+}
+
+/// Removes branch or user credentials: unregisters webhooks, deletes the secret.
+#[utoipa::path(delete, path = "/credentials/{provider}/{level}/{scope}", tag = "credentials", params(ScopedPath),
+    responses((status = 200, description = "What was removed", body = Removal), ApiError))]
 async fn remove(State(app): State<Arc<App>>, Caller(caller): Caller, TargetPath(target): TargetPath) -> Reply<Removal> {
     Ok(Json(credentials::remove(&app, &caller, &target).await?))
 }
 
+/// Removes system credentials: unregisters webhooks, deletes the secret.
+#[utoipa::path(delete, path = "/credentials/{provider}/system", tag = "credentials", params(SystemPath),
+    responses((status = 200, description = "What was removed", body = Removal), ApiError))]
+async fn remove_system(app: State<Arc<App>>, caller: Caller, target: TargetPath) -> Reply<Removal> {
+    remove(app, caller, target).await
+}
+
+/// Replaces the secret part of branch or user credentials and reconnects.
+#[utoipa::path(put, path = "/credentials/{provider}/{level}/{scope}/secret", tag = "credentials", params(ScopedPath),
+    request_body(description = "The provider's secret fields", content = Object),
+    responses((status = 200, description = "The credentials", body = CredentialView), ApiError))]
 async fn replace_secret(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -80,6 +147,22 @@ async fn replace_secret(
     Ok(Json(credentials::replace_secret(&app, &caller, &target, &fields).await?))
 }
 
+/// Replaces the secret part of system credentials and reconnects.
+#[utoipa::path(put, path = "/credentials/{provider}/system/secret", tag = "credentials", params(SystemPath),
+    request_body(description = "The provider's secret fields", content = Object),
+    responses((status = 200, description = "The credentials", body = CredentialView), ApiError))]
+async fn replace_system_secret(
+    app: State<Arc<App>>,
+    caller: Caller,
+    target: TargetPath,
+    fields: ApiJson<SubmittedFields>,
+) -> Reply<CredentialView> {
+    replace_secret(app, caller, target, fields).await
+}
+
+/// Checks branch or user credentials with the provider again.
+#[utoipa::path(post, path = "/credentials/{provider}/{level}/{scope}/test", tag = "credentials", params(ScopedPath),
+    responses((status = 200, description = "The credentials with the test's outcome", body = CredentialView), ApiError))]
 async fn test(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -88,10 +171,23 @@ async fn test(
     Ok(Json(credentials::test(&app, &caller, &target).await?))
 }
 
+/// Checks system credentials with the provider again.
+#[utoipa::path(post, path = "/credentials/{provider}/system/test", tag = "credentials", params(SystemPath),
+    responses((status = 200, description = "The credentials with the test's outcome", body = CredentialView), ApiError))]
+async fn test_system(app: State<Arc<App>>, caller: Caller, target: TargetPath) -> Reply<CredentialView> {
+    test(app, caller, target).await
+}
+
+/// The ATS directory connection (admins; the token is never answered).
+#[utoipa::path(get, path = "/credentials/ats", tag = "credentials",
+    responses((status = 200, description = "The connection", body = ConnectionView), ApiError))]
 async fn ats_read(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<ConnectionView> {
     Ok(Json(ats_connection::get(&app, &caller).await?))
 }
 
+/// Connects the ATS directory (admins): checked before it is saved.
+#[utoipa::path(put, path = "/credentials/ats", tag = "credentials", request_body = ConnectionInput,
+    responses((status = 200, description = "The connection", body = ConnectionView), ApiError))]
 async fn ats_save(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -100,25 +196,34 @@ async fn ats_save(
     Ok(Json(ats_connection::save(&app, &caller, input).await?))
 }
 
+/// Checks the ATS directory connection again (admins).
+#[utoipa::path(post, path = "/credentials/ats/test", tag = "credentials",
+    responses((status = 200, description = "The connection with the test's outcome", body = ConnectionView), ApiError))]
 async fn ats_test(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<ConnectionView> {
     Ok(Json(ats_connection::test(&app, &caller).await?))
 }
 
+/// Removes the ATS directory connection (admins).
+#[utoipa::path(delete, path = "/credentials/ats", tag = "credentials",
+    responses((status = 200, description = "The connection as it was", body = ConnectionView), ApiError))]
 async fn ats_remove(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<ConnectionView> {
     Ok(Json(ats_connection::remove(&app, &caller).await?))
 }
 
 /// The credentials function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
-    let mut router = health::routes("/credentials/health")
+    const SYSTEM: &str = "/credentials/{provider}/system";
+    const SCOPED: &str = "/credentials/{provider}/{level}/{scope}";
+    Router::new()
+        .route("/credentials/health", get(health::credentials))
         .route("/credentials", get(list))
         .route("/credentials/ats", get(ats_read).put(ats_save).delete(ats_remove))
-        .route("/credentials/ats/test", post(ats_test));
-    for base in ["/credentials/{provider}/system", "/credentials/{provider}/{level}/{scope}"] {
-        router = router
-            .route(base, get(read).post(save).delete(remove))
-            .route(&format!("{base}/secret"), put(replace_secret))
-            .route(&format!("{base}/test"), post(test));
-    }
-    router.with_state(app)
+        .route("/credentials/ats/test", post(ats_test))
+        .route(SYSTEM, get(read_system).post(save_system).delete(remove_system))
+        .route(&format!("{SYSTEM}/secret"), put(replace_system_secret))
+        .route(&format!("{SYSTEM}/test"), post(test_system))
+        .route(SCOPED, get(read).post(save).delete(remove))
+        .route(&format!("{SCOPED}/secret"), put(replace_secret))
+        .route(&format!("{SCOPED}/test"), post(test))
+        .with_state(app)
 }

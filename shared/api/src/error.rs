@@ -7,6 +7,7 @@ use axum::{
 };
 use serde::Serialize;
 use textbridge_domain::Error;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use super::request_id;
 
@@ -22,14 +23,14 @@ impl<E: Into<Error>> From<E> for ApiError {
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// What went wrong, for the caller.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code.
     pub code: &'static str,
@@ -37,6 +38,27 @@ pub struct ErrorDetail {
     pub message: String,
     /// The field at fault, when there is one.
     pub field: Option<String>,
+}
+
+/// Every route's refusals and failures in its OpenAPI description: any 4xx or 5xx
+/// answer has the [`ErrorBody`] shape.
+impl utoipa::IntoResponses for ApiError {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let answer = |description: &str| {
+            let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            ResponseBuilder::new().description(description).content("application/json", body).build().into()
+        };
+        std::collections::BTreeMap::from([
+            (
+                "4XX".to_owned(),
+                answer("The request is refused; `error.code` says why and `error.field` names the field at fault"),
+            ),
+            (
+                "5XX".to_owned(),
+                answer("A backing service is unavailable (503) or the server failed (500); retry later"),
+            ),
+        ])
+    }
 }
 
 impl ApiError {

@@ -27,24 +27,39 @@ use textbridge_app::{
 };
 use textbridge_domain::Error;
 use textbridge_import::MAX_FILE_BYTES;
+use utoipa::IntoParams;
 
-use crate::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, openapi::FileBytes};
 
 /// The query of an upload: the file's name (its extension must agree with its
 /// content) and the preview's page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
+    /// The file's name; its extension (`.csv`, `.txt`, `.tsv`, `.xlsx`, `.xlsm`, `.xls`) must agree with its content.
     file_name: String,
     /// The id of a file uploaded to an upload URL (instead of the body).
     #[serde(default)]
     upload: Option<String>,
+    /// Preview rows to skip (default 0).
     #[serde(default)]
     offset: Option<u32>,
+    /// Preview rows to show, 1–1000 (default 100).
     #[serde(default)]
     limit: Option<u32>,
+    /// Only preview rows with this outcome.
     #[serde(default)]
     only: Option<RowAction>,
+}
+
+/// An import named by the path (declared for the routes' description).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct ImportPath {
+    /// Import id.
+    id: String,
 }
 
 /// A file sent as the body, as bytes; one larger than an import reads is the common
@@ -59,6 +74,12 @@ pub fn file_body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
     })
 }
 
+/// Starts a user import from a file (CSV, XLSX or XLS; at most 16 MiB) sent as the body,
+/// or from a file uploaded to an upload URL (managers and above), and previews it.
+#[utoipa::path(post, path = "/users/imports", tag = "imports", params(UploadQuery),
+    request_body(description = "The file (empty when `upload` names an uploaded one)",
+        content((FileBytes = "application/octet-stream"))),
+    responses((status = 201, description = "The new import and its preview", body = ImportView), ApiError))]
 async fn upload(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -86,6 +107,9 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// A URL to PUT a file too large for a request body to (managers and above).
+#[utoipa::path(post, path = "/users/imports/uploads", tag = "imports", request_body = SlotRequest,
+    responses((status = 201, description = "Where and how to upload the file", body = UploadSlot), ApiError))]
 async fn upload_slot(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -98,6 +122,9 @@ async fn upload_slot(
     Ok((StatusCode::CREATED, Json(import::upload_slot(&app, &caller, &request, MAX_FILE_BYTES as u64).await?)))
 }
 
+/// An import: its preview (uploaded) or its rows' outcomes (running, done) (managers and above).
+#[utoipa::path(get, path = "/users/imports/{id}", tag = "imports", params(ImportPath, OutcomePage),
+    responses((status = 200, description = "The import", body = ImportView), ApiError))]
 async fn get_import(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -107,6 +134,10 @@ async fn get_import(
     Ok(Json(import::get(&app, &caller, &id, page).await?))
 }
 
+/// Maps the import's columns to fields again and previews it (managers and above).
+#[utoipa::path(put, path = "/users/imports/{id}/mapping", tag = "imports", params(ImportPath, OutcomePage),
+    request_body = MappingInput,
+    responses((status = 200, description = "The import", body = ImportView), ApiError))]
 async fn remap(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -117,6 +148,13 @@ async fn remap(
     Ok(Json(import::remap(&app, &caller, &id, input, page).await?))
 }
 
+/// Applies the import as a background job (managers and above).
+#[utoipa::path(post, path = "/users/imports/{id}/run", tag = "imports", params(ImportPath),
+    responses(
+        (status = 200, description = "The import is done", body = ImportView),
+        (status = 202, description = "The import runs; follow it with `GET`", body = ImportView),
+        ApiError,
+    ))]
 async fn run(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -128,13 +166,23 @@ async fn run(
 }
 
 /// The report's format.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportQuery {
+    /// `csv` (default) or `xlsx`.
     #[serde(default)]
+    #[param(pattern = "^(csv|xlsx)$")]
     format: Option<String>,
 }
 
+/// Every user, in the import's column layout (reporters and above).
+#[utoipa::path(get, path = "/users/report", tag = "imports", params(ReportQuery),
+    responses(
+        (status = 200, description = "The report as a file",
+            content((String = "text/csv"), (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        ApiError,
+    ))]
 async fn report(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,

@@ -10,19 +10,34 @@ use axum::{
     body::to_bytes,
     extract::{Request, State},
     http::StatusCode,
-    routing::post,
+    routing::{get, post},
 };
 use textbridge_app::{
     App,
     intake::{self, Accepted, Call},
 };
-use textbridge_domain::Error;
+use textbridge_domain::{Error, ProviderKind};
 
-use crate::{ApiError, ApiPath, MAX_BODY_BYTES, health};
+use crate::{ApiError, ApiPath, ErrorBody, MAX_BODY_BYTES, health};
 
 /// The path of the webhook route, as it is logged (the token is a credential).
 pub const ROUTE: &str = "/webhooks/{provider}/{token}";
 
+/// A provider's webhook call: checked (registration token, then the provider's
+/// signature and the source address), then queued for the archiver.
+#[utoipa::path(post, path = "/webhooks/{provider}/{token}", tag = "intake", security(()),
+    params(
+        ("provider" = ProviderKind, Path, description = "The provider calling"),
+        ("token" = String, Path, description = "The registration token Textbridge gave the provider"),
+    ),
+    request_body(description = "The provider's event, in the provider's own format (JSON or form)",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 202, description = "Accepted: the events are queued", body = Accepted),
+        (status = 401, description = "A missing or bad signature", body = ErrorBody),
+        (status = 404, description = "No registration has this token", body = ErrorBody),
+        ApiError,
+    ))]
 async fn receive(
     State(app): State<Arc<App>>,
     ApiPath((provider, token)): ApiPath<(String, String)>,
@@ -46,5 +61,5 @@ async fn receive(
 
 /// The intake function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
-    health::routes("/webhooks/health").route(ROUTE, post(receive)).with_state(app)
+    Router::new().route("/webhooks/health", get(health::intake)).route(ROUTE, post(receive)).with_state(app)
 }

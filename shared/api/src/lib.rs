@@ -9,6 +9,7 @@ pub mod identity;
 pub mod imports;
 pub mod intake;
 mod json;
+pub mod openapi;
 mod params;
 pub mod records;
 pub mod request_id;

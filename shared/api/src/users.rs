@@ -37,13 +37,14 @@ use textbridge_app::{
     },
 };
 use textbridge_domain::{Role, UserId};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, health};
 
 type Reply<T> = Result<Json<T>, ApiError>;
 
 /// The caller as Textbridge sees them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     /// Tenant id.
     pub tenant: String,
@@ -57,6 +58,9 @@ pub struct Me {
     pub permission_group: String,
 }
 
+/// The caller as Textbridge sees them.
+#[utoipa::path(get, path = "/users/me", tag = "users",
+    responses((status = 200, description = "The caller's identity", body = Me), ApiError))]
 async fn me(Caller(id): Caller) -> Json<Me> {
     Json(Me {
         tenant: id.tenant.to_string(),
@@ -67,10 +71,23 @@ async fn me(Caller(id): Caller) -> Json<Me> {
     })
 }
 
+/// A texting user named by the path (declared for the routes' description).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct UserPath {
+    /// Texting user id.
+    id: String,
+}
+
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
     Ok(UserId::parse(raw)?)
 }
 
+/// Sets a permission group's settings, creating it if new (admins).
+#[utoipa::path(put, path = "/permission-groups/{name}", tag = "users",
+    params(("name" = String, Path, description = "Permission group name")), request_body = GroupSettings,
+    responses((status = 200, description = "The permission group", body = GroupView), ApiError))]
 async fn set_group(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -80,10 +97,16 @@ async fn set_group(
     Ok(Json(groups::set(&app, &caller, &name, settings).await?))
 }
 
+/// Permission groups (managers and above).
+#[utoipa::path(get, path = "/permission-groups", tag = "users",
+    responses((status = 200, description = "The permission groups", body = Vec<GroupView>), ApiError))]
 async fn list_groups(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<Vec<GroupView>> {
     Ok(Json(groups::list(&app, &caller).await?))
 }
 
+/// Texting users, filtered and paged (reporters and above).
+#[utoipa::path(get, path = "/users", tag = "users", params(UserFilter),
+    responses((status = 200, description = "One page of users", body = UserPage), ApiError))]
 async fn list_users(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -92,6 +115,9 @@ async fn list_users(
     Ok(Json(users::list(&app, &caller, filter).await?))
 }
 
+/// Adds a texting user (managers and above).
+#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserInput,
+    responses((status = 201, description = "The new user", body = Added), ApiError))]
 async fn add_user(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -100,6 +126,9 @@ async fn add_user(
     Ok((StatusCode::CREATED, Json(users::add(&app, &caller, input).await?)))
 }
 
+/// One texting user (themself, or reporters and above).
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(UserPath),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn get_user(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -108,6 +137,9 @@ async fn get_user(
     Ok(Json(users::get(&app, &caller, &user_id(&id)?).await?))
 }
 
+/// Edits a user's names (managers and above).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(UserPath), request_body = NamesInput,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn edit_user(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -117,6 +149,9 @@ async fn edit_user(
     Ok(Json(users::rename(&app, &caller, &user_id(&id)?, input).await?))
 }
 
+/// Revokes a user for good: licence freed, credentials removed (managers and above).
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(UserPath),
+    responses((status = 200, description = "The user as revoked and the credentials removed", body = Deleted), ApiError))]
 async fn delete_user(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -126,12 +161,17 @@ async fn delete_user(
 }
 
 /// A role to convert to.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"role": "manager"})))]
 struct RoleInput {
+    #[schema(value_type = Role)]
     role: String,
 }
 
+/// Converts a user to another role (managers and above).
+#[utoipa::path(put, path = "/users/{id}/role", tag = "users", params(UserPath), request_body = RoleInput,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn set_role(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -142,12 +182,16 @@ async fn set_role(
 }
 
 /// A permission group to put a user in.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"permission_group": "Default"})))]
 struct GroupInput {
     permission_group: String,
 }
 
+/// Puts a user in a permission group (managers and above).
+#[utoipa::path(put, path = "/users/{id}/permission-group", tag = "users", params(UserPath), request_body = GroupInput,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn set_user_group(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -158,12 +202,16 @@ async fn set_user_group(
 }
 
 /// A team to move a user to (`null` for none).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"team_id": null})))]
 struct TeamMove {
     team_id: Option<String>,
 }
 
+/// Moves a user to a team, or off every team (managers and above).
+#[utoipa::path(put, path = "/users/{id}/team", tag = "users", params(UserPath), request_body = TeamMove,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn set_team(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -174,12 +222,16 @@ async fn set_team(
 }
 
 /// A branch to put a user in (`null` for none).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"branch": "north"})))]
 struct BranchMove {
     branch: Option<String>,
 }
 
+/// Sets the branch whose credentials a user falls back to (admins).
+#[utoipa::path(put, path = "/users/{id}/branch", tag = "users", params(UserPath), request_body = BranchMove,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn set_branch(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -189,14 +241,23 @@ async fn set_branch(
     Ok(Json(users::set_branch(&app, &caller, &user_id(&id)?, input.branch.as_deref()).await?))
 }
 
+/// Disables a user (managers and above).
+#[utoipa::path(post, path = "/users/{id}/disable", tag = "users", params(UserPath),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn disable(State(app): State<Arc<App>>, Caller(caller): Caller, ApiPath(id): ApiPath<String>) -> Reply<UserView> {
     Ok(Json(users::set_enabled(&app, &caller, &user_id(&id)?, false).await?))
 }
 
+/// Enables a user again (managers and above).
+#[utoipa::path(post, path = "/users/{id}/enable", tag = "users", params(UserPath),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn enable(State(app): State<Arc<App>>, Caller(caller): Caller, ApiPath(id): ApiPath<String>) -> Reply<UserView> {
     Ok(Json(users::set_enabled(&app, &caller, &user_id(&id)?, true).await?))
 }
 
+/// Makes a user choose a new password at the next sign-in (managers and above).
+#[utoipa::path(post, path = "/users/{id}/expire-password", tag = "users", params(UserPath),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn expire_password(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -205,6 +266,9 @@ async fn expire_password(
     Ok(Json(users::expire_password(&app, &caller, &user_id(&id)?).await?))
 }
 
+/// Sends a user a password reset e-mail (managers and above).
+#[utoipa::path(post, path = "/users/{id}/forgot-password", tag = "users", params(UserPath),
+    responses((status = 202, description = "The e-mail is queued", body = UserView), ApiError))]
 async fn forgot_password(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -213,6 +277,9 @@ async fn forgot_password(
     Ok((StatusCode::ACCEPTED, Json(users::forgot_password(&app, &caller, &user_id(&id)?).await?)))
 }
 
+/// Gives a user another user's inbox (managers and above).
+#[utoipa::path(post, path = "/users/{id}/inboxes", tag = "users", params(UserPath), request_body = InboxInput,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn add_inbox(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -222,6 +289,10 @@ async fn add_inbox(
     Ok(Json(users::add_inbox(&app, &caller, &user_id(&id)?, input).await?))
 }
 
+/// Takes an inbox away from a user (managers and above).
+#[utoipa::path(delete, path = "/users/{id}/inboxes/{source}", tag = "users",
+    params(UserPath, ("source" = String, Path, description = "The inbox's source username")),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn remove_inbox(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -231,13 +302,17 @@ async fn remove_inbox(
 }
 
 /// The desired area code of a licence to assign.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"area_code": "206"})))]
 struct LicenceInput {
     #[serde(default)]
     area_code: Option<String>,
 }
 
+/// Assigns a licence (a texting number), near a desired area code if given (managers and above).
+#[utoipa::path(post, path = "/users/{id}/licence", tag = "users", params(UserPath), request_body = LicenceInput,
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn assign_licence(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -247,6 +322,9 @@ async fn assign_licence(
     Ok(Json(users::assign_licence(&app, &caller, &user_id(&id)?, input.area_code.as_deref()).await?))
 }
 
+/// Removes a user's licence (managers and above).
+#[utoipa::path(delete, path = "/users/{id}/licence", tag = "users", params(UserPath),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn remove_licence(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -255,6 +333,10 @@ async fn remove_licence(
     Ok(Json(users::remove_licence(&app, &caller, &user_id(&id)?).await?))
 }
 
+/// Maps an ATS user id to a user (managers and above).
+#[utoipa::path(put, path = "/users/{id}/ats-ids/{ats_id}", tag = "users",
+    params(UserPath, ("ats_id" = String, Path, description = "The ATS user id")),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn add_ats_id(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -263,6 +345,10 @@ async fn add_ats_id(
     Ok(Json(users::add_ats_id(&app, &caller, &user_id(&id)?, &ats).await?))
 }
 
+/// Removes an ATS user id from a user (managers and above).
+#[utoipa::path(delete, path = "/users/{id}/ats-ids/{ats_id}", tag = "users",
+    params(UserPath, ("ats_id" = String, Path, description = "The ATS user id")),
+    responses((status = 200, description = "The user", body = UserView), ApiError))]
 async fn remove_ats_id(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -271,10 +357,16 @@ async fn remove_ats_id(
     Ok(Json(users::remove_ats_id(&app, &caller, &user_id(&id)?, &ats).await?))
 }
 
+/// Teams (reporters and above).
+#[utoipa::path(get, path = "/teams", tag = "users",
+    responses((status = 200, description = "The teams", body = Vec<TeamView>), ApiError))]
 async fn list_teams(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<Vec<TeamView>> {
     Ok(Json(teams::list(&app, &caller).await?))
 }
 
+/// Creates a team (managers and above).
+#[utoipa::path(post, path = "/teams", tag = "users", request_body = TeamInput,
+    responses((status = 201, description = "The new team", body = TeamView), ApiError))]
 async fn create_team(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -283,6 +375,10 @@ async fn create_team(
     Ok((StatusCode::CREATED, Json(teams::create(&app, &caller, input).await?)))
 }
 
+/// Renames a team (managers and above).
+#[utoipa::path(patch, path = "/teams/{id}", tag = "users",
+    params(("id" = String, Path, description = "Team id")), request_body = TeamInput,
+    responses((status = 200, description = "The team", body = TeamView), ApiError))]
 async fn rename_team(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -292,10 +388,16 @@ async fn rename_team(
     Ok(Json(teams::rename(&app, &caller, &id, input).await?))
 }
 
+/// Licence seats and texting numbers (reporters and above).
+#[utoipa::path(get, path = "/licences", tag = "users",
+    responses((status = 200, description = "Seats and numbers", body = SeatsView), ApiError))]
 async fn seats(State(app): State<Arc<App>>, Caller(caller): Caller) -> Reply<SeatsView> {
     Ok(Json(users::seats(&app, &caller).await?))
 }
 
+/// Adds texting numbers to the tenant's pool (staff).
+#[utoipa::path(post, path = "/licences/numbers", tag = "users", request_body = NumbersInput,
+    responses((status = 201, description = "Seats and numbers", body = SeatsView), ApiError))]
 async fn add_numbers(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -305,12 +407,17 @@ async fn add_numbers(
 }
 
 /// Paging of the outbox.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Cursor {
+    /// The previous page's `next`.
     cursor: Option<String>,
 }
 
+/// Outgoing e-mail events (invitations, password resets), oldest first (admins).
+#[utoipa::path(get, path = "/outbox", tag = "users", params(Cursor),
+    responses((status = 200, description = "One page of events", body = OutboxPage), ApiError))]
 async fn outbox(
     State(app): State<Arc<App>>,
     Caller(caller): Caller,
@@ -321,7 +428,8 @@ async fn outbox(
 
 /// The users function's routes (without the finishing layers; see [`crate::finish`]).
 pub fn router(app: Arc<App>) -> Router {
-    health::routes("/users/health")
+    Router::new()
+        .route("/users/health", get(health::users))
         .route("/users/me", get(me))
         .route("/users", get(list_users).post(add_user))
         .route("/users/{id}", get(get_user).patch(edit_user).delete(delete_user))

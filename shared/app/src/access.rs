@@ -36,7 +36,7 @@ pub const DEFAULT_GROUP: &str = "Default";
 const MAX_NAME: usize = 64;
 
 /// A message action type as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActionTypeView {
     /// The name.
     pub name: String,
@@ -47,8 +47,9 @@ pub struct ActionTypeView {
 }
 
 /// What an admin sends to add an action type.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Sales", "secure": false})))]
 pub struct NewActionType {
     /// The name (letters, digits, spaces, `-`, `_`; 1–64).
     pub name: String,
@@ -58,7 +59,7 @@ pub struct NewActionType {
 }
 
 /// A security group as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SecurityGroupView {
     /// The name.
     pub name: String,
@@ -71,8 +72,9 @@ pub struct SecurityGroupView {
 }
 
 /// The grants of a group, as an admin sets them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"read": ["Message"], "write": ["Message"]})))]
 pub struct Grants {
     /// Action types members may read.
     pub read: Vec<String>,
@@ -81,8 +83,9 @@ pub struct Grants {
 }
 
 /// What an admin sends to create a group.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Recruiters", "read": ["Message"], "write": ["Message"]})))]
 pub struct NewSecurityGroup {
     /// The name (letters, digits, spaces, `-`, `_`; 1–64).
     pub name: String,
@@ -93,8 +96,9 @@ pub struct NewSecurityGroup {
 }
 
 /// A user's security group, as set or shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"group": "Default"})))]
 pub struct Membership {
     /// The group's name.
     pub group: String,

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// What an admin sends to connect the ATS.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionInput {
     /// `rest` (Textbridge's directory contract, the default) or `tempworks`.
@@ -34,11 +34,12 @@ pub struct ConnectionInput {
     pub record_kinds: Option<Vec<RecordKind>>,
     /// The role of texting users created for full-access ATS users (default `user`).
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     pub full_access_role: Option<String>,
 }
 
 /// The connection as the API shows it (never the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConnectionView {
     /// Which kind of directory it is.
     pub connector: AtsConnector,

@@ -25,7 +25,7 @@ use crate::{
 const RECENT_TEXTS: u32 = 500;
 
 /// One of a user's conversations: the other number and its latest text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConversationSummary {
     /// The other side's number.
     pub number: String,
@@ -42,7 +42,7 @@ pub struct ConversationSummary {
 }
 
 /// One page of a user's recent conversations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MinePage {
     /// Conversations, the most recent first.
     pub conversations: Vec<ConversationSummary>,
@@ -98,7 +98,7 @@ pub async fn mine(app: &Arc<App>, caller: &Identity, cursor: Option<&str>, limit
 }
 
 /// A record a number belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecordLink {
     /// Candidate, employee or contact.
     pub kind: String,
@@ -107,7 +107,7 @@ pub struct RecordLink {
 }
 
 /// Everything of one number the caller may read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NumberView {
     /// The number in E.164.
     pub number: String,

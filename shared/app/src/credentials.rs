@@ -74,7 +74,7 @@ pub struct Target {
 }
 
 /// Credentials as the API shows them: metadata only, never a secret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CredentialView {
     /// `textus`, `zipwhip`, `twilio`.
     pub provider: String,
@@ -99,7 +99,7 @@ pub struct CredentialView {
 }
 
 /// The outcome of the last test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TestView {
     /// When (RFC 3339).
     pub at: String,
@@ -110,7 +110,7 @@ pub struct TestView {
 }
 
 /// Webhook registration state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     /// `registered`, `none` (nothing to register at this level) or `pending`.
     pub state: String,
@@ -119,7 +119,7 @@ pub struct WebhookView {
 }
 
 /// What removing did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Removal {
     /// Always true: the credentials, their secret and their username claim are gone.
     pub removed: bool,

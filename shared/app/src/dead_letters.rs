@@ -18,7 +18,7 @@ use crate::{
 pub const MAX_LISTED: u32 = 100;
 
 /// A dead letter as operators see it (the kind, not the message content).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeadLetterView {
     /// The dead letter's id (for replay).
     pub id: String,
@@ -31,7 +31,7 @@ pub struct DeadLetterView {
 }
 
 /// What to replay.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     /// Ids to replay; all visible to the caller when absent.
@@ -40,7 +40,7 @@ pub struct ReplayRequest {
 }
 
 /// What a replay did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Replayed {
     /// How many dead letters went back to the intake queue.
     pub replayed: u32,
@@ -80,8 +80,8 @@ fn view(letter: &DeadLetter) -> DeadLetterView {
 }
 
 /// The operator's view of the intake queue: its depth, and its dead letters per
-/// tenant (of the first [`MAX_LISTED`]; `-` for one whose tenant cannot be read).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// tenant (of the first 100 dead letters; `-` for one whose tenant cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueStatus {
     /// Waiting, in flight and dead messages of every tenant.
     #[serde(flatten)]

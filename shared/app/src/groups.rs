@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// A permission group's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupView {
     /// The group's name.
     pub name: String,
@@ -22,8 +22,9 @@ pub struct GroupView {
 }
 
 /// What an admin sends to set a group.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"can_text": true})))]
 pub struct GroupSettings {
     /// Whether members may text.
     pub can_text: bool,

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// The outcome of one health check.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Health {
     /// `ok` when every check passed, else `degraded`.
     pub status: &'static str,
@@ -18,7 +18,7 @@ pub struct Health {
 }
 
 /// Per-port results; a port this deployment does not have is absent.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Checks {
     /// The item store.
     pub store: &'static str,

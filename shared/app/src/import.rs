@@ -51,7 +51,7 @@ pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 const CHUNK_TIME: Duration = Duration::from_secs(8);
 
 /// A column of the file and the field it fills.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Column {
     /// Its position, from 0.
     pub index: usize,
@@ -65,7 +65,7 @@ pub struct Column {
 
 /// An import as the API shows it: the columns, the counts and a page of row outcomes
 /// (what would happen while uploaded; what happened once applied).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportView {
     /// The import's id.
     pub id: String,
@@ -92,7 +92,8 @@ pub struct ImportView {
 }
 
 /// A page of row outcomes.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomePage {
     /// Rows to skip (default 0).
@@ -107,10 +108,12 @@ pub struct OutcomePage {
 }
 
 /// A new mapping: one entry per column, a field or `null` (Unmapped).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"mapping": ["first_name", "last_name", "email", null]})))]
 pub struct MappingInput {
     /// The field of each column, in column order.
+    #[schema(value_type = Vec<Option<Field>>)]
     pub mapping: Mapping,
 }
 
@@ -201,8 +204,9 @@ pub async fn upload(
 pub const UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// What a caller asks for to upload a file too large for a request body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"file_name": "users.xlsx", "size": 1048576})))]
 pub struct SlotRequest {
     /// The file's name (`.csv`, `.xlsx` or `.xls`).
     pub file_name: String,
@@ -211,7 +215,7 @@ pub struct SlotRequest {
 }
 
 /// Where to PUT a file, then name it in the import's upload (`upload`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UploadSlot {
     /// The upload's id.
     pub upload: String,

@@ -18,7 +18,8 @@ use crate::{
 };
 
 /// What intake accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookAccepted)]
 pub struct Accepted {
     /// How many events were queued.
     pub accepted: usize,

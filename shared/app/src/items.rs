@@ -44,7 +44,7 @@ pub async fn get<T: Stored>(store: &dyn ItemStore, key: &Key) -> Result<Option<T
 }
 
 /// Why a queue message last failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FailureItem {
     /// The error's code (`invalid`, `unavailable`, …).
     pub code: String,
@@ -202,7 +202,7 @@ impl Stored for EarlyStatus {
 }
 
 /// One archived text on one record's conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationEntry {
     /// The provider.
     pub provider: ProviderKind,
@@ -242,7 +242,7 @@ impl Stored for ConversationEntry {
 }
 
 /// A note a texting user wrote on a record's conversation, with its action type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NoteEntry {
     /// The note's id.
     pub note: String,
@@ -262,7 +262,7 @@ impl Stored for NoteEntry {
 
 /// One entry of a record's conversation: an archived text (or opt-out event), or a
 /// note. Shown with `"kind": "text"` or `"kind": "note"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ConversationItem {
     /// An archived text, or an opt-out event.
@@ -405,7 +405,7 @@ pub struct OptOutItem {
 }
 
 /// One change of a number's opt-out, kept as its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OptOutChange {
     /// True: opted out; false: opted back in.
     pub opted_out: bool,
@@ -615,7 +615,7 @@ impl Stored for UserItem {
 }
 
 /// Another user's inbox that a user sees in their sidebar.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Inbox {
     /// The username (e-mail) of the inbox's owner.
     pub source_username: Email,
@@ -685,7 +685,7 @@ impl Stored for SeatsItem {
 }
 
 /// A licence number, free or assigned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NumberItem {
     /// The phone number.
     pub number: E164,
@@ -701,7 +701,7 @@ impl Stored for NumberItem {
 }
 
 /// An outgoing e-mail event (invitation, forgot password): a template and its fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboxEvent {
     /// The event's id.
     pub event_id: String,
@@ -766,7 +766,7 @@ impl Stored for SyncCursorItem {
 }
 
 /// Something the sync would not do without an admin: both sides of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncConflictItem {
     /// The ATS user.
     pub ats_user_id: String,
@@ -838,7 +838,7 @@ mod tests {
 }
 
 /// The state of a user import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportState {
     /// Uploaded: previewed and remapped, nothing applied.
@@ -850,7 +850,7 @@ pub enum ImportState {
 }
 
 /// How many rows an import created, updated, left unchanged or rejected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportCounts {
     /// Users created.
     pub create: u32,
@@ -920,7 +920,7 @@ impl Stored for ImportChunkItem {
 }
 
 /// What applying (or previewing) one row does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RowAction {
     /// A new user.
@@ -934,7 +934,7 @@ pub enum RowAction {
 }
 
 /// The outcome of one row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowOutcome {
     /// The row number in the file.
     pub line: u32,

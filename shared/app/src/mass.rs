@@ -37,8 +37,9 @@ pub const KIND_OUTBOUND_TEXT: &str = "outbound_text";
 pub const MAX_RECIPIENTS: usize = 1000;
 
 /// What a caller sends to text many recipients.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"provider": "textus", "to": ["+12065550100", "+12065550101"], "body": "Shifts are open for Friday."})))]
 pub struct MassRequest {
     /// The provider to send through.
     pub provider: ProviderKind,
@@ -53,7 +54,8 @@ pub struct MassRequest {
 }
 
 /// A job as answered when it is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = MassAccepted)]
 pub struct Accepted {
     /// The job's id (for the progress route).
     pub job: String,
@@ -66,7 +68,7 @@ pub struct Accepted {
 }
 
 /// One recipient's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecipientView {
     /// The number.
     pub to: String,
@@ -81,7 +83,8 @@ pub struct RecipientView {
 }
 
 /// A job's progress and per-recipient report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = MassProgress)]
 pub struct Progress {
     /// The job's id.
     pub job: String,

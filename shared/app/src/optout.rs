@@ -124,7 +124,7 @@ pub async fn is_opted_out(app: &App, tenant: &TenantId, number: &E164) -> Result
 }
 
 /// A number's opt-out status and its history, as an admin sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OptOutStatus {
     /// The number in E.164.
     pub number: String,

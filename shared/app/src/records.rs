@@ -21,8 +21,9 @@ use crate::{
 pub const MAX_PHONES: usize = 20;
 
 /// A record as sent to the API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Bo Lee", "phones": ["+12065550100"]})))]
 pub struct RecordInput {
     /// Display name.
     #[serde(default)]
@@ -32,7 +33,7 @@ pub struct RecordInput {
 }
 
 /// A record as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecordView {
     /// Candidate, employee or contact.
     pub kind: RecordKind,
@@ -190,7 +191,7 @@ pub async fn upsert_for(
 }
 
 /// A message waiting for a record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UnmatchedView {
     /// The number that matched nothing.
     pub number: String,
@@ -201,19 +202,12 @@ pub struct UnmatchedView {
 }
 
 /// One page of unmatched messages.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UnmatchedPage {
     /// Messages, oldest first.
     pub messages: Vec<UnmatchedView>,
     /// Cursor of the next page.
     pub next: Option<String>,
-}
-
-fn bad_cursor(e: PortError) -> Error {
-    match e {
-        PortError::Invalid(_) => Error::invalid("cursor", "is not a cursor of this listing"),
-        other => other.into(),
-    }
 }
 
 /// Unmatched messages of the caller's tenant (admins), oldest first, `limit`
@@ -228,7 +222,7 @@ pub async fn unmatched(
     caller.require_admin()?;
     let mut query = keys::unmatched_all(&caller.tenant).limit(limit.clamp(1, 100));
     query.cursor = cursor;
-    let page = app.store.query(&query).await.map_err(bad_cursor)?;
+    let page = app.store.query_listing(&query).await?;
     let messages = page
         .items
         .iter()
@@ -242,7 +236,7 @@ pub async fn unmatched(
 }
 
 /// One page of a record's conversation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConversationPage {
     /// Texts, opt-out events and notes, newest first.
     pub messages: Vec<ConversationItem>,
@@ -268,7 +262,7 @@ pub async fn conversation(
     let mut query = keys::conversation(tenant, kind, &id).descending().limit(limit.clamp(1, 100));
     query.cursor = cursor;
     let access = access::access(app, caller).await?;
-    let page = app.store.query(&query).await.map_err(bad_cursor)?;
+    let page = app.store.query_listing(&query).await?;
     // A message the caller's group may not read is neither shown nor counted.
     let messages = page
         .items
@@ -283,8 +277,9 @@ pub async fn conversation(
 pub const MAX_NOTE_CHARS: usize = 4000;
 
 /// A note to write on a record's conversation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"action_type": "Message", "body": "Called back; starts Monday."})))]
 pub struct NewNote {
     /// The message action type (`Message`, `Sales`, …); the caller's security group
     /// must write it.
@@ -352,7 +347,7 @@ pub async fn write_note(
 const PURGE_PASSES: usize = 5;
 
 /// What a purge removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Purged {
     /// Candidate, employee or contact.
     pub kind: RecordKind,

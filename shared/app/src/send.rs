@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// A record to text (its first phone number).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordTarget {
     /// Candidate, employee or contact.
@@ -43,8 +43,9 @@ pub struct RecordTarget {
 }
 
 /// What a caller sends to text one recipient.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"provider": "textus", "to": "+12065550100", "body": "Your shift starts at 9."})))]
 pub struct SendRequest {
     /// The provider to send through.
     pub provider: ProviderKind,
@@ -59,7 +60,7 @@ pub struct SendRequest {
 }
 
 /// A sent text, as answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sent {
     /// The provider.
     pub provider: ProviderKind,

@@ -54,7 +54,7 @@ pub struct SyncReport {
 }
 
 /// What one tenant's run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantReport {
     /// The tenant.
     pub tenant: String,
@@ -606,7 +606,7 @@ pub async fn conflicts(app: &Arc<App>, caller: &Identity) -> Result<Vec<SyncConf
 }
 
 /// How an admin resolves a conflict.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, tag = "action", rename_all = "snake_case")]
 pub enum Resolution {
     /// Forget it (the next change of the ATS user is checked again).

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// A team as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TeamView {
     /// The team's id.
     pub id: String,
@@ -31,8 +31,9 @@ impl From<TeamItem> for TeamView {
 }
 
 /// A team's name, to create or rename it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "North"})))]
 pub struct TeamInput {
     /// The name.
     pub name: String,

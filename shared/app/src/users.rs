@@ -37,7 +37,7 @@ const MAX_ATS_IDS: usize = 20;
 pub const DEFAULT_GROUP: &str = "default";
 
 /// A texting user as the API shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     /// The user's id.
     pub id: UserId,
@@ -104,8 +104,9 @@ impl From<UserItem> for UserView {
 }
 
 /// What a manager sends to add a user.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "area_code": "206", "role": "user"})))]
 pub struct NewUserInput {
     /// The user's id at the identity provider (the token's `sub`); generated when absent.
     #[serde(default)]
@@ -121,6 +122,7 @@ pub struct NewUserInput {
     pub area_code: Option<String>,
     /// `user` (default) or `manager`; `customer_admin` only by staff.
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Whether to send the invitation e-mail (default on).
     #[serde(default)]
@@ -167,7 +169,7 @@ pub enum LicencePolicy {
 }
 
 /// The outcome of adding a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Added {
     /// The new user.
     pub user: UserView,
@@ -179,12 +181,15 @@ pub struct Added {
 }
 
 /// A filter and page of the user list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     /// Only this role.
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Only this status (default: active and disabled).
+    #[param(value_type = Option<UserStatus>)]
     pub status: Option<String>,
     /// Only members of this team (`none` for users on no team).
     pub team: Option<String>,
@@ -199,7 +204,7 @@ pub struct UserFilter {
 }
 
 /// One page of users.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// The users, by id.
     pub users: Vec<UserView>,
@@ -208,8 +213,9 @@ pub struct UserPage {
 }
 
 /// A change of names (`email` is never editable: sending it is refused).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"first_name": "Ann", "last_name": "Lee"})))]
 pub struct NamesInput {
     /// New first name.
     #[serde(default)]
@@ -223,8 +229,9 @@ pub struct NamesInput {
 }
 
 /// An inbox to add.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"source_username": "ann@example.com", "name": "Ann"})))]
 pub struct InboxInput {
     /// The username (e-mail) of the inbox's owner.
     pub source_username: String,
@@ -233,7 +240,7 @@ pub struct InboxInput {
 }
 
 /// The tenant's licence seats.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SeatsView {
     /// Seats bought.
     pub total: i64,
@@ -328,7 +335,7 @@ pub async fn list(app: &Arc<App>, caller: &Identity, filter: UserFilter) -> Resu
     }
     let mut query = keys::users(&caller.tenant).limit(limit);
     query.cursor = filter.cursor;
-    let page = app.store.query(&query).await?;
+    let page = app.store.query_listing(&query).await?;
     let mut users = Vec::new();
     for item in &page.items {
         let u = UserItem::from_item(item)?;
@@ -1085,8 +1092,9 @@ pub async fn seats(app: &Arc<App>, caller: &Identity) -> Result<SeatsView, Error
 }
 
 /// Numbers to add to the tenant's licences (staff: seats are bought).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"numbers": ["+12065550123"]})))]
 pub struct NumbersInput {
     /// Phone numbers in E.164 form, 1–50 per call.
     pub numbers: Vec<String>,
@@ -1140,7 +1148,7 @@ pub async fn add_numbers(app: &Arc<App>, caller: &Identity, input: NumbersInput)
 // ---------------------------------------------------------------- deleting
 
 /// The outcome of deleting a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     /// The user, now deleted.
     pub user: UserView,
@@ -1194,13 +1202,13 @@ pub async fn outbox(app: &Arc<App>, caller: &Identity, cursor: Option<String>) -
     caller.require_admin()?;
     let mut query: Query = keys::outbox(&caller.tenant).limit(100);
     query.cursor = cursor;
-    let page = app.store.query(&query).await?;
+    let page = app.store.query_listing(&query).await?;
     let events = page.items.iter().map(OutboxEvent::from_item).collect::<Result<Vec<_>, _>>()?;
     Ok(OutboxPage { events, next: page.next })
 }
 
 /// A page of outgoing events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxPage {
     /// The events, oldest first.
     pub events: Vec<OutboxEvent>,

@@ -51,7 +51,7 @@ key_text!(
 
 /// What a caller may do. The first four are texting roles (S3); `Staff` is the
 /// operator-level identity that alone creates customer admins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A texting user (the default).

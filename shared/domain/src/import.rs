@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AreaCode, Email, Error, PersonName, Role, TeamName};
 
 /// A field of a texting user that a column can be mapped to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// First name (required).
@@ -218,7 +218,7 @@ pub struct ImportRow {
 }
 
 /// A rejected row: its number and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// The row number in the file.
     pub line: u32,

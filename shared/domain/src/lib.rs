@@ -6,7 +6,8 @@
 
 /// The conversions every text newtype has: `as_str`, `Display`, `From<T> for String`
 /// and, through the type's own `parse(&str)`, `FromStr` and `TryFrom<String>` (which
-/// serde uses, so deserialising goes through the same check).
+/// serde uses, so deserialising goes through the same check), and its OpenAPI schema
+/// (text).
 macro_rules! text_newtype {
     ($name:ident) => {
         text_newtype!($name, |s: &str| $name::parse(s));
@@ -38,6 +39,14 @@ macro_rules! text_newtype {
                 v.0
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                <String as utoipa::PartialSchema>::schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

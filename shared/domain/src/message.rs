@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{E164, ProviderKind, Timestamp};
 
 /// Which way a text went, seen from the tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// From the candidate / contact to the tenant.
@@ -13,7 +13,7 @@ pub enum Direction {
 }
 
 /// Where a text is in its delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Received by the tenant (inbound).
@@ -89,7 +89,7 @@ pub enum WebhookEvent {
 }
 
 /// The kinds of ATS record a text can be archived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordKind {
     /// A candidate (applicant).
@@ -163,7 +163,7 @@ pub fn opt_out_keyword(body: &str) -> Option<bool> {
 pub const MAX_TEXT_CHARS: usize = 1600;
 
 /// How a text is encoded on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Encoding {
     /// The GSM 03.38 7-bit alphabet: 160 characters in one segment, 153 per segment
     /// of a longer text.

@@ -114,7 +114,7 @@ impl AtsUserId {
 text_newtype!(AtsUserId);
 
 /// Whether a texting user may sign in and text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     /// Signs in and texts.

@@ -156,7 +156,7 @@ pub struct AtsCursor {
 }
 
 /// Which kind of ATS directory a tenant connects.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub enum AtsConnector {
     /// Textbridge's own REST directory contract: users and records (`rest`).
     #[default]

@@ -32,7 +32,7 @@ pub struct DeadLetter {
 }
 
 /// Approximate queue depth, for operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct QueueDepth {
     /// Messages waiting.
     pub visible: u64,

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::PortResult;
+use textbridge_domain::Error;
+
+use super::{PortError, PortResult};
 
 /// The attribute (unix seconds) after which the store removes an item: DynamoDB's
 /// time to live, the embedded store's sweep. Removal may lag by hours; readers of
@@ -235,6 +237,18 @@ pub trait ItemStore: Send + Sync {
     async fn query(&self, query: &Query) -> PortResult<Page>;
     /// Applies all writes or none (at most [`MAX_TRANSACTION_WRITES`], one per key).
     async fn transact(&self, writes: &[Write]) -> PortResult<()>;
+
+    /// One page of a listing whose cursor a caller sent (the previous page's `next`):
+    /// a cursor the store cannot read, or one of another listing, is a 422 naming
+    /// `cursor`, not a fault.
+    async fn query_listing(&self, query: &Query) -> Result<Page, Error> {
+        self.query(query).await.map_err(|e| match e {
+            PortError::Invalid(_) if query.cursor.is_some() => {
+                Error::invalid("cursor", "is not a cursor of this listing")
+            }
+            other => other.into(),
+        })
+    }
 
     /// Every item of a query, following cursors.
     async fn query_all(&self, query: &Query) -> PortResult<Vec<Item>> {
