@@ -41,7 +41,7 @@ pub struct QueueDepth {
     /// Messages in the dead-letter queue.
     pub dead: u64,
     /// Seconds since the oldest message still in the queue (waiting or in flight)
-    /// was sent; `None` when the queue is empty or cannot tell (SQS keeps it as the
+    /// was sent; null when the queue is empty or cannot tell (SQS keeps it as the
     /// CloudWatch metric `ApproximateAgeOfOldestMessage`, which the template's
     /// queue-age alarm watches).
     pub oldest_age_secs: Option<u64>,
