@@ -350,11 +350,32 @@ fn repacked_xls(bytes: &[u8]) -> Result<Vec<u8>, Error> {
     let mut workbook = Vec::new();
     let stream = file.open_stream(&name).map_err(|_| xls_broken())?;
     stream.take(MAX_FILE_BYTES as u64).read_to_end(&mut workbook).map_err(|_| xls_broken())?;
+    clear_dimensions(&mut workbook);
     let mut repacked =
         cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).map_err(Error::unexpected)?;
     repacked.create_stream(&name).and_then(|mut s| s.write_all(&workbook)).map_err(Error::unexpected)?;
     repacked.flush().map_err(Error::unexpected)?;
     Ok(repacked.into_inner().into_inner())
+}
+
+/// Zeroes every DIMENSIONS record (type 0x0200) of a workbook stream.
+///
+/// calamine reserves room for every cell a sheet's DIMENSIONS record declares before
+/// it reads one, and uses the record for nothing else: a few bytes declaring billions
+/// of cells abort the process (an allocation that cannot be made), a stray cell at
+/// the sheet's far corner costs hundreds of megabytes. Zeroed, it declares one cell.
+/// The stream is a run of records, each a type and a data length (`u16`, little
+/// endian) and the data; anything after a record cut short is left as it is.
+fn clear_dimensions(stream: &mut [u8]) {
+    const DIMENSIONS: u16 = 0x0200;
+    let mut at = 0;
+    while let Some(&[t0, t1, l0, l1]) = stream.get(at..at + 4) {
+        let data = at + 4..(at + 4 + usize::from(u16::from_le_bytes([l0, l1]))).min(stream.len());
+        if u16::from_le_bytes([t0, t1]) == DIMENSIONS {
+            stream[data.clone()].fill(0);
+        }
+        at = data.end;
+    }
 }
 
 fn read_xls(bytes: &[u8], table: &mut TableBuilder) -> Result<(), Error> {
