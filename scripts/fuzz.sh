@@ -47,8 +47,10 @@ for target in "${targets[@]}"; do
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
         -print_final_stats=1 >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-        corpus=$(find "$found" "fuzz/corpus/$target" -type f | wc -l)
-        printf '%-20s ok: %s runs in %s s, corpus %s inputs\n' "$target" "$runs" "$seconds" "$corpus"
+        committed=$(find "fuzz/corpus/$target" -type f | wc -l)
+        new=$(find "$found" -type f | wc -l)
+        printf '%-20s ok: %s runs in %s s; corpus: %s committed, %s found\n' \
+            "$target" "$runs" "$seconds" "$committed" "$new"
     else
         failed=1
         printf '%-20s FAILED (full log: %s)\n' "$target" "$log"
