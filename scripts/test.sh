@@ -5,7 +5,8 @@
 # (Debian/Ubuntu, as root or with sudo), then
 # formatting, lints, the Lambda release build, all tests (the AWS backend against a
 # moto server the tests start themselves, and the release bootstraps run through a
-# local Lambda Runtime API with the template's IAM) and the SAM template lint.
+# local Lambda Runtime API with the template's IAM), a short run of every fuzz target
+# and the SAM template lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +52,9 @@ ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
 step "cargo test"
 TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)" \
     cargo test --workspace --locked -j "$jobs"
+
+step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
+CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 
 step "SAM template lint"
 VENV_BIN="$venv/bin" scripts/lint-infra.sh

@@ -1,7 +1,11 @@
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use phonenumber::{PhoneNumber, country, metadata::Database};
+use phonenumber::{
+    PhoneNumber,
+    country::{self, Source},
+    metadata::Database,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -63,8 +67,19 @@ impl E164 {
         {
             return valid_e164(&NANP, &number).ok_or_else(bad);
         }
+        let database = &phonenumber::metadata::DATABASE;
         let number = phonenumber::parse(Some(region.0), input).map_err(|_| bad())?;
-        valid_e164(&phonenumber::metadata::DATABASE, &number).ok_or_else(bad)
+        // The library reads a national number with the rules of the region it is given
+        // even when the input names another country: `+39 06 6982 1234` read in GB
+        // loses its leading 0 as GB's national prefix, `+86 138 0013 8000` in the US
+        // its 1. A number that names its country is read again in that country.
+        let number = match home(&number, region) {
+            Some(home) if number.code().source() != Source::Default => {
+                phonenumber::parse(Some(home), input).unwrap_or(number)
+            }
+            _ => number,
+        };
+        valid_e164(database, &number).ok_or_else(bad)
     }
 
     /// Reads the +1 metadata and one number, so that the first number a process reads
@@ -96,6 +111,16 @@ static NANP: LazyLock<Database> = LazyLock::new(|| {
 /// rules (tens of milliseconds of regex building on first use) that E.164 ignores.
 fn valid_e164(db: &Database, number: &PhoneNumber) -> Option<E164> {
     phonenumber::is_valid_with(db, number).then(|| E164(format!("+{}{}", number.code().value(), number.national())))
+}
+
+/// The main region of `number`'s country code (`IT` for +39) when `region` is not
+/// one of that code's.
+fn home(number: &PhoneNumber, region: Region) -> Option<country::Id> {
+    let regions = phonenumber::metadata::DATABASE.region(&number.code().value())?;
+    if regions.contains(&region.0.as_ref()) {
+        return None;
+    }
+    regions.first()?.parse().ok()
 }
 
 /// Text (`FromStr`, `TryFrom<String>`, serde) must already be in international form.
@@ -135,10 +160,28 @@ mod tests {
             ("not a number", Region::US, None),
             ("", Region::US, None),
             ("+1 000 000 0000", Region::US, None),
+            // A number that names its country is read with that country's rules, not
+            // the region's (whose national prefix would be stripped from it).
+            ("+39 06 6982 1234", gb, Some("+390669821234")),
+            ("00 39 06 6982 1234", gb, Some("+390669821234")),
+            ("+390669821234", Region::parse("DE").unwrap(), Some("+390669821234")),
+            ("+86 138 0013 8000", Region::US, Some("+8613800138000")),
         ];
         for (input, region, want) in cases {
             let got = E164::parse(input, region).ok();
             assert_eq!(got.as_ref().map(E164::as_str), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_number_reads_back_as_itself_in_any_region() {
+        let regions = ["US", "CA", "GB", "DE", "IT", "FR", "AU", "JP", "CN"].map(|r| Region::parse(r).unwrap());
+        for (input, region) in [("06 6982 1234", "IT"), ("138 0013 8000", "CN"), ("(206) 555-0100", "US")] {
+            let number = E164::parse(input, Region::parse(region).unwrap()).unwrap();
+            for other in regions {
+                assert_eq!(E164::parse(number.as_str(), other).as_ref(), Ok(&number), "{input} in {other:?}");
+            }
+            assert_eq!(number.as_str().parse::<E164>().as_ref(), Ok(&number), "{input} as text");
         }
     }
 
@@ -201,7 +244,9 @@ mod tests {
             digits in "0?[0-9]{6,11}",
         ) {
             let input = format!("+{code}{digits}");
-            let library = phonenumber::parse(Some(country::Id::US), &input)
+            // Read without a region: with one, the library would apply that region's
+            // national prefix to another country's number.
+            let library = phonenumber::parse(None, &input)
                 .ok()
                 .filter(phonenumber::is_valid)
                 .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());

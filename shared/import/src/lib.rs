@@ -6,10 +6,10 @@
 //! formula-looking cells escaped.
 //!
 //! Parsing is left to maintained crates: `csv`, `calamine` (XLSX, XLS), `zip`
-//! (the workbook's directory), `encoding_rs` and `chardetng` (text encodings),
+//! (the workbook's directory), `cfb` (the legacy workbook's container), `encoding_rs` and `chardetng` (text encodings),
 //! `rust_xlsxwriter`.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Write};
 
 use calamine::{Data, DataRef, Reader, Xls, Xlsx};
 use textbridge_domain::{
@@ -326,9 +326,61 @@ fn read_xlsx(bytes: &[u8], table: &mut TableBuilder) -> Result<(), Error> {
     Ok(())
 }
 
+fn xls_broken() -> Error {
+    bad("the XLS workbook cannot be read (damaged, truncated or password-protected)")
+}
+
+/// The workbook stream of a legacy workbook, alone in a compound file that `cfb`
+/// writes afresh (version 3, as Excel writes them; calamine refuses `cfb`'s version 4).
+///
+/// calamine follows a compound file's sector chains without noticing a loop: a few
+/// kilobytes whose chain comes back on itself make it allocate until memory runs out.
+/// `cfb` checks every chain as it opens a file (a sector pointed to twice, a chain
+/// back to its start are refused), so the workbook is read with it, and calamine reads
+/// a compound file whose chains are `cfb`'s own.
+fn repacked_xls(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut file = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(|_| xls_broken())?;
+    // BIFF8 names the stream `Workbook`, BIFF5 `Book` (in any case: names compare so).
+    let name = file
+        .read_root_storage()
+        .filter(cfb::Entry::is_stream)
+        .map(|entry| entry.name().to_owned())
+        .find(|name| name.eq_ignore_ascii_case("Workbook") || name.eq_ignore_ascii_case("Book"))
+        .ok_or_else(xls_broken)?;
+    let mut workbook = Vec::new();
+    let stream = file.open_stream(&name).map_err(|_| xls_broken())?;
+    stream.take(MAX_FILE_BYTES as u64).read_to_end(&mut workbook).map_err(|_| xls_broken())?;
+    clear_dimensions(&mut workbook);
+    let mut repacked =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).map_err(Error::unexpected)?;
+    repacked.create_stream(&name).and_then(|mut s| s.write_all(&workbook)).map_err(Error::unexpected)?;
+    repacked.flush().map_err(Error::unexpected)?;
+    Ok(repacked.into_inner().into_inner())
+}
+
+/// Zeroes every DIMENSIONS record (type 0x0200) of a workbook stream.
+///
+/// calamine reserves room for every cell a sheet's DIMENSIONS record declares before
+/// it reads one, and uses the record for nothing else: a few bytes declaring billions
+/// of cells abort the process (an allocation that cannot be made), a stray cell at
+/// the sheet's far corner costs hundreds of megabytes. Zeroed, it declares one cell.
+/// The stream is a run of records, each a type and a data length (`u16`, little
+/// endian) and the data; anything after a record cut short is left as it is.
+fn clear_dimensions(stream: &mut [u8]) {
+    const DIMENSIONS: u16 = 0x0200;
+    let mut at = 0;
+    while let Some(&[t0, t1, l0, l1]) = stream.get(at..at + 4) {
+        let data = at + 4..(at + 4 + usize::from(u16::from_le_bytes([l0, l1]))).min(stream.len());
+        if u16::from_le_bytes([t0, t1]) == DIMENSIONS {
+            stream[data.clone()].fill(0);
+        }
+        at = data.end;
+    }
+}
+
 fn read_xls(bytes: &[u8], table: &mut TableBuilder) -> Result<(), Error> {
-    let broken = || bad("the XLS workbook cannot be read (damaged, truncated or password-protected)");
-    let mut book = Xls::new(Cursor::new(bytes)).map_err(|_| broken())?;
+    let broken = xls_broken;
+    let mut book = Xls::new(Cursor::new(repacked_xls(bytes)?)).map_err(|_| broken())?;
     for name in book.sheet_names() {
         let range = book.worksheet_range(&name).map_err(|_| broken())?;
         let Some((first_row, first_col)) = range.start() else { continue };

@@ -103,6 +103,20 @@ fn bad_files_are_refused_with_what_is_wrong() {
     assert!(read(unclosed, "u.csv").is_ok_and(|t| t.rows.len() == 1), "an unclosed quote reads to the end");
 }
 
+/// A 5 KB compound file (found by fuzzing) whose directory's sector chain comes back
+/// on itself: read naively, it allocates until memory runs out.
+#[test]
+fn an_xls_whose_sector_chain_loops_is_refused() {
+    is_invalid(read(&fixture("fat-loop.xls"), "users.xls"), "cannot be read");
+}
+
+/// A legacy workbook (found by fuzzing) whose sheet declares billions of cells: read
+/// naively, room for them all is asked for at once and the process aborts.
+#[test]
+fn an_xls_declaring_billions_of_cells_is_refused_not_an_abort() {
+    is_invalid(read(&fixture("huge-dimensions.xls"), "users.xls"), "cannot be read");
+}
+
 #[test]
 fn a_file_over_the_limit_is_413() {
     let big = vec![b'a'; MAX_FILE_BYTES + 1];

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Fuzzes the parsers of outside input (fuzz/fuzz_targets: the webhook parsers and
+# signature checks, user-file import, phone numbers) with cargo-fuzz (libFuzzer and
+# AddressSanitizer) on the stable toolchain: SECONDS per target (default 600), one
+# target after another, starting from the committed corpora (fuzz/corpus/TARGET).
+# Installs cargo-fuzz when missing.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# A crash, a failed check, an input taking over 10 s or a run using over 2 GB stops
+# with the input left in fuzz/artifacts/TARGET/ (replay it with
+# `RUSTC_BOOTSTRAP=1 cargo fuzz run -O TARGET FILE`). Inputs that reach new code are
+# kept under the target directory, not in the committed corpora; FUZZ_MERGE=1 adds
+# them to fuzz/corpus/TARGET and minimises it (`cargo fuzz cmin`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${1:-600}"
+shift $(($# > 0 ? 1 : 0))
+tools="${TEXTBRIDGE_TOOLS:-$HOME/.cache/textbridge/tools}"
+cargo_fuzz_version=0.13.1
+
+export PATH="$tools/bin:$PATH"
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]; then
+    cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked --root "$tools"
+fi
+# cargo-fuzz hands rustc unstable flags (-Z sanitizer=address, coverage
+# instrumentation); RUSTC_BOOTSTRAP lets the stable compiler take them.
+export RUSTC_BOOTSTRAP=1
+export RUSTUP_TOOLCHAIN="${RUSTUP_TOOLCHAIN:-stable}"
+
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+target_dir="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/fuzz"
+if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz list); fi
+
+# -O: optimised like the shipped binaries and, like them, without overflow checks, so
+# arithmetic in a dependency that wraps harmlessly in production is not reported
+# (calamine's XLSX cell references, e.g.); AddressSanitizer stays on.
+cargo fuzz build -O --target-dir "$target_dir"
+
+failed=0
+for target in "${targets[@]}"; do
+    found="$target_dir/corpus/$target"
+    log="$target_dir/logs/$target.log"
+    mkdir -p "$found" "$(dirname "$log")"
+    # -detect_leaks=0: glibc's per-thread destructor list (threads of the XLSX
+    # writer) is reported as a leak at exit; memory that grows is caught by the
+    # RSS limit instead.
+    if cargo fuzz run -O "$target" --target-dir "$target_dir" "$found" "fuzz/corpus/$target" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
+        -print_final_stats=1 >"$log" 2>&1; then
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        committed=$(find "fuzz/corpus/$target" -type f | wc -l)
+        new=$(find "$found" -type f | wc -l)
+        printf '%-20s ok: %s runs in %s s; corpus: %s committed, %s found\n' \
+            "$target" "$runs" "$seconds" "$committed" "$new"
+    else
+        failed=1
+        printf '%-20s FAILED (full log: %s)\n' "$target" "$log"
+        grep -E -A 12 'panicked at|ERROR: |SUMMARY' "$log" | head -n 60 || tail -n 40 "$log"
+        continue
+    fi
+    if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+        cp -n "$found"/* "fuzz/corpus/$target/" 2>/dev/null || true
+        cargo fuzz cmin -O "$target" --target-dir "$target_dir" "fuzz/corpus/$target" -- \
+            -detect_leaks=0 -rss_limit_mb=2048 >>"$log" 2>&1
+        echo "  corpus minimised: $(find "fuzz/corpus/$target" -type f | wc -l) inputs"
+    fi
+done
+exit "$failed"
