@@ -1,8 +1,9 @@
 //! Logs you can follow: every line logged while serving a request carries its
 //! request id (and the tenant once the caller or webhook is known), every line
-//! logged while archiving a queued text carries the queue message id and tenant,
-//! and no line carries a message body, a full phone number, a password or a
-//! webhook token.
+//! logged while archiving a queued text or applying an import carries the queue
+//! message id and tenant, and no line carries a message body, a full phone number,
+//! a password, a webhook token or an imported person's e-mail address — through a
+//! webhook, a send, an import and an ATS sync.
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ const OURS: &str = "+12065550199";
 const THEIRS: &str = "+12065550123";
 const BODY: &str = "meet me at the clinic on 5th";
 const PASSWORD: &str = "zw-pass-logs-1";
+const SENT: &str = "your shift moved to the north site";
+const IMPORTED: &str = "ann.private@acme.test";
+const ATS_TOKEN: &str = "tw-token-logs-1";
 
 /// The spans a log line was logged in, by name.
 fn span<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
@@ -64,9 +68,53 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     let malformed = client.raw().post(url(&hook)).header("content-type", "application/json").body("{\"nope\": 1}");
     let (status, refused) = client.send(malformed).await;
     assert!((400..500).contains(&status), "a webhook Zipwhip never sends: {refused}");
+
+    // A send, as the texting user (Zipwhip answers with its message id).
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/message/send"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "response": {"fingerprint": "f", "root": 1, "tokens": [{"message": 9000002, "contact": 7}]}
+        })))
+        .mount(zw.server())
+        .await;
+    let me =
+        common::token(dir.path(), &["--tenant", "acme", "--role", "user", "--user-id", "u-7", "--group", "Texters"]);
+    let text = json!({"provider": "zipwhip", "to": THEIRS, "body": SENT});
+    let (status, sent) = client.call("POST", &url("/messages/send"), Some(&me), Some(&text)).await;
+    assert_eq!(status, 201, "{sent}");
+
+    // An import, run in the background by the queue's consumer.
+    let csv = format!("First Name,Last Name,Email\r\nAnn,Lee,{IMPORTED}\r\n");
+    let upload = client.raw().post(url("/users/imports?file_name=people.csv")).bearer_auth(&admin).body(csv);
+    let (status, preview) = client.send(upload).await;
+    assert_eq!(status, 201, "{preview}");
+    let id = preview["id"].as_str().expect("import id").to_owned();
+    assert_eq!(client.call("POST", &url(&format!("/users/imports/{id}/run")), Some(&admin), None).await.0, 202);
+    for _ in 0..100 {
+        let (_, job) = client.call("GET", &url(&format!("/users/imports/{id}")), Some(&admin), None).await;
+        if job["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An ATS sync: a second server on the same data syncs when it starts.
+    let ats = textbridge_testkit::tempworks::StandIn::start().await;
+    let employee = json!({"employeeId": 4102, "firstName": "Ann", "lastName": "Lee",
+                          "phoneNumber": "(206) 555-0188", "isActive": true});
+    ats.set_directory(vec![employee], Vec::new(), ATS_TOKEN);
+    let connection = json!({"connector": "tempworks", "base_url": ats.uri(), "token": ATS_TOKEN});
+    assert_eq!(client.call("PUT", &url("/credentials/ats"), Some(&admin), Some(&connection)).await.0, 200);
+    let syncing = Server::start(dir.path(), &[("ZIPWHIP_BASE_URL", &zw.uri())]);
+    for _ in 0..100 {
+        if syncing.logs().contains("\"message\":\"ats sync run\",\"tenants\":1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let logs = server.logs();
+    let logs = format!("{}\n{}", server.logs(), syncing.logs());
     let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(lines.len() > 10, "JSON log lines:\n{logs}");
     // Counters for operators, as CloudWatch Embedded Metric Format lines.
@@ -79,11 +127,11 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     };
     assert_eq!(metric("WebhooksAccepted"), 1, "{logs}");
     assert_eq!(metric("WebhooksRejected"), 1, "{logs}");
-    assert_eq!(metric("TextsArchived"), 1, "{logs}");
+    assert_eq!(metric("TextsArchived"), 2, "the received text and the sent one: {logs}");
     let (mut in_requests, mut in_messages) = (0, 0);
     for line in &lines {
         let text = line.to_string();
-        for private in [BODY, THEIRS, "2065550123", PASSWORD, token.as_str()] {
+        for private in [BODY, SENT, THEIRS, "2065550123", "2065550188", PASSWORD, token.as_str(), IMPORTED, ATS_TOKEN] {
             assert!(!text.contains(private), "{private:?} is in a log line: {text}");
         }
         if let Some(request) = span(line, "request") {
@@ -101,6 +149,9 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
         }
     }
     assert!(in_requests >= 6, "request lines were logged: {logs}");
+    assert_eq!(metric("ImportRows"), 1, "the import's row is counted: {logs}");
+    assert!(metric("SyncWrites") >= 1, "the sync's writes are counted: {logs}");
+    assert!(logs.contains("\"message\":\"ats sync run\",\"tenants\":1"), "the sync ran and logged: {logs}");
     assert!(in_messages >= 1, "the archiver logged within the message's span: {logs}");
     let tenants: Vec<&str> =
         lines.iter().filter_map(|l| l["spans"].as_array()).flatten().filter_map(|s| s["tenant"].as_str()).collect();
