@@ -12,7 +12,7 @@ use textbridge_testkit::{seed, tempworks, twilio};
 
 use crate::{
     archiving::{OURS, THEIRS, TWILIO_SID, TWILIO_TOKEN, World, sign},
-    common::token,
+    common::{send_oversized, token},
 };
 
 /// Every row of the database file, each as one line, in a stable order.
@@ -97,53 +97,17 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(path).expect("fixture")
 }
 
-/// Sends a body larger than the server reads over a raw connection, writing it
-/// alongside reading the answer (which may come, and the connection close, before
-/// the body is all written); the status and body of the answer.
-async fn oversized(base: &str, case: &Case, content_type: &str, bytes: Vec<u8>) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://").to_owned();
-    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
-    let (mut reader, mut writer) = stream.into_split();
-    let auth = case.bearer.as_ref().map(|b| format!("Authorization: Bearer {b}\r\n")).unwrap_or_default();
-    let head = format!(
-        "{} {} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        case.method,
-        case.path,
-        bytes.len()
-    );
-    let body = tokio::spawn(async move {
-        if writer.write_all(head.as_bytes()).await.is_ok() {
-            let _ = writer.write_all(&bytes).await;
-        }
-    });
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
-            let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
-            if got.len() >= end + 4 + len.unwrap_or(0) {
-                body.abort();
-                let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                return (status, String::from_utf8_lossy(&got[end + 4..]).into_owned());
-            }
-        }
-        match tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
-            _ => panic!("{}: no whole answer: {}", case.what, String::from_utf8_lossy(&got)),
-        }
-    }
-}
-
 async fn send(w: &World, case: &Case) -> (u16, String) {
     let base = &w.server().base;
     match &case.body {
         Body::Raw(content_type, bytes) if bytes.len() > 1 << 20 => {
-            return oversized(base, case, content_type, bytes.clone()).await;
+            return send_oversized(base, case.method, &case.path, case.bearer.as_deref(), content_type, bytes.clone())
+                .await;
         }
         Body::Json(value) if value.to_string().len() > 1 << 20 => {
-            return oversized(base, case, "application/json", value.to_string().into_bytes()).await;
+            let body = value.to_string().into_bytes();
+            return send_oversized(base, case.method, &case.path, case.bearer.as_deref(), "application/json", body)
+                .await;
         }
         _ => {}
     }

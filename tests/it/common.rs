@@ -130,41 +130,54 @@ impl Client {
     }
 }
 
-/// Posts a JSON body of `len` bytes over a raw connection and returns the status the
-/// server answers with. The server may answer (413) before it has read the body, so
-/// the body is written alongside reading and write errors are ignored.
-pub async fn post_oversized(base: &str, path: &str, bearer: &str, len: usize) -> u16 {
+/// Sends a request whose body is larger than the server reads, over a raw
+/// connection, and returns the status and body of the answer. The server may answer
+/// (413) and close before it has read the body, so the body is written alongside
+/// reading the answer and write errors are ignored.
+pub async fn send_oversized(
+    base: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://");
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let addr = base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
     let (mut reader, mut writer) = stream.into_split();
+    let auth = bearer.map(|b| format!("Authorization: Bearer {b}\r\n")).unwrap_or_default();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\n\
-         Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
     );
-    writer.write_all(head.as_bytes()).await.expect("write head");
-    let body = tokio::spawn(async move {
-        let chunk = vec![b' '; 64 * 1024];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(chunk.len());
-            if writer.write_all(&chunk[..n]).await.is_err() {
-                return;
-            }
-            left -= n;
+    let writing = tokio::spawn(async move {
+        if writer.write_all(head.as_bytes()).await.is_ok() {
+            let _ = writer.write_all(&body).await;
         }
     });
-    let mut response = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !response.windows(2).any(|w| w == b"\r\n") {
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
+            if got.len() >= end + 4 + len.unwrap_or(0) {
+                writing.abort();
+                let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                return (status, String::from_utf8_lossy(&got[end + 4..]).into_owned());
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => panic!("{method} {path}: no whole answer: {}", String::from_utf8_lossy(&got)),
         }
     }
-    body.abort();
-    let line = String::from_utf8_lossy(&response);
-    line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Posts a JSON body of `len` spaces with a token; the status the server answers with.
+pub async fn post_oversized(base: &str, path: &str, bearer: &str, len: usize) -> u16 {
+    send_oversized(base, "POST", path, Some(bearer), "application/json", vec![b' '; len]).await.0
 }
 
 /// Runs `textbridge {args} --data-dir {data_dir}`; it must succeed. Returns stdout.

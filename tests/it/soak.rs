@@ -37,13 +37,6 @@ impl Respond for NewMessage {
     }
 }
 
-/// The resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or_default();
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
 /// What the load saw.
 #[derive(Default)]
 struct Tally {
@@ -177,7 +170,7 @@ async fn webhooks_sends_imports_and_syncs_at_once_lose_and_duplicate_nothing() {
     let sampler = tokio::spawn(async move {
         let mut samples = Vec::new();
         while Instant::now() < until {
-            samples.push(rss_kib(pid));
+            samples.push(textbridge_testkit::bench::memory_kib(pid, "VmRSS").unwrap_or(0));
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         samples

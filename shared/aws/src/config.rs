@@ -14,6 +14,11 @@ use textbridge_app::Backend;
 
 use crate::{DynamoStore, SecretsManagerStore, SqsQueue};
 
+/// A variable's value through `lookup`, trimmed; empty counts as unset.
+fn value(lookup: impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {
+    lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
 /// The AWS resources of one deployment, as the SAM template passes them to every
 /// function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +62,7 @@ impl AwsConfig {
 
     /// Reads the same variables through `lookup` (for tests and other sources).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |variable: &'static str| {
-            lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError { variable })
-        };
+        let var = |variable: &'static str| value(&lookup, variable).ok_or(ConfigError { variable });
         Ok(Self {
             table_name: var("TABLE_NAME")?,
             intake_queue_url: var("INTAKE_QUEUE_URL")?,
@@ -95,7 +98,7 @@ impl HttpClient for LazyHttpsClient {
 /// SDK's general loader out keeps their code out of the binary and its start-up. The
 /// HTTPS client is built on the first request.
 pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
-    let var = |variable: &str| lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let var = |variable: &str| value(&lookup, variable);
     let required = |variable: &'static str| var(variable).ok_or(ConfigError { variable });
     let region =
         var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or(ConfigError { variable: "AWS_REGION" })?;

@@ -1,7 +1,8 @@
-//! The benchmarks' one summary: each benchmark, besides its own report, records its
-//! headline figures with [`record`], and `scripts/bench.sh` (which runs them all with
-//! `TEXTBRIDGE_BENCH_SUMMARY` naming a file) prints them as one table, every figure
-//! next to its reference from the same run.
+//! What the benchmarks share: their one summary — each benchmark, besides its own
+//! report, records its headline figures with [`record`], and `scripts/bench.sh`
+//! (which runs them all with `TEXTBRIDGE_BENCH_SUMMARY` naming a file) prints them
+//! as one table, every figure next to its reference from the same run — and a
+//! process's memory as Linux reports it ([`memory_kib`]).
 
 use std::io::Write;
 
@@ -19,6 +20,15 @@ pub fn record(bench: &str, what: &str, value: &str, reference: &str) {
     }
 }
 
+/// A memory figure of process `pid` from `/proc/{pid}/status`, in KiB: `field` is
+/// e.g. `VmRSS` (resident now) or `VmHWM` (resident at the most). `None` when the
+/// process or the field is not there.
+pub fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
 /// Appends one tab-separated line of `cells` to `path`.
 fn append(path: &std::path::Path, cells: [&str; 4]) -> std::io::Result<()> {
     let cells: Vec<String> = cells.iter().map(|c| c.replace(['\t', '\n'], " ")).collect();
@@ -29,6 +39,15 @@ fn append(path: &std::path::Path, cells: [&str; 4]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_figures_of_this_process() {
+        let me = std::process::id();
+        let (now, most) = (memory_kib(me, "VmRSS").expect("VmRSS"), memory_kib(me, "VmHWM").expect("VmHWM"));
+        assert!(now > 0 && most >= now, "{now} KiB now, {most} KiB at the most");
+        assert_eq!(memory_kib(me, "VmNothing"), None);
+        assert_eq!(memory_kib(me, "VmRS"), None, "a whole field name only");
+    }
 
     #[test]
     fn figures_are_appended_as_tab_separated_lines() {

@@ -468,10 +468,7 @@ impl Function {
 
     /// The running process's peak resident memory so far (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let pid = self.environment.as_ref()?.child.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
+        crate::bench::memory_kib(self.environment.as_ref()?.child.id(), "VmHWM")
     }
 
     /// Whether a process is running now.
