@@ -116,7 +116,7 @@ fn app_reaches_no_http_lambda_or_jwt_crate_and_the_local_binary_no_aws_crate() {
         assert!(!app.contains(forbidden), "textbridge-app reaches {forbidden}");
     }
     let local = reachable(&metadata, "textbridge");
-    // The AWS SDK's crates (`aws-lc-rs`, rustls's cryptography, is not one of them).
+    // The AWS SDK's crates (rustls and ring, the TLS of every outbound call, are not).
     let sdk: Vec<&String> = local
         .iter()
         .filter(|p| {

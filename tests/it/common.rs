@@ -89,10 +89,21 @@ pub fn token(data_dir: &Path, args: &[&str]) -> String {
 }
 
 /// A JSON client that records every response body it saw.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self { http: http_client(), bodies: Arc::default() }
+    }
+}
+
+/// A plain HTTP client (TLS on the project's one provider).
+pub fn http_client() -> reqwest::Client {
+    textbridge_http::builder().build().expect("client")
 }
 
 impl Client {

@@ -65,7 +65,7 @@ async fn every_accepted_webhook_is_archived_once_across_sigkills() {
     for _ in 0..SENDERS {
         let (base, next, accepted, hook) = (base.clone(), next.clone(), accepted.clone(), hook.to_owned());
         senders.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+            let http = textbridge_http::builder().timeout(Duration::from_secs(5)).build().expect("client");
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= WEBHOOKS {

@@ -272,7 +272,7 @@ async fn slow_clients_are_cut_off_and_health_still_answers() {
     let addr = addr(&server);
     let mut slow = slow_connections(&addr, 300).await;
 
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let http = textbridge_http::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let health = http.get(format!("{}/health", server.base)).send().await.expect("health answers");
     assert_eq!(health.status().as_u16(), 200);
 

@@ -34,7 +34,7 @@ async fn uploads_follow_the_contract_on_the_embedded_backend() {
     let uploads = Arc::new(textbridge_embedded::LocalUploads::open(&embedded, &base, clock).await.expect("uploads"));
     let routes = textbridge::uploads::routes(uploads.clone());
     tokio::spawn(async move { axum::serve(listener, routes).await });
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     textbridge_testkit::uploads::contract(uploads.as_ref(), |url, _headers, bytes| {
         let request = http.put(url).body(bytes);
         async move { request.send().await.map_or(0, |r| r.status().as_u16()) }

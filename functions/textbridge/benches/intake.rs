@@ -46,7 +46,7 @@ fn payload(i: usize) -> String {
 /// Posts `requests` bodies to `url` with `concurrency` clients; returns per-request
 /// latencies and the wall time.
 async fn load(url: &str, first: usize, requests: usize, concurrency: usize, signed: bool) -> (Vec<Duration>, Duration) {
-    let http = reqwest::Client::new();
+    let http = textbridge_http::builder().build().expect("client");
     let next = Arc::new(AtomicU64::new(0));
     let end = first + requests;
     let started = Instant::now();

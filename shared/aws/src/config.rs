@@ -1,15 +1,10 @@
 //! Where the AWS resources are, read from the environment, and the backend built on them.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::{
-    http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector},
-    runtime_components::RuntimeComponents,
-};
 use textbridge_app::Backend;
 
 use crate::{DynamoStore, SecretsManagerStore, SqsQueue};
@@ -72,22 +67,6 @@ impl AwsConfig {
     }
 }
 
-/// The SDK's HTTPS client (rustls on aws-lc, as the SDK's default), built on the first
-/// request rather than with each service client: building it reads and parses the
-/// system's root certificates, several milliseconds a function's start-up need not
-/// wait for. One client serves every service.
-#[derive(Debug, Default)]
-struct LazyHttpsClient(OnceLock<SharedHttpClient>);
-
-impl HttpClient for LazyHttpsClient {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        let client = self.0.get_or_init(|| {
-            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https()
-        });
-        client.http_connector(settings, components)
-    }
-}
-
 /// The SDK configuration of a Lambda function, built from the variables Lambda sets:
 /// `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` when set
@@ -96,7 +75,7 @@ impl HttpClient for LazyHttpsClient {
 /// Nothing else is consulted: no profile files, no instance metadata, no single
 /// sign-on or web-identity exchange. A function never uses them, and leaving the
 /// SDK's general loader out keeps their code out of the binary and its start-up. The
-/// HTTPS client is built on the first request.
+/// HTTP client ([`crate::sdk_http_client`]) is built on the first request.
 pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
     let var = |variable: &str| value(&lookup, variable);
     let required = |variable: &'static str| var(variable).ok_or(ConfigError { variable });
@@ -111,7 +90,7 @@ pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Sd
     );
     let mut sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(SharedHttpClient::new(LazyHttpsClient::default()))
+        .http_client(crate::sdk_http_client())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials));
     if let Some(endpoint) = var("AWS_ENDPOINT_URL") {

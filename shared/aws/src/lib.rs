@@ -8,6 +8,7 @@
 mod config;
 mod dynamo;
 mod error;
+mod http;
 mod s3;
 pub mod schema;
 mod secrets;
@@ -15,6 +16,7 @@ mod sqs;
 
 pub use config::{AwsConfig, ConfigError, backend, sdk_config_from_env};
 pub use dynamo::DynamoStore;
+pub use http::sdk_http_client;
 pub use s3::{S3Uploads, s3_client};
 pub use secrets::SecretsManagerStore;
 pub use sqs::SqsQueue;

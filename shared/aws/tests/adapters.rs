@@ -198,7 +198,7 @@ async fn uploads_follow_the_contract_on_s3() {
     let bucket = format!("imports-{}", uuid::Uuid::new_v4().simple());
     let uploads = textbridge_aws::S3Uploads::new(&sdk, &bucket);
     textbridge_aws::s3_client(&sdk).create_bucket().bucket(&bucket).send().await.expect("bucket");
-    let http = reqwest::Client::new();
+    let http = textbridge_http::builder().build().expect("client");
     textbridge_testkit::uploads::contract(&uploads, |url, headers, bytes| {
         let mut request = http.put(url).body(bytes);
         for (name, value) in headers {

@@ -75,6 +75,26 @@ enum Attempt {
     TooLarge,
 }
 
+/// A builder of a `reqwest` client that speaks TLS through rustls on ring, the one
+/// TLS stack of every outbound call (this client's, the AWS SDK's, the tests').
+pub fn builder() -> reqwest::ClientBuilder {
+    static RING: OnceLock<()> = OnceLock::new();
+    RING.get_or_init(|| {
+        // Already installed (by an earlier call) is as good as installed now.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
+/// Builds `builder`; one that cannot be built as configured (no TLS roots to read,
+/// say) is logged and replaced by the defaults, whose requests then fail one by one.
+pub fn build_or_default(builder: reqwest::ClientBuilder) -> reqwest::Client {
+    builder.build().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "could not build the HTTP client as configured; using defaults");
+        reqwest::Client::new()
+    })
+}
+
 /// The shared client and its limits. Cloning shares the connection pool.
 ///
 /// The underlying client is built on first use: building it reads the system's root
@@ -97,15 +117,12 @@ impl Client {
     /// The underlying client, to build requests with.
     pub fn inner(&self) -> &reqwest::Client {
         self.client.get_or_init(|| {
-            let built = reqwest::Client::builder()
-                .connect_timeout(self.timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("textbridge/", env!("CARGO_PKG_VERSION")))
-                .build();
-            built.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "could not build the HTTP client as configured; using defaults");
-                reqwest::Client::new()
-            })
+            build_or_default(
+                builder()
+                    .connect_timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("textbridge/", env!("CARGO_PKG_VERSION"))),
+            )
         })
     }
 

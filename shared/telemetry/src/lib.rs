@@ -15,7 +15,13 @@ use std::{
 
 use serde_json::json;
 use tracing::{Event, Subscriber, field::Field};
-use tracing_subscriber::{EnvFilter, Layer, filter::filter_fn, fmt, layer::Context, prelude::*};
+use tracing_subscriber::{
+    Layer,
+    filter::{Targets, filter_fn},
+    fmt,
+    layer::Context,
+    prelude::*,
+};
 
 /// The log target of metric events (`textbridge_app::metrics` logs on it).
 pub const METRICS_TARGET: &str = "textbridge::metrics";
@@ -23,10 +29,13 @@ pub const METRICS_TARGET: &str = "textbridge::metrics";
 /// The metrics' CloudWatch namespace.
 pub const NAMESPACE: &str = "Textbridge";
 
-/// Installs the JSON log subscriber at `level` (e.g. `info`, or a full filter such
-/// as `info,textbridge=debug`). Calling it twice is harmless.
+/// Installs the JSON log subscriber at `level` (e.g. `info`, or per target such as
+/// `info,textbridge_app=debug`; anything unreadable is `info`). Calling it twice is
+/// harmless.
 pub fn init(level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Targets, not an `EnvFilter`: the latter's regex-based matchers would link a DFA
+    // builder into every function for filters no setting uses.
+    let filter = level.parse::<Targets>().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     let json = fmt::layer()
         .json()
         .flatten_event(true)

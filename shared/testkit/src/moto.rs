@@ -185,6 +185,7 @@ pub async fn sdk_config() -> SdkConfig {
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(textbridge_aws::sdk_http_client())
         .load()
         .await
 }

@@ -129,7 +129,10 @@ pub async fn racing_opt_outs_make_one_change(backend: Backend, tenant: &str) {
     let entries = backend.store.query_all(&keys::conversation(&tenant, RecordKind::Candidate, "c9")).await.expect("q");
     assert_eq!(events(&entries), ["opted_out"]);
 
-    let start = text("SM-start", "+12065550142", "2026-11-26T11:00:00Z", "START");
+    // After the provider's report, which is dated when it was handled (now).
+    let after_report = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let after_report = after_report.format(&time::format_description::well_known::Rfc3339).expect("time");
+    let start = text("SM-start", "+12065550142", &after_report, "START");
     archiver.handle(&seed::queued(&tenant, WebhookEvent::Message(start))).await.expect("start");
     let late = text("SM-stop-0", "+12065550142", "2026-11-26T10:00:00Z", " Stop! ");
     archiver.handle(&seed::queued(&tenant, WebhookEvent::Message(late))).await.expect("redelivered stop");

@@ -123,7 +123,7 @@ async fn the_wire_contract_matches_the_runtime_api() {
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:raw";
     let api = RuntimeApi::start(arn).expect("start the API");
     let base = format!("http://{}/2018-06-01/runtime", api.host_port());
-    let http = reqwest::Client::new();
+    let http = textbridge_http::builder().build().expect("client");
 
     let mut first = api.submit(json!({ "n": 1 }).to_string().into(), TIMEOUT);
     let next = http.get(format!("{base}/invocation/next")).send().await.expect("next");

@@ -221,6 +221,7 @@ pub async fn sdk_config(keys: &AccessKeys) -> SdkConfig {
         .region(Region::new("us-east-1"))
         .endpoint_url(moto::endpoint())
         .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(textbridge_aws::sdk_http_client())
         .load()
         .await
 }
@@ -273,8 +274,14 @@ pub async fn enforce_iam() -> AccessKeys {
                 .await
                 .unwrap_or_else(|e| panic!("admin user on moto: {e}"));
             let url = format!("{}/moto-api/reset-auth", moto::endpoint());
-            let answer =
-                reqwest::Client::new().post(&url).body("0").send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+            let answer = textbridge_http::builder()
+                .build()
+                .expect("client")
+                .post(&url)
+                .body("0")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {url}: {e}"));
             assert!(answer.status().is_success(), "POST {url}: {}", answer.status());
             keys
         })
