@@ -130,15 +130,12 @@ pub fn ats(secrets: Arc<dyn Secrets>) -> Result<Option<Arc<dyn Ats>>, Error> {
 
 /// Reads `LOG_LEVEL` (default `info`), installs the JSON log subscriber and builds
 /// the function with `build`; a failure of either is reported (see the crate
-/// documentation) and ends the process's start-up. Meanwhile a thread of its own
-/// reads the phone-number metadata: start-up does not wait for it, and the first
-/// request rarely does.
+/// documentation) and ends the process's start-up.
 async fn start<T, F, Fut>(build: F) -> Result<T, ExitCode>
 where
     F: FnOnce(Aws) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    std::thread::spawn(textbridge_domain::E164::warm_up);
     let level = log_level(var("LOG_LEVEL").as_deref());
     textbridge_telemetry::init(level.as_deref().unwrap_or("info"));
     let built = match level {
@@ -155,6 +152,17 @@ where
             Err(ExitCode::FAILURE)
         }
     }
+}
+
+/// Starts reading the phone-number metadata on a thread of its own when the first
+/// invocation arrives (once per process). Start-up does not wait for it (a thread
+/// started there doubled the time to the first `next`), and the first request
+/// seldom does: most reach their first number after their first AWS calls.
+pub fn warm_up_once() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(textbridge_domain::E164::warm_up);
+    });
 }
 
 /// The process's exit once the runtime loop ends (it only ends when the Runtime API
@@ -190,6 +198,10 @@ pub fn as_deployed(router: Router) -> Router {
     textbridge_api::finish(router, Arc::new(ApiGatewayJwt))
         .layer(axum::middleware::map_request(upstream))
         .layer(axum::middleware::from_fn(within_deadline))
+        .layer(axum::middleware::map_request(|request: Request| async {
+            warm_up_once();
+            request
+        }))
 }
 
 /// Middleware: runs the request within the invocation's deadline (from the Lambda
@@ -246,6 +258,7 @@ where
     };
     finished(
         lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+            warm_up_once();
             let handler = handler.clone();
             async move { Ok::<_, HandlerError>(sqs_batch(handler.as_ref(), &event.payload).await) }
         }))
@@ -271,6 +284,7 @@ where
     let job = Arc::new(job);
     finished(
         lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
+            warm_up_once();
             let (state, job) = (state.clone(), job.clone());
             async move {
                 let request_id = event.context.request_id;
