@@ -105,6 +105,7 @@ fn bad_settings_stop_start_up_naming_the_setting() {
         ("LOG_LEVEL", "loud", "--log-level"),
         ("PORT", "eighty", "--port"),
         ("SYNC_INTERVAL_MINUTES", "0", "--sync-interval-minutes"),
+        ("CACHE_TTL_SECS", "3601", "--cache-ttl-secs"),
         ("CONSOLE_ADMIN", "T#evil", "--console-admin"),
     ] {
         let out =

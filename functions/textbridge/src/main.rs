@@ -86,6 +86,12 @@ struct ServeArgs {
     #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=43200))]
     visibility_timeout_secs: u64,
+    /// Seconds the server may reuse a webhook registration, allow-list, secret or
+    /// username it read (0 reads every time; a change made through this server to an
+    /// allow-list, or a failed signature check, reads again at once).
+    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    cache_ttl_secs: u64,
     /// Minutes between ATS sync runs.
     #[arg(long, env = "SYNC_INTERVAL_MINUTES", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -315,9 +321,12 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         mint_key.sign(claims, ttl)
     })));
     let embedded = open(&args.data).await?;
-    let visibility_timeout = Duration::from_secs(args.visibility_timeout_secs);
-    let config =
-        Config { default_region: args.default_country, public_base_url, visibility_timeout, ..Config::default() };
+    let config = Config {
+        default_region: args.default_country,
+        public_base_url,
+        visibility_timeout: Duration::from_secs(args.visibility_timeout_secs),
+        cache_ttl: Duration::from_secs(args.cache_ttl_secs),
+    };
     let backend = embedded.backend();
     let ats = textbridge_ats::TempWorks::from_env(backend.secrets.clone())?.map(|t| Arc::new(t) as Arc<dyn Ats>);
     let clock: Arc<dyn textbridge_app::ports::Clock> = Arc::new(textbridge_app::ports::SystemClock);

@@ -2,7 +2,7 @@
 //! every other outbound call uses (HTTP/1.1, rustls on ring), so a function links one
 //! HTTP stack and one TLS stack.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::{
@@ -36,7 +36,7 @@ impl HttpClient for ReqwestHttpClient {
         if let Some((_, connector)) = built.iter().find(|(t, _)| *t == timeouts) {
             return connector.clone();
         }
-        let connector = SharedHttpConnector::new(ReqwestConnector(Arc::new(client(timeouts))));
+        let connector = SharedHttpConnector::new(ReqwestConnector(client(timeouts)));
         built.push((timeouts, connector.clone()));
         connector
     }
@@ -54,12 +54,13 @@ fn client((connect, read): Timeouts) -> reqwest::Client {
     textbridge_http::build_or_default(builder)
 }
 
+/// One client (cloning it shares its connection pool).
 #[derive(Debug)]
-struct ReqwestConnector(Arc<reqwest::Client>);
+struct ReqwestConnector(reqwest::Client);
 
 impl HttpConnector for ReqwestConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let client = Arc::clone(&self.0);
+        let client = self.0.clone();
         HttpConnectorFuture::new(async move {
             let request = request.try_into_http1x().map_err(|e| ConnectorError::user(e.into()))?;
             let request = request.map(|body| match body.bytes() {
@@ -96,7 +97,7 @@ mod tests {
 
     async fn call(url: &str) -> Result<HttpResponse, ConnectorError> {
         let request = http::Request::builder().uri(url).body(SdkBody::from("{}")).expect("request");
-        let connector = ReqwestConnector(Arc::new(client((Some(Duration::from_secs(2)), None))));
+        let connector = ReqwestConnector(client((Some(Duration::from_secs(2)), None)));
         connector.call(HttpRequest::try_from(request).expect("request")).await
     }
 
