@@ -8,7 +8,9 @@
 //!
 //! Both twice: with every look-up read again (`CACHE_TTL_SECS=0`, the local default)
 //! and as a warm deployed function reads (`CACHE_TTL_SECS=30`: registration,
-//! allow-lists, secret and the texting user's security group cached).
+//! allow-lists, secret and the texting user's security group cached); then once more
+//! as deployed with ATS write-back (the TempWorks stand-in on loopback), for the store
+//! operations an archived text costs with it.
 //!
 //! Run: `cargo bench -p textbridge --bench intake` (`-- --requests N --concurrency C`).
 
@@ -22,12 +24,16 @@ use std::{
 
 use axum::{Router, http::StatusCode, routing::post};
 use textbridge::{DevKey, worker};
-use textbridge_app::{App, Backend, Config, archive::Archiver};
+use textbridge_app::{
+    App, Backend, Config,
+    archive::Archiver,
+    ports::{Ats, SecretName},
+};
 use textbridge_domain::{RecordKind, TenantId};
 use textbridge_testkit::{
     bench,
     counting::{CountingStore, Counts},
-    seed,
+    seed, tempworks,
 };
 use tokio::sync::watch;
 
@@ -183,6 +189,15 @@ async fn main() {
     };
     let uncached = app_with(Duration::ZERO);
     let cached = app_with(Duration::from_secs(30));
+    let ats_stand_in = tempworks::StandIn::start().await;
+    let ats_token = SecretName::from_parts(&["acme", "ats", "tempworks"]).expect("name");
+    backend.secrets.create(&ats_token, &"tw-token-1".to_owned().into()).await.expect("ATS token");
+    let ats_url = ats_stand_in.uri().parse().expect("url");
+    let ats = Arc::new(textbridge_ats::TempWorks::new(ats_url, backend.secrets.clone())) as Arc<dyn Ats>;
+    let with_ats = App::on(backend.clone(), Config { cache_ttl: Duration::from_secs(30), ..Config::default() })
+        .with_providers(providers.clone())
+        .with_ats(Some(ats))
+        .shared();
 
     println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
     let base = serve(uncached.clone()).await;
@@ -192,6 +207,9 @@ async fn main() {
     let cold = round(&uncached, &counting, &token, 0, requests, concurrency).await;
     println!("warm, as deployed (CACHE_TTL_SECS=30):");
     let warm = round(&cached, &counting, &token, requests, requests, concurrency).await;
+    println!("as deployed, with ATS write-back (TempWorks stand-in):");
+    let written_back = round(&with_ats, &counting, &token, 2 * requests, requests, concurrency).await;
+    assert_eq!(ats_stand_in.writes().await.len(), requests, "every text written back once");
     bench::record("intake", "signed TextUs webhooks, warm as deployed", &warm.intake, &format!("no-op route {noop}"));
     bench::record("intake", "signed TextUs webhooks, every look-up read", &cold.intake, &format!("no-op route {noop}"));
     bench::record(
@@ -206,11 +224,17 @@ async fn main() {
         &warm.store_ops,
         &format!("every look-up read {}", cold.store_ops),
     );
+    bench::record(
+        "archiver",
+        "store operations per archived text, with ATS write-back",
+        &written_back.store_ops,
+        &format!("without write-back {}", warm.store_ops),
+    );
 
     let archived = uncached
         .store
         .query_all(&textbridge_app::keys::conversation(&tenant, RecordKind::Employee, "e1"))
         .await
         .expect("archive");
-    assert_eq!(archived.len(), 2 * requests, "every message archived once");
+    assert_eq!(archived.len(), 3 * requests, "every message archived once");
 }
