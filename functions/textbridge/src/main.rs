@@ -84,13 +84,13 @@ struct ServeArgs {
     /// Seconds a received queue message stays hidden before it is delivered again
     /// (and how long an archiver's claim on an ATS write lasts).
     #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 60,
-          value_parser = clap::value_parser!(u64).range(1..=43200))]
+          value_parser = clap::value_parser!(u64).range(textbridge_app::VISIBILITY_TIMEOUT_SECS))]
     visibility_timeout_secs: u64,
     /// Seconds the server may reuse a webhook registration, allow-list, secret or
     /// username it read (0 reads every time; a change made through this server to an
     /// allow-list, or a failed signature check, reads again at once).
     #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 0,
-          value_parser = clap::value_parser!(u64).range(0..=3600))]
+          value_parser = clap::value_parser!(u64).range(textbridge_app::CACHE_TTL_SECS))]
     cache_ttl_secs: u64,
     /// Minutes between ATS sync runs.
     #[arg(long, env = "SYNC_INTERVAL_MINUTES", default_value_t = 20,

@@ -6,6 +6,12 @@ use textbridge_domain::{Error, Region};
 /// queue visibility timeout, which is longer than the archiver's timeout, as SQS requires).
 pub const DEFAULT_VISIBILITY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The seconds `VISIBILITY_TIMEOUT_SECS` may be, on AWS and locally.
+pub const VISIBILITY_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=43_200;
+
+/// The seconds `CACHE_TTL_SECS` may be, on AWS and locally.
+pub const CACHE_TTL_SECS: std::ops::RangeInclusive<u64> = 0..=3600;
+
 /// Settings shared by every deployment.
 #[derive(Debug, Clone)]
 pub struct Config {

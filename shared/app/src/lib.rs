@@ -32,7 +32,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use config::{Config, base_url, public_base_url};
+pub use config::{CACHE_TTL_SECS, Config, VISIBILITY_TIMEOUT_SECS, base_url, public_base_url};
 use ports::{Ats, AtsDirectory, Clock, ItemStore, Providers, Queue, Secrets, SystemClock, Uploads};
 use textbridge_domain::Error;
 

@@ -78,9 +78,9 @@ enum Attempt {
 /// A builder of a `reqwest` client that speaks TLS through rustls on ring, the one
 /// TLS stack of every outbound call (this client's, the AWS SDK's, the tests').
 pub fn builder() -> reqwest::ClientBuilder {
-    static RING: OnceLock<()> = OnceLock::new();
-    RING.get_or_init(|| {
-        // Already installed (by an earlier call) is as good as installed now.
+    static RING: std::sync::Once = std::sync::Once::new();
+    RING.call_once(|| {
+        // Already installed (by another caller) is as good as installed now.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
     reqwest::Client::builder()

@@ -54,10 +54,10 @@ pub fn config() -> Result<Config, Error> {
     };
     let public_base_url = textbridge_app::public_base_url(&required("PUBLIC_BASE_URL")?)?;
     let mut config = Config { default_region, public_base_url, ..Config::default() };
-    if let Some(timeout) = seconds("VISIBILITY_TIMEOUT_SECS", 1..=43_200)? {
+    if let Some(timeout) = seconds("VISIBILITY_TIMEOUT_SECS", textbridge_app::VISIBILITY_TIMEOUT_SECS)? {
         config.visibility_timeout = timeout;
     }
-    if let Some(ttl) = seconds("CACHE_TTL_SECS", 0..=3600)? {
+    if let Some(ttl) = seconds("CACHE_TTL_SECS", textbridge_app::CACHE_TTL_SECS)? {
         config.cache_ttl = ttl;
     }
     Ok(config)
@@ -158,7 +158,7 @@ where
 /// invocation arrives (once per process). Start-up does not wait for it (a thread
 /// started there doubled the time to the first `next`), and the first request
 /// seldom does: most reach their first number after their first AWS calls.
-pub fn warm_up_once() {
+fn warm_up_once() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         std::thread::spawn(textbridge_domain::E164::warm_up);
