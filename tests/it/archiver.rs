@@ -166,6 +166,14 @@ async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
     textbridge_testkit::races::notes_racing_a_purge_leave_nothing(embedded.backend(), "race-notes").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_racing_cached_reads_on_the_embedded_backend() {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let nowhere = textbridge_providers::Url::parse("http://127.0.0.1:9/").expect("url");
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&nowhere));
+    textbridge_testkit::races::changes_reach_cached_reads_at_once(embedded.backend(), providers, "race-cache").await;
+}
+
 /// An ATS the tenant has not connected until `connected` is set.
 #[derive(Default)]
 struct ConnectsLater {

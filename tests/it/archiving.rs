@@ -375,6 +375,27 @@ async fn a_textus_webhook_is_archived_once_however_often_it_arrives() {
     assert_eq!(sent["actionId"], tempworks::MESSAGE_ACTION_ID, "the action id of \"Message\", looked up");
 }
 
+/// The server caches what every webhook reads (its default settings); a change made
+/// through it reaches the very next webhook all the same: an allow-list that leaves
+/// the caller out, one that lets it in, then the credentials removed.
+#[tokio::test]
+async fn changes_reach_the_next_webhook_at_once() {
+    let w = World::new(tempworks::StandIn::start().await).await;
+    let hook = w.textus_hook("acme").await;
+    let body = textus_received("m1", THEIRS, "see you at nine");
+    assert_eq!(w.post_textus(&hook, &body).await, 202);
+    let admin = w.admin("acme");
+    let elsewhere = json!({"textus": ["192.0.2.0/24"]});
+    assert_eq!(w.call("PUT", "/admin/webhook-sources", &admin, Some(elsewhere)).await.0, 200);
+    assert_eq!(w.post_textus(&hook, &body).await, 403);
+    let here = json!({"textus": ["127.0.0.1"]});
+    assert_eq!(w.call("PUT", "/admin/webhook-sources", &admin, Some(here)).await.0, 200);
+    assert_eq!(w.post_textus(&hook, &body).await, 202);
+    let (status, resp) = w.call("DELETE", "/credentials/textus/system", &admin, None).await;
+    assert_eq!((status, &resp["removed"]), (200, &json!(true)), "{resp}");
+    assert_eq!(w.post_textus(&hook, &body).await, 404);
+}
+
 #[tokio::test]
 async fn bad_webhook_calls_are_refused_and_queue_nothing() {
     // Every write to the ATS fails and a received message stays hidden for 60 s, so

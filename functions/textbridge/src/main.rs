@@ -86,10 +86,11 @@ struct ServeArgs {
     #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(textbridge_app::VISIBILITY_TIMEOUT_SECS))]
     visibility_timeout_secs: u64,
-    /// Seconds the server may reuse a webhook registration, allow-list, secret or
-    /// username it read (0 reads every time; a change made through this server to an
-    /// allow-list, or a failed signature check, reads again at once).
-    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 0,
+    /// Seconds a change made by another process (the `import`, `sync` and `dlq`
+    /// commands) may take to reach the server's caches of webhook registrations,
+    /// allow-lists, secrets, usernames and security groups; a change made through the
+    /// server reaches them at once (0 turns caching off).
+    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = Config::default().cache_ttl.as_secs(),
           value_parser = clap::value_parser!(u64).range(textbridge_app::CACHE_TTL_SECS))]
     cache_ttl_secs: u64,
     /// Minutes between ATS sync runs.

@@ -363,8 +363,9 @@ pub async fn access_of(app: &App, tenant: &TenantId, user: Option<&UserId>) -> R
 /// [`access_of`], reused for the cache's time to live (the archiver's path: every
 /// text would otherwise read the tenant partition again).
 pub async fn access_cached(app: &App, tenant: &TenantId, user: Option<&UserId>) -> Result<Access, Error> {
-    let key = format!("{tenant}/{}", user.map_or("-", UserId::as_str));
-    app.caches.access.get_or_load(&key, || access_of(app, tenant, user)).await
+    // Everything access_of reads (membership, group, action types) is in the tenant's partition.
+    let user_key = user.map_or("", UserId::as_str);
+    app.caches.access.get_or_load(&keys::tenant_pk(tenant), user_key, || access_of(app, tenant, user)).await
 }
 
 /// What the caller may read and write.

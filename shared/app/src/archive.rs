@@ -149,7 +149,7 @@ async fn attribute(app: &Arc<App>, tenant: &TenantId, message: &MessageEvent) ->
     let key = keys::username_claim(tenant, message.provider, username);
     app.caches
         .users
-        .get_or_load(&format!("{}/{}", key.pk, key.sk), || async {
+        .get_or_load(&key.pk, &key.sk, || async {
             let Some(claim) = items::get::<UsernameClaim>(app.store.as_ref(), &key).await? else { return Ok(None) };
             let prefix = format!("{}{}#user#", keys::CREDENTIAL_PREFIX, message.provider);
             claim.credential.strip_prefix(&prefix).map(UserId::parse).transpose()

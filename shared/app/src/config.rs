@@ -23,8 +23,8 @@ pub struct Config {
     /// How long a received queue message stays hidden, which is also how long an
     /// archiver's claim on writing a message to the ATS lasts.
     pub visibility_timeout: std::time::Duration,
-    /// How long a process may reuse a webhook registration, allow-list, secret or
-    /// username it read (`CACHE_TTL_SECS`; zero reads every time).
+    /// How long a change made by another process may take to reach this one's caches
+    /// (`CACHE_TTL_SECS`; zero turns caching off); see [`crate::cache`].
     pub cache_ttl: std::time::Duration,
 }
 
@@ -34,7 +34,7 @@ impl Default for Config {
             default_region: Region::US,
             public_base_url: "http://127.0.0.1:8080".into(),
             visibility_timeout: DEFAULT_VISIBILITY,
-            cache_ttl: std::time::Duration::ZERO,
+            cache_ttl: std::time::Duration::from_secs(30),
         }
     }
 }

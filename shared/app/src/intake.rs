@@ -69,7 +69,7 @@ async fn accept(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> {
     let registration = app
         .caches
         .registrations
-        .get_or_load(call.token, || async {
+        .get_or_load(&keys::webhook_registration(call.token).pk, "", || async {
             items::get::<Registration>(app.store.as_ref(), &keys::webhook_registration(call.token))
                 .await?
                 .ok_or_else(unknown)
@@ -131,7 +131,7 @@ async fn accept(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> {
 async fn registration_secret(app: &Arc<App>, name: &SecretName) -> Result<SecretFields, Error> {
     app.caches
         .secrets
-        .get_or_load(name.as_str(), || async {
+        .get_or_load(name.as_str(), "", || async {
             match app.secrets()?.get(name).await {
                 Ok(stored) => SecretFields::from_secret_string(&stored),
                 Err(PortError::NotFound(_)) => Err(Error::Unauthenticated("invalid webhook signature".into())),

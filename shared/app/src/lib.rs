@@ -54,7 +54,7 @@ pub struct Backend {
 /// needs a missing one fails as a bug, never silently.
 #[derive(Clone)]
 pub struct App {
-    /// The item store.
+    /// The item store (its writes forget what the caches read from their partitions).
     pub store: Arc<dyn ItemStore>,
     queue: Option<Arc<dyn Queue>>,
     secrets: Option<Arc<dyn Secrets>>,
@@ -75,15 +75,16 @@ pub struct App {
 impl App {
     /// An app with only `store`; add the other ports with the `with_*` methods.
     pub fn on_store(store: Arc<dyn ItemStore>, config: Config) -> Self {
+        let caches = Arc::new(cache::Caches::new(config.cache_ttl));
         Self {
-            store,
+            store: Arc::new(cache::Forgetting::new(store, Arc::clone(&caches))),
             queue: None,
             secrets: None,
             providers: Providers::default(),
             ats: None,
             directory: None,
             uploads: None,
-            caches: Arc::new(cache::Caches::new(config.cache_ttl)),
+            caches,
             config,
             clock: Arc::new(SystemClock),
         }
@@ -102,7 +103,7 @@ impl App {
 
     /// Adds the secret store.
     pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
-        self.secrets = Some(secrets);
+        self.secrets = Some(Arc::new(cache::Forgetting::new(secrets, Arc::clone(&self.caches))));
         self
     }
 

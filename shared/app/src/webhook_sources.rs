@@ -31,7 +31,6 @@ pub async fn set(app: &Arc<App>, caller: &Identity, lists: SourceLists) -> Resul
     }
     let item = SourcesItem { lists: lists.clone() }.to_item(keys::webhook_sources(&caller.tenant))?;
     app.store.put(&item, None).await?;
-    app.caches.sources.forget(caller.tenant.as_str());
     Ok(lists)
 }
 
@@ -61,7 +60,8 @@ pub async fn allows(
     provider: ProviderKind,
     source: Option<IpAddr>,
 ) -> Result<bool, Error> {
-    let lists = match app.caches.sources.get_or_load(tenant.as_str(), || load(app, tenant)).await {
+    let lists = match app.caches.sources.get_or_load(&keys::webhook_sources(tenant).pk, "", || load(app, tenant)).await
+    {
         Ok(lists) => lists,
         Err(e @ Error::Unexpected(_)) => {
             tracing::error!(tenant = %tenant, error = %e, "webhook source allow-lists unreadable; refusing the webhook");

@@ -46,7 +46,7 @@ fn required(name: &str) -> Result<String, Error> {
 /// `PUBLIC_BASE_URL` (required: providers post webhooks there) and
 /// `VISIBILITY_TIMEOUT_SECS` (the intake queue's visibility timeout, which is how
 /// long an archiver's claim on an ATS write lasts) and `CACHE_TTL_SECS` (how long a
-/// warm function reuses a registration, allow-list, secret or username it read).
+/// change made by another function may take to reach a warm one's caches).
 pub fn config() -> Result<Config, Error> {
     let default_region = match var("DEFAULT_COUNTRY") {
         Some(code) => Region::parse(&code).map_err(|e| Error::invalid("DEFAULT_COUNTRY", e))?,

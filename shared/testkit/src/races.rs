@@ -2,21 +2,27 @@
 //! sets up its own tenant, fires the calls concurrently and asserts the one outcome
 //! the conditional writes guarantee. Each backend's tests call every function here.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
+use secrecy::SecretString;
 use textbridge_app::{
     App, Backend, Config,
+    access::{self, Grants, Membership, NewSecurityGroup},
     archive::Archiver,
     envelope::Envelope,
-    items::{self, ConversationEntry, SeatsItem, Stored},
+    intake::{self, Call},
+    items::{self, ConversationEntry, SeatsItem, Stored, UsernameClaim},
     keys,
+    ports::{Providers, SecretFields, SecretName},
     records::{self, RecordInput},
     teams,
     users::{self, LicencePolicy},
+    webhook_sources,
     worker::MessageHandler,
 };
 use textbridge_domain::{
-    DeliveryStatus, Identity, MessageEvent, ProviderKind, RecordKind, Role, TenantId, WebhookEvent,
+    CredentialLevel, DeliveryStatus, Error, Identity, MessageEvent, ProviderKind, ProviderUsername, RecordKind, Role,
+    TenantId, WebhookEvent,
 };
 
 use crate::seed::{self, new_user};
@@ -284,4 +290,168 @@ pub async fn notes_racing_a_purge_leave_nothing(backend: Backend, tenant: &str) 
     let left =
         backend.store.query_all(&keys::record_partition(&tenant, RecordKind::Candidate, "c1")).await.expect("query");
     assert!(left.is_empty(), "the purge left {} items behind: {left:?}", left.len());
+}
+
+/// With caches that would keep every read for an hour, each change below races the
+/// calls that read what it changes: webhooks while their registration's secret is
+/// replaced, while the tenant's allow-list is set and while the registration is
+/// removed; archived texts while their writer moves to a group that may not write
+/// texts, while that group's grants change and while the username claim goes. Once a
+/// change has returned, no call is judged by what it replaced. (`providers`: TextUs's
+/// webhook check; no provider is called.)
+pub async fn changes_reach_cached_reads_at_once(backend: Backend, providers: Providers, tenant: &str) {
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let token = format!("{:0<24}", tenant.as_str().replace(|c: char| !c.is_ascii_alphanumeric(), ""));
+    seed::textus_registration(&backend, &tenant, &token, "secret-a").await;
+    seed::record_phone(&backend, &tenant, "+12065550100", RecordKind::Employee, "e1").await;
+    let config = Config { cache_ttl: Duration::from_secs(3600), ..Config::default() };
+    let app = App::on(backend.clone(), config).with_providers(providers).shared();
+    let caller = admin(&tenant);
+    let listed: IpAddr = "192.0.2.7".parse().expect("ip");
+    let unlisted: IpAddr = "198.51.100.7".parse().expect("ip");
+    let webhooks = |secret: &'static str, source: IpAddr, n: usize| {
+        (0..n).map(|_| webhook(app.clone(), token.clone(), secret, source)).collect::<Vec<_>>()
+    };
+
+    // The secret.
+    webhooks("secret-a", unlisted, 1).pop().expect("one").await.expect("accepted");
+    let level = CredentialLevel::System;
+    let name = SecretName::credential(&tenant, ProviderKind::TextUs, level.kind(), level.scope()).expect("name");
+    let replace = {
+        let app = app.clone();
+        async move {
+            let mut fields = SecretFields::new();
+            fields.insert("webhook_secret", SecretString::from("secret-b"));
+            app.secrets().expect("secrets").replace(&name, &fields.to_secret_string()).await.expect("replaced");
+            Ok(0)
+        }
+    };
+    race(webhooks("secret-a", unlisted, 20), replace).await;
+    let old = webhooks("secret-a", unlisted, 1).pop().expect("one").await;
+    assert!(matches!(old, Err(Error::Unauthenticated(_))), "the replaced secret is refused: {old:?}");
+    webhooks("secret-b", unlisted, 1).pop().expect("one").await.expect("the new secret is accepted");
+
+    // The allow-list.
+    let set = {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move {
+            let lists = [("textus".to_owned(), vec!["192.0.2.0/24".to_owned()])].into();
+            webhook_sources::set(&app, &caller, lists).await.expect("set");
+            Ok(0)
+        }
+    };
+    race(webhooks("secret-b", unlisted, 20), set).await;
+    let refused = webhooks("secret-b", unlisted, 1).pop().expect("one").await;
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "an address off the new list is refused: {refused:?}");
+    webhooks("secret-b", listed, 1).pop().expect("one").await.expect("a listed address is accepted");
+
+    // The registration.
+    let remove = {
+        let (app, key) = (app.clone(), keys::webhook_registration(&token));
+        async move {
+            app.store.delete(&key, None).await.expect("removed");
+            Ok(0)
+        }
+    };
+    race(webhooks("secret-b", listed, 20), remove).await;
+    let gone = webhooks("secret-b", listed, 1).pop().expect("one").await;
+    assert!(matches!(gone, Err(Error::NotFound(_))), "a removed registration is unknown: {gone:?}");
+
+    // The writer's security group, its grants and the username claim.
+    let group = |name: &str, write: &[&str]| NewSecurityGroup {
+        name: name.into(),
+        read: vec!["Message".into()],
+        write: write.iter().map(|w| (*w).to_owned()).collect(),
+    };
+    access::create_group(&app, &caller, group("Writers", &["Message"])).await.expect("group");
+    access::create_group(&app, &caller, group("Readers", &[])).await.expect("group");
+    access::set_member(&app, &caller, "u-cache", Membership { group: "Writers".into() }).await.expect("member");
+    let username = ProviderUsername::parse("line-cache").expect("username");
+    let claim = UsernameClaim { credential: format!("CRED#twilio#user#{}", "u-cache") };
+    let claim_key = keys::username_claim(&tenant, ProviderKind::Twilio, &username);
+    app.store.put(&claim.to_item(claim_key.clone()).expect("claim"), None).await.expect("claim");
+    let archiver = Arc::new(Archiver::new(app.clone()));
+    let texts = std::sync::atomic::AtomicUsize::new(0);
+    let texts = |n: usize| {
+        (0..n)
+            .map(|_| {
+                let id = format!("SM-cache-{}", texts.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+                let text = MessageEvent {
+                    provider_username: Some(username.clone()),
+                    ..seed::inbound_text(ProviderKind::Twilio, &id, "+12065550100", "2026-11-26T10:00:00Z", "hi")
+                };
+                let (archiver, body) = (archiver.clone(), seed::queued(&tenant, WebhookEvent::Message(text)));
+                async move { archiver.handle(&body).await.map(|()| 1) }
+            })
+            .collect::<Vec<_>>()
+    };
+    texts(1).pop().expect("one").await.expect("a Writer's text is archived");
+    let to_readers = {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move { access::set_member(&app, &caller, "u-cache", Membership { group: "Readers".into() }).await.map(|_| 0) }
+    };
+    race(texts(10), to_readers).await;
+    let refused = texts(1).pop().expect("one").await;
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "a Reader may not write texts: {refused:?}");
+
+    let grant = {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move {
+            let grants = Grants { read: vec!["Message".into()], write: vec!["Message".into()] };
+            access::update_group(&app, &caller, "Readers", grants).await.map(|_| 0)
+        }
+    };
+    race(texts(10), grant).await;
+    texts(1).pop().expect("one").await.expect("the group's new grant applies");
+
+    let revoke = {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move {
+            access::update_group(&app, &caller, "Readers", Grants { read: vec!["Message".into()], write: vec![] })
+                .await
+                .map(|_| 0)
+        }
+    };
+    race(texts(10), revoke).await;
+    let unclaim = {
+        let app = app.clone();
+        async move {
+            app.store.delete(&claim_key, None).await.expect("unclaimed");
+            Ok(0)
+        }
+    };
+    race(texts(10), unclaim).await;
+    texts(1).pop().expect("one").await.expect("an unattributed text is the default group's, which writes texts");
+}
+
+/// Runs `calls` and `change` at the same moment; each call may land before or after
+/// the change.
+async fn race<F>(calls: Vec<F>, change: impl std::future::Future<Output = Result<usize, Error>> + Send + 'static)
+where
+    F: std::future::Future<Output = Result<usize, Error>> + Send + 'static,
+{
+    let change = tokio::spawn(change);
+    for result in at_once(calls).await {
+        if let Err(e) = result {
+            assert!(matches!(e, Error::Unauthenticated(_) | Error::Forbidden(_) | Error::NotFound(_)), "{e:?}");
+        }
+    }
+    change.await.expect("task").expect("the change is made");
+}
+
+/// One signed TextUs webhook to `token`'s URL from `source`.
+async fn webhook(app: Arc<App>, token: String, secret: &'static str, source: IpAddr) -> Result<usize, Error> {
+    let body = seed::textus_received(&uuid::Uuid::new_v4().to_string(), "+12065550100", "+12065550199", "hi");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-textus-signature", seed::textus_signature(secret, &body).parse().expect("header"));
+    let path = format!("/webhooks/textus/{token}");
+    let call = Call {
+        provider: "textus",
+        token: &token,
+        path_and_query: &path,
+        headers: &headers,
+        body: body.as_bytes(),
+        source: Some(source),
+    };
+    intake::receive(&app, call).await.map(|a| a.accepted)
 }

@@ -132,6 +132,13 @@ async fn racing_first_reports_and_upserts_on_moto() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_racing_cached_reads_on_moto() {
+    let nowhere = textbridge_providers::Url::parse("http://127.0.0.1:9/").expect("url");
+    let providers = textbridge_providers::registry(&textbridge_providers::Endpoints::all_at(&nowhere));
+    textbridge_testkit::races::changes_reach_cached_reads_at_once(moto::backend().await, providers, "race-cache").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_sends_under_one_key_send_once_on_moto() {
     let backend = moto::backend().await;
     let tenant = TenantId::parse("race-send").expect("tenant");
