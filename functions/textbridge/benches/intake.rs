@@ -6,10 +6,10 @@
 //! 2. the archiver draining the queue: messages/s;
 //! 3. store operations per webhook and per archived message, counted through the port.
 //!
-//! Both twice: with every look-up read again (`CACHE_TTL_SECS=0`, the local default)
-//! and as a warm deployed function reads (`CACHE_TTL_SECS=30`: registration,
+//! Both twice: with every look-up read again (`CACHE_TTL_SECS=0`, caching off) and
+//! with the default cache (`CACHE_TTL_SECS=30`, locally and as deployed: registration,
 //! allow-lists, secret and the texting user's security group cached); then once more
-//! as deployed with ATS write-back (the TempWorks stand-in on loopback), for the store
+//! with ATS write-back (the TempWorks stand-in on loopback), for the store
 //! operations an archived text costs with it.
 //!
 //! Run: `cargo bench -p textbridge --bench intake` (`-- --requests N --concurrency C`).
@@ -188,33 +188,31 @@ async fn main() {
         App::on(backend.clone(), Config { cache_ttl, ..Config::default() }).with_providers(providers.clone()).shared()
     };
     let uncached = app_with(Duration::ZERO);
-    let cached = app_with(Duration::from_secs(30));
+    let cached = app_with(Config::default().cache_ttl);
     let ats_stand_in = tempworks::StandIn::start().await;
     let ats_token = SecretName::from_parts(&["acme", "ats", "tempworks"]).expect("name");
     backend.secrets.create(&ats_token, &"tw-token-1".to_owned().into()).await.expect("ATS token");
     let ats_url = ats_stand_in.uri().parse().expect("url");
     let ats = Arc::new(textbridge_ats::TempWorks::new(ats_url, backend.secrets.clone())) as Arc<dyn Ats>;
-    let with_ats = App::on(backend.clone(), Config { cache_ttl: Duration::from_secs(30), ..Config::default() })
-        .with_providers(providers.clone())
-        .with_ats(Some(ats))
-        .shared();
+    let with_ats =
+        App::on(backend.clone(), Config::default()).with_providers(providers.clone()).with_ats(Some(ats)).shared();
 
     println!("intake on the embedded backend: {requests} requests, {concurrency} concurrent clients");
     let base = serve(uncached.clone()).await;
     let (lat, wall) = load(&format!("{base}/noop"), 0, requests, concurrency, false).await;
     let noop = report("no-op route", lat, wall);
-    println!("every look-up read again (CACHE_TTL_SECS=0):");
+    println!("caching off, every look-up read again (CACHE_TTL_SECS=0):");
     let cold = round(&uncached, &counting, &token, 0, requests, concurrency).await;
-    println!("warm, as deployed (CACHE_TTL_SECS=30):");
+    println!("the default cache, locally and as deployed (CACHE_TTL_SECS=30):");
     let warm = round(&cached, &counting, &token, requests, requests, concurrency).await;
-    println!("as deployed, with ATS write-back (TempWorks stand-in):");
+    println!("the default cache, with ATS write-back (TempWorks stand-in):");
     let written_back = round(&with_ats, &counting, &token, 2 * requests, requests, concurrency).await;
     assert_eq!(ats_stand_in.writes().await.len(), requests, "every text written back once");
-    bench::record("intake", "signed TextUs webhooks, warm as deployed", &warm.intake, &format!("no-op route {noop}"));
+    bench::record("intake", "signed TextUs webhooks, the default cache", &warm.intake, &format!("no-op route {noop}"));
     bench::record("intake", "signed TextUs webhooks, every look-up read", &cold.intake, &format!("no-op route {noop}"));
     bench::record(
         "archiver",
-        "archived texts, warm as deployed",
+        "archived texts, the default cache",
         &warm.archiver,
         &format!("every look-up read {}", cold.archiver),
     );
