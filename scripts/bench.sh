@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark — intake and the archiver, user import, the ATS sync and the
-# Lambda cold starts — each printing its own report, then prints one table of their
+# Runs every benchmark — intake and the archiver, user import, the ATS sync, the
+# Lambda cold starts and first invocations — each printing its own report, then prints one table of their
 # headline figures, each next to its reference from the same run.
 #
 #   scripts/bench.sh           # the sizes the README's figures use
@@ -20,7 +20,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "python tools for the import comparison ($venv)"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-bench.txt
-export PATH="$venv/bin:$PATH" PYTHON="$venv/bin/python"
+export PATH="$venv/bin:$PATH" PYTHON="$venv/bin/python" MOTO_SERVER="$venv/bin/moto_server"
 
 summary="$(mktemp)"
 trap 'rm -f "$summary"' EXIT
@@ -32,11 +32,13 @@ step "user import"
 cargo bench --locked -j "$jobs" -p textbridge --bench import -- --rows "$rows"
 step "ATS sync"
 cargo bench --locked -j "$jobs" -p textbridge --bench sync -- --users "$users"
-step "Lambda cold starts (the release bootstraps)"
+step "Lambda cold starts and first invocations (the release bootstraps; the latter on moto)"
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
     --bin credentials --bin intake --bin records --bin users --bin archiver --bin ats-sync
-TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)" \
-    cargo bench --locked -j "$jobs" -p textbridge-testkit --features aws --bench cold_start -- --runs "$runs"
+TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
+export TEXTBRIDGE_BOOTSTRAP_DIR
+cargo bench --locked -j "$jobs" -p textbridge-testkit --features aws --bench cold_start -- --runs "$runs"
+cargo bench --locked -j "$jobs" -p textbridge-testkit --features aws --bench first_invocation -- --runs "$runs"
 
 step "summary ($(date -u +%Y-%m-%d), $(nproc) cores)"
 echo "| benchmark | figure | this build | reference, same run |"

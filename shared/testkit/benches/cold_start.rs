@@ -57,11 +57,7 @@ async fn main() {
     let runs = arg("--runs", 20);
     let template = Template::load(&project_template()).expect("template");
     let deployment = Deployment::made_up("bench");
-    let resolver = deployment
-        .resolver(&template)
-        .with_ref("PublicBaseUrl", "https://textbridge.test")
-        .with_ref("JwtIssuer", "https://issuer.example.com/")
-        .with_ref("JwtAudience", "textbridge-api");
+    let resolver = deployment.test_resolver(&template);
     let keys = AccessKeys { access_key_id: "AKIDBENCH".into(), secret_access_key: "bench-secret".into() };
 
     println!("cold start, spawn to the first `next`: {runs} runs each");

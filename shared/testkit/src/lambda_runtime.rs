@@ -37,7 +37,7 @@ pub mod iam;
 pub mod template;
 
 pub use api::{ERROR_TYPE_HEADER, FunctionError, MAX_PAYLOAD_BYTES, Reply, RuntimeApi, Submitted};
-pub use deployment::Deployment;
+pub use deployment::{Deployment, JWT_AUDIENCE, JWT_ISSUER, PUBLIC_BASE_URL};
 pub use function::{ACCOUNT_ID, AccessKeys, DEFAULT_INIT_TIMEOUT, Function, FunctionSpec, LogLine, Outcome, Stream};
 
 /// The folder that holds the release bootstraps as `<name>/bootstrap`, from

@@ -21,10 +21,12 @@ use textbridge_aws::aws_config::SdkConfig;
 use textbridge_aws::{AwsConfig, aws_sdk_sqs};
 use textbridge_domain::TenantId;
 use textbridge_testkit::lambda_runtime::events::{
-    HttpApiRequest, HttpApiResponse, SqsMessage, scheduled_event, sqs_event,
+    HttpApiRequest, HttpApiResponse, SqsMessage, api_call as call, claims, scheduled_event, sqs_event,
 };
 use textbridge_testkit::lambda_runtime::template::{FunctionConfig, Template, project_template};
-use textbridge_testkit::lambda_runtime::{Deployment, Function, FunctionSpec, Outcome, bootstrap, iam};
+use textbridge_testkit::lambda_runtime::{
+    Deployment, Function, FunctionSpec, JWT_AUDIENCE, JWT_ISSUER, Outcome, bootstrap, iam,
+};
 use textbridge_testkit::{moto, seed};
 use tokio::sync::Notify;
 
@@ -54,12 +56,7 @@ async fn stage() -> Stage {
 impl Stage {
     /// A function's configuration as the template deploys it on this stage.
     fn config(&self, logical_id: &str) -> FunctionConfig {
-        let resolver = self
-            .deployment
-            .resolver(&self.template)
-            .with_ref("PublicBaseUrl", "https://textbridge.test")
-            .with_ref("JwtIssuer", "https://issuer.example.com/")
-            .with_ref("JwtAudience", "textbridge-api");
+        let resolver = self.deployment.test_resolver(&self.template);
         self.template.function(logical_id, &resolver).unwrap_or_else(|e| panic!("{logical_id}: {e}"))
     }
 
@@ -139,25 +136,6 @@ impl Deployed {
     fn init(&self) -> String {
         self.function.init_duration().map_or_else(|| "not measured".into(), |d| format!("{d:?}"))
     }
-}
-
-fn claims(tenant: &str, user: &str, role: &str) -> Value {
-    json!({
-        "iss": "https://issuer.example.com/", "aud": "textbridge-api",
-        "sub": user, "tenant": tenant, "username": format!("{user}@{tenant}.test"),
-        "role": role, "group": "Recruiters",
-    })
-}
-
-fn call(method: &str, path: &str, claims: Option<&Value>, body: Option<&Value>) -> Value {
-    let mut request = HttpApiRequest::new(method, path);
-    if let Some(claims) = claims {
-        request = request.claims(claims);
-    }
-    if let Some(body) = body {
-        request = request.json_body(body);
-    }
-    request.build()
 }
 
 // ---------------------------------------------------------------------------------
@@ -544,7 +522,7 @@ async fn a_text_and_a_mass_text_are_sent_under_the_functions_grants() {
     let acme = TenantId::parse("acme").expect("tenant");
     textbridge_testkit::sending::twilio_sender(&backend, &acme, SID, TOKEN).await;
     let texter = json!({
-        "iss": "https://issuer.example.com/", "aud": "textbridge-api", "sub": "u-1", "tenant": "acme",
+        "iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": "u-1", "tenant": "acme",
         "username": "u-1@acme.test", "role": "user", "group": "Texters",
     });
 
@@ -656,11 +634,7 @@ async fn ats_sync_reports_on_its_schedule_and_fails_plainly() {
 fn offline_config(logical_id: &str) -> FunctionConfig {
     let template = Template::load(&project_template()).expect("template");
     let deployment = Deployment::made_up("dev");
-    let resolver = deployment
-        .resolver(&template)
-        .with_ref("PublicBaseUrl", "https://textbridge.test")
-        .with_ref("JwtIssuer", "https://issuer.example.com/")
-        .with_ref("JwtAudience", "textbridge-api");
+    let resolver = deployment.test_resolver(&template);
     template.function(logical_id, &resolver).expect("function")
 }
 

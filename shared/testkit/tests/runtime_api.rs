@@ -14,7 +14,7 @@ use textbridge_testkit::lambda_runtime::events::{
 };
 use textbridge_testkit::lambda_runtime::template::{Template, project_template};
 use textbridge_testkit::lambda_runtime::{
-    AccessKeys, Deployment, Function, FunctionSpec, Outcome, RuntimeApi, bootstrap, iam,
+    AccessKeys, Deployment, Function, FunctionSpec, JWT_AUDIENCE, JWT_ISSUER, Outcome, RuntimeApi, bootstrap, iam,
 };
 use textbridge_testkit::moto;
 
@@ -293,11 +293,7 @@ async fn users() -> Option<Users> {
     let stage = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let deployment = Deployment::create(&admin_sdk, &stage).await.expect("resources on moto");
     let template = Template::load(&project_template()).expect("template");
-    let resolver = deployment
-        .resolver(&template)
-        .with_ref("PublicBaseUrl", "https://textbridge.test")
-        .with_ref("JwtIssuer", "https://issuer.example.com/")
-        .with_ref("JwtAudience", "textbridge-api");
+    let resolver = deployment.test_resolver(&template);
     let config = template.function("UsersFunction", &resolver).expect("UsersFunction");
     let user = format!("{}-{stage}", config.logical_id);
     let keys = iam::create_user(&admin_sdk, &user, &iam::moto_enforceable(&config.policy)).await.expect("IAM user");
@@ -325,7 +321,7 @@ async fn get(users: &mut Users, event: &Value) -> HttpApiResponse {
 async fn users_me_answers_the_callers_identity() {
     let Some(mut users) = users().await else { return };
     let claims = json!({
-        "iss": "https://issuer.example.com/", "aud": "textbridge-api",
+        "iss": JWT_ISSUER, "aud": JWT_AUDIENCE,
         "sub": "u-42", "tenant": "acme", "username": "jane@acme.test",
         "role": "customer_admin", "group": "Recruiters",
     });

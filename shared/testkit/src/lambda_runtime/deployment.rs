@@ -8,6 +8,13 @@ use textbridge_aws::{aws_sdk_dynamodb, aws_sdk_sqs, schema};
 use super::function::ACCOUNT_ID;
 use super::template::{Resolver, Template};
 
+/// The `PublicBaseUrl` parameter of test stages.
+pub const PUBLIC_BASE_URL: &str = "https://textbridge.test";
+/// The `JwtIssuer` parameter of test stages (the `iss` of [`super::events::claims`]).
+pub const JWT_ISSUER: &str = "https://issuer.example.com/";
+/// The `JwtAudience` parameter of test stages (the `aud` of [`super::events::claims`]).
+pub const JWT_AUDIENCE: &str = "textbridge-api";
+
 /// The table, queue pair and imports bucket of one stage, named as
 /// `infra/template.yaml` names them (`textbridge-{stage}`, `textbridge-{stage}-intake`,
 /// `textbridge-{stage}-intake-dlq`; the bucket `textbridge-{stage}-imports`) and
@@ -119,6 +126,15 @@ impl Deployment {
             intake_queue_url,
             intake_dlq_url,
         })
+    }
+
+    /// [`Self::resolver`] with the parameters every test stage is deployed with:
+    /// [`PUBLIC_BASE_URL`], [`JWT_ISSUER`] and [`JWT_AUDIENCE`].
+    pub fn test_resolver(&self, template: &Template) -> Resolver {
+        self.resolver(template)
+            .with_ref("PublicBaseUrl", PUBLIC_BASE_URL)
+            .with_ref("JwtIssuer", JWT_ISSUER)
+            .with_ref("JwtAudience", JWT_AUDIENCE)
     }
 
     /// A resolver for `template` that knows this deployment's resources and the

@@ -13,6 +13,28 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// The JWT claims API Gateway's authorizer passes on for `user` of `tenant` with
+/// `role` (permission group Recruiters), as a test stage's issuer signs them.
+pub fn claims(tenant: &str, user: &str, role: &str) -> Value {
+    json!({
+        "iss": super::JWT_ISSUER, "aud": super::JWT_AUDIENCE,
+        "sub": user, "tenant": tenant, "username": format!("{user}@{tenant}.test"),
+        "role": role, "group": "Recruiters",
+    })
+}
+
+/// An HTTP API event for `method` `path`, with `claims` and a JSON `body` if given.
+pub fn api_call(method: &str, path: &str, claims: Option<&Value>, body: Option<&Value>) -> Value {
+    let mut request = HttpApiRequest::new(method, path);
+    if let Some(claims) = claims {
+        request = request.claims(claims);
+    }
+    if let Some(body) = body {
+        request = request.json_body(body);
+    }
+    request.build()
+}
+
 /// An API Gateway HTTP API request (payload format 2.0), built up step by step.
 #[derive(Debug, Clone)]
 pub struct HttpApiRequest {
