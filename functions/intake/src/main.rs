@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use textbridge_app::App;
-use textbridge_lambda::{config, providers, run_http};
+use textbridge_lambda::{config, providers, run_http, warming_phone_numbers};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
             .with_secrets(aws.secrets()?)
             .with_queue(aws.queue()?)
             .with_providers(providers()?);
-        Ok(textbridge_api::intake::router(app.shared()))
+        Ok(warming_phone_numbers(textbridge_api::intake::router(app.shared())))
     })
     .await
 }

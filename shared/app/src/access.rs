@@ -360,10 +360,10 @@ pub async fn access_of(app: &App, tenant: &TenantId, user: Option<&UserId>) -> R
     Ok(Access { group, read: lower(read), write: lower(write) })
 }
 
-/// [`access_of`], reused for the cache's time to live (the archiver's path: every
-/// text would otherwise read the tenant partition again).
+/// [`access_of`], cached (the archiver's path: every text would otherwise read the
+/// tenant partition again). Everything it reads — the membership, the group, the
+/// action types — is in the tenant's partition, so a write there forgets it.
 pub async fn access_cached(app: &App, tenant: &TenantId, user: Option<&UserId>) -> Result<Access, Error> {
-    // Everything access_of reads (membership, group, action types) is in the tenant's partition.
     let user_key = user.map_or("", UserId::as_str);
     app.caches.access.get_or_load(&keys::tenant_pk(tenant), user_key, || access_of(app, tenant, user)).await
 }

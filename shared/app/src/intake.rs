@@ -66,13 +66,12 @@ async fn accept(app: &Arc<App>, call: Call<'_>) -> Result<Accepted, Error> {
     if !valid_token {
         return Err(unknown());
     }
+    let key = keys::webhook_registration(call.token);
     let registration = app
         .caches
         .registrations
-        .get_or_load(&keys::webhook_registration(call.token).pk, "", || async {
-            items::get::<Registration>(app.store.as_ref(), &keys::webhook_registration(call.token))
-                .await?
-                .ok_or_else(unknown)
+        .get_or_load(&key.pk, "", || async {
+            items::get::<Registration>(app.store.as_ref(), &key).await?.ok_or_else(unknown)
         })
         .await?;
     if registration.provider != provider_kind {

@@ -154,15 +154,28 @@ where
     }
 }
 
-/// Starts reading the phone-number metadata on a thread of its own when the first
-/// invocation arrives (once per process). Start-up does not wait for it (a thread
-/// started there doubled the time to the first `next`), and the first request
-/// seldom does: most reach their first number after their first AWS calls.
-fn warm_up_once() {
+/// Starts reading the phone-number metadata on a thread of its own (once per
+/// process), for a function whose invocations reach their first number only after
+/// their first calls out (intake's webhooks, the ATS sync), so the reading overlaps
+/// them. Start-up does not start it (a thread started there doubled the time to the
+/// first `next`), nor do the other functions: where a request parses a number at once
+/// (records, the archiver) it gains nothing, and where the first requests parse none
+/// (the credential and user listings) the thread took 2–3 ms of CPU from them
+/// (`first_invocation` bench).
+fn warm_up_phone_numbers() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         std::thread::spawn(textbridge_domain::E164::warm_up);
     });
+}
+
+/// `router`, starting the phone-number metadata's reading with the first request
+/// ([`warm_up_phone_numbers`]): for intake.
+pub fn warming_phone_numbers(router: Router) -> Router {
+    router.layer(axum::middleware::map_request(|request: Request| async {
+        warm_up_phone_numbers();
+        request
+    }))
 }
 
 /// The process's exit once the runtime loop ends (it only ends when the Runtime API
@@ -198,10 +211,6 @@ pub fn as_deployed(router: Router) -> Router {
     textbridge_api::finish(router, Arc::new(ApiGatewayJwt))
         .layer(axum::middleware::map_request(upstream))
         .layer(axum::middleware::from_fn(within_deadline))
-        .layer(axum::middleware::map_request(|request: Request| async {
-            warm_up_once();
-            request
-        }))
 }
 
 /// Middleware: runs the request within the invocation's deadline (from the Lambda
@@ -258,7 +267,6 @@ where
     };
     finished(
         lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-            warm_up_once();
             let handler = handler.clone();
             async move { Ok::<_, HandlerError>(sqs_batch(handler.as_ref(), &event.payload).await) }
         }))
@@ -284,7 +292,7 @@ where
     let job = Arc::new(job);
     finished(
         lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
-            warm_up_once();
+            warm_up_phone_numbers(); // the job reads the ATS before its numbers
             let (state, job) = (state.clone(), job.clone());
             async move {
                 let request_id = event.context.request_id;
