@@ -13,16 +13,7 @@
 use std::time::Duration;
 
 use textbridge_testkit::lambda_runtime::template::{Template, project_template};
-use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FunctionSpec, bootstrap};
-
-const FUNCTIONS: [(&str, &str); 6] = [
-    ("credentials", "CredentialsFunction"),
-    ("intake", "IntakeFunction"),
-    ("records", "RecordsFunction"),
-    ("users", "UsersFunction"),
-    ("archiver", "ArchiverFunction"),
-    ("ats-sync", "AtsSyncFunction"),
-];
+use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FUNCTIONS, FunctionSpec, bootstrap};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();

@@ -23,7 +23,7 @@ use textbridge_testkit::lambda_runtime::events::{
     HttpApiRequest, SqsMessage, api_call, claims, scheduled_event, sqs_event,
 };
 use textbridge_testkit::lambda_runtime::template::{Template, project_template};
-use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FunctionSpec, Outcome, bootstrap};
+use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FUNCTIONS, FunctionSpec, Outcome, bootstrap};
 use textbridge_testkit::{ats_directory, moto, seed};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -85,15 +85,6 @@ fn ms(d: Duration) -> f64 {
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[((sorted.len() * p).div_ceil(100)).saturating_sub(1).min(sorted.len() - 1)]
 }
-
-const FUNCTIONS: [(&str, &str); 6] = [
-    ("credentials", "CredentialsFunction"),
-    ("intake", "IntakeFunction"),
-    ("records", "RecordsFunction"),
-    ("users", "UsersFunction"),
-    ("archiver", "ArchiverFunction"),
-    ("ats-sync", "AtsSyncFunction"),
-];
 
 #[tokio::main]
 async fn main() {

@@ -40,6 +40,16 @@ pub use api::{ERROR_TYPE_HEADER, FunctionError, MAX_PAYLOAD_BYTES, Reply, Runtim
 pub use deployment::{Deployment, JWT_AUDIENCE, JWT_ISSUER, PUBLIC_BASE_URL};
 pub use function::{ACCOUNT_ID, AccessKeys, DEFAULT_INIT_TIMEOUT, Function, FunctionSpec, LogLine, Outcome, Stream};
 
+/// Every function: its bootstrap's name and its logical id in `infra/template.yaml`.
+pub const FUNCTIONS: [(&str, &str); 6] = [
+    ("credentials", "CredentialsFunction"),
+    ("intake", "IntakeFunction"),
+    ("records", "RecordsFunction"),
+    ("users", "UsersFunction"),
+    ("archiver", "ArchiverFunction"),
+    ("ats-sync", "AtsSyncFunction"),
+];
+
 /// The folder that holds the release bootstraps as `<name>/bootstrap`, from
 /// `TEXTBRIDGE_BOOTSTRAP_DIR`. `None` (after saying so on standard error) when it is
 /// unset outside CI, so a test can skip.
