@@ -413,6 +413,8 @@ pub async fn changes_reach_cached_reads_at_once(backend: Backend, providers: Pro
         }
     };
     race(texts(10), revoke).await;
+    let refused = texts(1).pop().expect("one").await;
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "the grant is gone again: {refused:?}");
     let unclaim = {
         let app = app.clone();
         async move {
