@@ -25,11 +25,6 @@ use textbridge_testkit::{
 
 const SECRET: &str = "whsec-burst-0001";
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn number(i: usize) -> String {
     format!("+1206{}", 3_000_000 + i)
 }
@@ -140,9 +135,9 @@ fn print(name: &str, run: &Run) {
 
 #[tokio::main]
 async fn main() {
-    let texts = arg("--texts", 10_000);
-    let records = arg("--records", 1_000);
-    let tenants = arg("--tenants", 100);
+    let texts = textbridge_testkit::bench::arg("--texts", 10_000);
+    let records = textbridge_testkit::bench::arg("--records", 1_000);
+    let tenants = textbridge_testkit::bench::arg("--tenants", 100);
     println!("burst: {texts} texts over {records} records of one tenant, plus webhooks of {tenants} other tenants");
     let cached = run(texts, records, tenants, Duration::from_secs(30)).await;
     print("warm process, CACHE_TTL_SECS=30 (as deployed)", &cached);

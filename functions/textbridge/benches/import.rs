@@ -25,11 +25,6 @@ use textbridge_domain::{
     import::{auto_map, check_row},
 };
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn rows(n: usize) -> Vec<Vec<String>> {
     let mut rows = vec![
         ["First Name", "Last Name", "Email", "Desired Area Code", "Role", "Country Code", "Team Name", "Team ID"]
@@ -126,7 +121,7 @@ fn line(what: &str, ms: Option<f64>, base: f64) {
 
 #[tokio::main]
 async fn main() {
-    let n = arg("--rows", 100_000);
+    let n = textbridge_testkit::bench::arg("--rows", 100_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let rows = rows(n);
     let csv = textbridge_import::write_csv(&rows).expect("csv");

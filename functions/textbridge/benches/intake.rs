@@ -39,11 +39,6 @@ use tokio::sync::watch;
 
 const SECRET: &str = "whsec-bench-0001";
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn payload(i: usize) -> String {
     // A new message id for every request of the run (the rounds use distinct ranges).
     seed::textus_received(&i.to_string(), "+12065550100", "+12065550199", &format!("bench message {i}"))
@@ -169,8 +164,8 @@ async fn round(
 
 #[tokio::main]
 async fn main() {
-    let requests = arg("--requests", 2000);
-    let concurrency = arg("--concurrency", 16);
+    let requests = bench::arg("--requests", 2000);
+    let concurrency = bench::arg("--concurrency", 16);
     let dir = tempfile::tempdir().expect("tempdir");
     let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
     let plain = embedded.backend();

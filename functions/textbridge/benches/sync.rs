@@ -19,11 +19,6 @@ use textbridge_testkit::{
     counting::CountingStore,
 };
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn data(ats: &StandIn, users: usize, changed_every: Option<usize>) {
     let at = |i: usize| {
         if changed_every.is_some_and(|n| i.is_multiple_of(n)) { "2026-11-26T11:00:00Z" } else { "2026-11-26T10:00:00Z" }
@@ -53,7 +48,7 @@ fn data(ats: &StandIn, users: usize, changed_every: Option<usize>) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let users = arg("--users", 100_000);
+    let users = textbridge_testkit::bench::arg("--users", 100_000);
     let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
     let backend = embedded.backend();
     let counting = Arc::new(CountingStore::new(backend.store.clone()));

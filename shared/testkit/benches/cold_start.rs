@@ -15,11 +15,6 @@ use std::time::Duration;
 use textbridge_testkit::lambda_runtime::template::{Template, project_template};
 use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FUNCTIONS, FunctionSpec, bootstrap};
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// Starts `spec` `runs` times; the init durations, sorted, and the largest peak
 /// resident memory at the first `next` (KiB).
 async fn inits(spec: &FunctionSpec, runs: usize) -> (Vec<Duration>, u64) {
@@ -45,7 +40,7 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let runs = arg("--runs", 20);
+    let runs = textbridge_testkit::bench::arg("--runs", 20);
     let template = Template::load(&project_template()).expect("template");
     let deployment = Deployment::made_up("bench");
     let resolver = deployment.test_resolver(&template);

@@ -17,7 +17,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use textbridge_aws::AwsConfig;
 use textbridge_domain::{ProviderKind, RecordKind, TenantId, WebhookEvent};
 use textbridge_testkit::lambda_runtime::events::{
     HttpApiRequest, SqsMessage, api_call, claims, scheduled_event, sqs_event,
@@ -30,13 +29,9 @@ const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 const WEBHOOK_SECRET: &str = "whsec-bench-7d1c";
 const THEIR_NUMBER: &str = "+16125550123";
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The event of invocation `n` (0, 1, …) of process `run` of `function`: the same
-/// work each time, on items of its own where the work writes.
+/// The event of invocation `n` (0, 1, …) of process `run` (counted across the
+/// benchmark) of `function`: the same work each time, on items of its own where the
+/// work writes.
 fn event(function: &str, run: usize, n: usize, queue_arn: &str) -> Value {
     let admin = claims("acme", "u-1", "customer_admin");
     match function {
@@ -88,7 +83,7 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let runs = arg("--runs", 20);
+    let runs = textbridge_testkit::bench::arg("--runs", 20);
     let admin = moto::sdk_config().await;
     let stage = format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let deployment = Deployment::create(&admin, &stage).await.expect("resources on moto");
@@ -96,16 +91,7 @@ async fn main() {
     let resolver = deployment.test_resolver(&template);
     let keys = AccessKeys { access_key_id: "testing".into(), secret_access_key: "testing".into() };
 
-    let backend = textbridge_aws::backend(
-        &admin,
-        &AwsConfig {
-            table_name: deployment.table_name.clone(),
-            intake_queue_url: deployment.intake_queue_url.clone(),
-            intake_dlq_url: deployment.intake_dlq_url.clone(),
-            secrets_prefix: format!("textbridge/{stage}/"),
-        },
-    )
-    .await;
+    let backend = textbridge_aws::backend(&admin, &deployment.aws_config()).await;
     let acme = TenantId::parse("acme").expect("tenant");
     seed::textus_registration(&backend, &acme, TOKEN, WEBHOOK_SECRET).await;
     seed::record_phone(&backend, &acme, THEIR_NUMBER, RecordKind::Employee, "e1").await;
@@ -115,6 +101,7 @@ async fn main() {
     ats.set_records("employee", vec![ats_directory::record("e1", &[THEIR_NUMBER], at)]);
     seed::ats_connection(&backend, &acme, &ats.uri(), ats_directory::TOKEN).await;
 
+    let mut processes = 0;
     for (mode, env) in
         [("CACHE_TTL_SECS=0, the same AWS calls in both", "0"), ("as deployed (the template's cache)", "")]
     {
@@ -134,12 +121,12 @@ async fn main() {
             let (mut first, mut second) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
             // One process first, not counted: moto's first calls of each kind, the first sync.
             for run in 0..=runs {
+                processes += 1;
                 let mut function = spec.clone().start().expect("start");
                 function.wait_ready(Duration::from_secs(10)).await.expect("ready");
                 let mut times = [Duration::ZERO; 2];
                 for (n, time) in times.iter_mut().enumerate() {
-                    let event =
-                        event(name, run + if env.is_empty() { 1000 } else { 0 }, n, &deployment.intake_queue_arn);
+                    let event = event(name, processes, n, &deployment.intake_queue_arn);
                     let started = std::time::Instant::now();
                     let outcome = function.invoke(&event, config.timeout).await;
                     *time = started.elapsed();

@@ -1,8 +1,8 @@
 //! What the benchmarks share: their one summary — each benchmark, besides its own
 //! report, records its headline figures with [`record`], and `scripts/bench.sh`
 //! (which runs them all with `TEXTBRIDGE_BENCH_SUMMARY` naming a file) prints them
-//! as one table, every figure next to its reference from the same run — and a
-//! process's memory as Linux reports it ([`memory_kib`]).
+//! as one table, every figure next to its reference from the same run — a process's
+//! memory as Linux reports it ([`memory_kib`]), and their flags ([`arg`]).
 
 use std::io::Write;
 
@@ -18,6 +18,12 @@ pub fn record(bench: &str, what: &str, value: &str, reference: &str) {
     {
         eprintln!("could not record the figure in {path}: {e}");
     }
+}
+
+/// The number after the command-line flag `name` (`--runs 20`), or `default`.
+pub fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// A memory figure of process `pid` from `/proc/{pid}/status`, in KiB: `field` is

@@ -309,12 +309,11 @@ pub async fn changes_reach_cached_reads_at_once(backend: Backend, providers: Pro
     let caller = admin(&tenant);
     let listed: IpAddr = "192.0.2.7".parse().expect("ip");
     let unlisted: IpAddr = "198.51.100.7".parse().expect("ip");
-    let webhooks = |secret: &'static str, source: IpAddr, n: usize| {
-        (0..n).map(|_| webhook(app.clone(), token.clone(), secret, source)).collect::<Vec<_>>()
-    };
+    let one = |secret: &'static str, source: IpAddr| webhook(app.clone(), token.clone(), secret, source);
+    let webhooks = |secret: &'static str, source: IpAddr, n: usize| (0..n).map(|_| one(secret, source)).collect();
 
     // The secret.
-    webhooks("secret-a", unlisted, 1).pop().expect("one").await.expect("accepted");
+    one("secret-a", unlisted).await.expect("accepted");
     let level = CredentialLevel::System;
     let name = SecretName::credential(&tenant, ProviderKind::TextUs, level.kind(), level.scope()).expect("name");
     let replace = {
@@ -322,39 +321,34 @@ pub async fn changes_reach_cached_reads_at_once(backend: Backend, providers: Pro
         async move {
             let mut fields = SecretFields::new();
             fields.insert("webhook_secret", SecretString::from("secret-b"));
-            app.secrets().expect("secrets").replace(&name, &fields.to_secret_string()).await.expect("replaced");
-            Ok(0)
+            app.secrets().expect("secrets").replace(&name, &fields.to_secret_string()).await.map_err(Error::from)
         }
     };
     race(webhooks("secret-a", unlisted, 20), replace).await;
-    let old = webhooks("secret-a", unlisted, 1).pop().expect("one").await;
+    let old = one("secret-a", unlisted).await;
     assert!(matches!(old, Err(Error::Unauthenticated(_))), "the replaced secret is refused: {old:?}");
-    webhooks("secret-b", unlisted, 1).pop().expect("one").await.expect("the new secret is accepted");
+    one("secret-b", unlisted).await.expect("the new secret is accepted");
 
     // The allow-list.
     let set = {
         let (app, caller) = (app.clone(), caller.clone());
         async move {
             let lists = [("textus".to_owned(), vec!["192.0.2.0/24".to_owned()])].into();
-            webhook_sources::set(&app, &caller, lists).await.expect("set");
-            Ok(0)
+            webhook_sources::set(&app, &caller, lists).await.map(drop)
         }
     };
     race(webhooks("secret-b", unlisted, 20), set).await;
-    let refused = webhooks("secret-b", unlisted, 1).pop().expect("one").await;
+    let refused = one("secret-b", unlisted).await;
     assert!(matches!(refused, Err(Error::Forbidden(_))), "an address off the new list is refused: {refused:?}");
-    webhooks("secret-b", listed, 1).pop().expect("one").await.expect("a listed address is accepted");
+    one("secret-b", listed).await.expect("a listed address is accepted");
 
     // The registration.
     let remove = {
         let (app, key) = (app.clone(), keys::webhook_registration(&token));
-        async move {
-            app.store.delete(&key, None).await.expect("removed");
-            Ok(0)
-        }
+        async move { app.store.delete(&key, None).await.map_err(Error::from) }
     };
     race(webhooks("secret-b", listed, 20), remove).await;
-    let gone = webhooks("secret-b", listed, 1).pop().expect("one").await;
+    let gone = one("secret-b", listed).await;
     assert!(matches!(gone, Err(Error::NotFound(_))), "a removed registration is unknown: {gone:?}");
 
     // The writer's security group, its grants and the username claim.
@@ -367,70 +361,65 @@ pub async fn changes_reach_cached_reads_at_once(backend: Backend, providers: Pro
     access::create_group(&app, &caller, group("Readers", &[])).await.expect("group");
     access::set_member(&app, &caller, "u-cache", Membership { group: "Writers".into() }).await.expect("member");
     let username = ProviderUsername::parse("line-cache").expect("username");
-    let claim = UsernameClaim { credential: format!("CRED#twilio#user#{}", "u-cache") };
+    let claim = UsernameClaim { credential: format!("{}twilio#user#u-cache", keys::CREDENTIAL_PREFIX) };
     let claim_key = keys::username_claim(&tenant, ProviderKind::Twilio, &username);
     app.store.put(&claim.to_item(claim_key.clone()).expect("claim"), None).await.expect("claim");
     let archiver = Arc::new(Archiver::new(app.clone()));
-    let texts = std::sync::atomic::AtomicUsize::new(0);
-    let texts = |n: usize| {
-        (0..n)
-            .map(|_| {
-                let id = format!("SM-cache-{}", texts.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
-                let text = MessageEvent {
-                    provider_username: Some(username.clone()),
-                    ..seed::inbound_text(ProviderKind::Twilio, &id, "+12065550100", "2026-11-26T10:00:00Z", "hi")
-                };
-                let (archiver, body) = (archiver.clone(), seed::queued(&tenant, WebhookEvent::Message(text)));
-                async move { archiver.handle(&body).await.map(|()| 1) }
-            })
-            .collect::<Vec<_>>()
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let text = || {
+        let id = format!("SM-cache-{}", sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let text = MessageEvent {
+            provider_username: Some(username.clone()),
+            ..seed::inbound_text(ProviderKind::Twilio, &id, "+12065550100", "2026-11-26T10:00:00Z", "hi")
+        };
+        let (archiver, body) = (archiver.clone(), seed::queued(&tenant, WebhookEvent::Message(text)));
+        async move { archiver.handle(&body).await }
     };
-    texts(1).pop().expect("one").await.expect("a Writer's text is archived");
+    let texts = |n: usize| (0..n).map(|_| text()).collect();
+    text().await.expect("a Writer's text is archived");
     let to_readers = {
         let (app, caller) = (app.clone(), caller.clone());
-        async move { access::set_member(&app, &caller, "u-cache", Membership { group: "Readers".into() }).await.map(|_| 0) }
+        async move { access::set_member(&app, &caller, "u-cache", Membership { group: "Readers".into() }).await.map(drop) }
     };
     race(texts(10), to_readers).await;
-    let refused = texts(1).pop().expect("one").await;
+    let refused = text().await;
     assert!(matches!(refused, Err(Error::Forbidden(_))), "a Reader may not write texts: {refused:?}");
 
     let grant = {
         let (app, caller) = (app.clone(), caller.clone());
         async move {
             let grants = Grants { read: vec!["Message".into()], write: vec!["Message".into()] };
-            access::update_group(&app, &caller, "Readers", grants).await.map(|_| 0)
+            access::update_group(&app, &caller, "Readers", grants).await.map(drop)
         }
     };
     race(texts(10), grant).await;
-    texts(1).pop().expect("one").await.expect("the group's new grant applies");
+    text().await.expect("the group's new grant applies");
 
     let revoke = {
         let (app, caller) = (app.clone(), caller.clone());
         async move {
             access::update_group(&app, &caller, "Readers", Grants { read: vec!["Message".into()], write: vec![] })
                 .await
-                .map(|_| 0)
+                .map(drop)
         }
     };
     race(texts(10), revoke).await;
-    let refused = texts(1).pop().expect("one").await;
+    let refused = text().await;
     assert!(matches!(refused, Err(Error::Forbidden(_))), "the grant is gone again: {refused:?}");
     let unclaim = {
         let app = app.clone();
-        async move {
-            app.store.delete(&claim_key, None).await.expect("unclaimed");
-            Ok(0)
-        }
+        async move { app.store.delete(&claim_key, None).await.map_err(Error::from) }
     };
     race(texts(10), unclaim).await;
-    texts(1).pop().expect("one").await.expect("an unattributed text is the default group's, which writes texts");
+    text().await.expect("an unattributed text is the default group's, which writes texts");
 }
 
 /// Runs `calls` and `change` at the same moment; each call may land before or after
 /// the change.
-async fn race<F>(calls: Vec<F>, change: impl std::future::Future<Output = Result<usize, Error>> + Send + 'static)
+async fn race<F, T>(calls: Vec<F>, change: impl std::future::Future<Output = Result<(), Error>> + Send + 'static)
 where
-    F: std::future::Future<Output = Result<usize, Error>> + Send + 'static,
+    F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    T: Send + 'static,
 {
     let change = tokio::spawn(change);
     for result in at_once(calls).await {

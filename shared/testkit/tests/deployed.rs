@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use textbridge_app::Backend;
 use textbridge_aws::aws_config::SdkConfig;
-use textbridge_aws::{AwsConfig, aws_sdk_sqs};
+use textbridge_aws::aws_sdk_sqs;
 use textbridge_domain::TenantId;
 use textbridge_testkit::lambda_runtime::events::{
     HttpApiRequest, HttpApiResponse, SqsMessage, api_call as call, claims, scheduled_event, sqs_event,
@@ -84,14 +84,7 @@ impl Stage {
 
     /// The stage's backend as an administrator sees it, for seeding and checks.
     async fn backend(&self) -> Backend {
-        let d = &self.deployment;
-        let config = AwsConfig {
-            table_name: d.table_name.clone(),
-            intake_queue_url: d.intake_queue_url.clone(),
-            intake_dlq_url: d.intake_dlq_url.clone(),
-            secrets_prefix: format!("textbridge/{}/", d.stage),
-        };
-        textbridge_aws::backend(&self.admin, &config).await
+        textbridge_aws::backend(&self.admin, &self.deployment.aws_config()).await
     }
 }
 

@@ -3,7 +3,7 @@
 
 use textbridge_aws::aws_config::SdkConfig;
 use textbridge_aws::aws_sdk_sqs::types::QueueAttributeName;
-use textbridge_aws::{aws_sdk_dynamodb, aws_sdk_sqs, schema};
+use textbridge_aws::{AwsConfig, aws_sdk_dynamodb, aws_sdk_sqs, schema};
 
 use super::function::ACCOUNT_ID;
 use super::template::{Resolver, Template};
@@ -126,6 +126,17 @@ impl Deployment {
             intake_queue_url,
             intake_dlq_url,
         })
+    }
+
+    /// Where this stage's functions keep their state, as their environment names it
+    /// (the secrets under `textbridge/{stage}/`): for seeding and checks.
+    pub fn aws_config(&self) -> AwsConfig {
+        AwsConfig {
+            table_name: self.table_name.clone(),
+            intake_queue_url: self.intake_queue_url.clone(),
+            intake_dlq_url: self.intake_dlq_url.clone(),
+            secrets_prefix: format!("textbridge/{}/", self.stage),
+        }
     }
 
     /// [`Self::resolver`] with the parameters every test stage is deployed with:
