@@ -164,6 +164,7 @@ async fn racing_first_reports_and_upserts_on_the_embedded_backend() {
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(embedded.backend(), "race-b").await;
     textbridge_testkit::races::racing_opt_outs_make_one_change(embedded.backend(), "race-c").await;
     textbridge_testkit::races::notes_racing_a_purge_leave_nothing(embedded.backend(), "race-notes").await;
+    textbridge_testkit::races::texts_racing_their_numbers_first_record_reach_it(embedded.backend(), "race-first").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -221,7 +221,7 @@ async fn first_report(
 async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEvent) -> Result<(), Error> {
     let store = &app.store;
     let msg_key = keys::message(tenant, reported.provider, &reported.provider_message_id);
-    let records = records_for(app, tenant, &reported.their_number).await?;
+    let mut records = records_for(app, tenant, &reported.their_number).await?;
     let (first, is_first) = first_report(app, tenant, reported, &records).await?;
     let message = &first.event;
     if message.direction == Direction::Inbound
@@ -239,7 +239,7 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
     if records.is_empty() {
         let received_at = now(app)?;
         let mut item = UnmatchedItem { event: message.clone(), number: message.their_number.clone(), received_at }
-            .to_item(unmatched_key)?;
+            .to_item(unmatched_key.clone())?;
         item.index = Some(keys::unmatched_listing(
             tenant,
             &received_at,
@@ -252,12 +252,18 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
             Ok(()) | Err(PortError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
-        if !is_first {
-            store.update(&msg_key, &status.set("matched", false), None).await?;
+        // An upsert that added this number to a record since the look-up above either
+        // looked for waiting texts before this one was kept (then it is archived here)
+        // or finds it and queues it again (archiving it twice is harmless).
+        records = records_for(app, tenant, &message.their_number).await?;
+        if records.is_empty() {
+            if !is_first {
+                store.update(&msg_key, &status.set("matched", false), None).await?;
+            }
+            tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
+            crate::metrics::count(crate::metrics::Metric::TextsUnmatched, 1);
+            return Ok(());
         }
-        tracing::info!(provider = %message.provider, "message matches no record; kept as unmatched");
-        crate::metrics::count(crate::metrics::Metric::TextsUnmatched, 1);
-        return Ok(());
     }
     // Written as the texting user (the default group when unattributed).
     access::access_cached(app, tenant, first.texting_user.as_ref()).await?.require_write(access::MESSAGE)?;
@@ -268,7 +274,7 @@ async fn archive_message(app: &Arc<App>, tenant: &TenantId, reported: &MessageEv
     if is_first {
         crate::metrics::count(crate::metrics::Metric::TextsArchived, 1);
     }
-    if is_first {
+    if is_first && first.matched == Some(true) {
         return Ok(()); // the message item was written with its records
     }
     if first.matched != Some(true) {

@@ -103,6 +103,48 @@ pub async fn identical_upserts_requeue_each_text_once(backend: Backend, tenant: 
     assert_eq!(backend.queue.depth().await.expect("depth").visible - before, 3);
 }
 
+/// Texts of a number archived at the same moment as the upsert that gives the number
+/// its first record, ten times over: every text ends up on its record and none is
+/// left unmatched, whichever of the upsert's look for waiting texts and the
+/// archiver's keeping of one came first.
+pub async fn texts_racing_their_numbers_first_record_reach_it(backend: Backend, tenant: &str) {
+    type Run = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>>;
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let app = App::on(backend.clone(), Config::default()).shared();
+    let archiver = Arc::new(Archiver::new(app.clone()));
+    let numbers: Vec<String> = (0..10).map(|round| format!("+1206555{:04}", 300 + round)).collect();
+    for (round, number) in numbers.iter().enumerate() {
+        let mut runs: Vec<Run> = (0..4)
+            .map(|i| {
+                let m = text(&format!("SM-first-{round}-{i}"), number, "2026-11-26T10:00:00Z", "hello?");
+                let body = Envelope::webhook_event(&tenant, &WebhookEvent::Message(m)).expect("envelope").to_body();
+                let archiver = archiver.clone();
+                Box::pin(async move { archiver.handle(&body).await }) as Run
+            })
+            .collect();
+        let (app, caller, number) = (app.clone(), admin(&tenant), number.clone());
+        runs.insert(
+            2,
+            Box::pin(async move {
+                let input = RecordInput { name: Some("Pat".into()), phones: vec![number] };
+                records::upsert(&app, &caller, RecordKind::Candidate, &format!("c{round}"), input).await.map(|_| ())
+            }),
+        );
+        for result in at_once(runs).await {
+            result.expect("handled");
+        }
+    }
+    crate::sending::drain(&backend, archiver.as_ref()).await;
+    for (round, number) in numbers.iter().enumerate() {
+        let number: textbridge_domain::E164 = number.parse().expect("number");
+        let waiting = backend.store.query_all(&keys::unmatched_of(&tenant, &number)).await.expect("unmatched");
+        assert_eq!(waiting.len(), 0, "round {round}: texts left unmatched beside their record");
+        let record = keys::conversation(&tenant, RecordKind::Candidate, &format!("c{round}"));
+        let entries = backend.store.query_all(&record).await.expect("entries");
+        assert_eq!(entries.len(), 4, "round {round}: every text on the record");
+    }
+}
+
 /// Ten reports of one number's STOP (different texts, one time) and a provider's
 /// opt-out report, handled at the same moment: one change, one history entry and
 /// one event on the record; a later START opts it back in, and a STOP older than

@@ -127,6 +127,8 @@ async fn racing_first_reports_and_upserts_on_moto() {
     textbridge_testkit::races::identical_upserts_requeue_each_text_once(moto::backend().await, "race-b").await;
     textbridge_testkit::races::racing_opt_outs_make_one_change(moto::backend().await, "race-c").await;
     textbridge_testkit::races::notes_racing_a_purge_leave_nothing(moto::backend().await, "race-notes").await;
+    textbridge_testkit::races::texts_racing_their_numbers_first_record_reach_it(moto::backend().await, "race-first")
+        .await;
     textbridge_testkit::access::permission_matrix(moto::backend().await, "matrix").await;
     textbridge_testkit::access::racing_creates(moto::backend().await, "race-groups").await;
 }
