@@ -180,6 +180,8 @@ mod tests {
             ("(206) 555-0100", Region::US, Some("+12065550100")),
             ("206.555.0100", Region::US, Some("+12065550100")),
             ("1-206-555-0100", Region::US, Some("+12065550100")),
+            ("+1 1 206 555 0100", Region::US, Some("+12065550100")),
+            ("+44 0 20 7946 0018", Region::US, Some("+442079460018")),
             ("+1 206 555 0100", gb, Some("+12065550100")),
             ("020 7946 0018", gb, Some("+442079460018")),
             ("+44 20 7946 0018", Region::US, Some("+442079460018")),
@@ -284,8 +286,12 @@ mod tests {
         ) {
             let input = format!("+{code}{digits}");
             // Read without a region: with one, the library would apply that region's
-            // national prefix to another country's number.
-            let library = phonenumber::parse(None, &input)
+            // national prefix to another country's number. A +1 number is read in the
+            // US, its own country, as `E164::parse` reads it here: without a region the
+            // library keeps the plan's national prefix (`+1 1 201 200 0000`), which
+            // with any other country code it strips (`+44 0 20 7946 0018`).
+            let home = (code == "1").then_some(country::Id::US);
+            let library = phonenumber::parse(home, &input)
                 .ok()
                 .filter(phonenumber::is_valid)
                 .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
