@@ -2,7 +2,7 @@
 # Fuzzes the parsers of outside input (fuzz/fuzz_targets: the webhook parsers and
 # signature checks, user-file import, phone numbers) with cargo-fuzz (libFuzzer and
 # AddressSanitizer) on the stable toolchain: SECONDS per target (default 600), one
-# target after another, starting from the committed corpora (fuzz/corpus/TARGET).
+# target per core at a time, starting from the committed corpora (fuzz/corpus/TARGET).
 # Installs cargo-fuzz when missing.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
@@ -38,33 +38,47 @@ if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz lis
 # (calamine's XLSX cell references, e.g.); AddressSanitizer stays on.
 cargo fuzz build -O --target-dir "$target_dir"
 
-failed=0
-for target in "${targets[@]}"; do
-    found="$target_dir/corpus/$target"
-    log="$target_dir/logs/$target.log"
+# One target per core at a time (CARGO_BUILD_JOBS, default 2): each still fuzzes for
+# SECONDS on a core of its own; the results are printed in target order.
+parallel="${CARGO_BUILD_JOBS:-2}"
+fuzz_one() {
+    local target="$1" found="$target_dir/corpus/$1" log="$target_dir/logs/$1.log"
     mkdir -p "$found" "$(dirname "$log")"
     # -detect_leaks=0: glibc's per-thread destructor list (threads of the XLSX
     # writer) is reported as a leak at exit; memory that grows is caught by the
     # RSS limit instead.
-    if cargo fuzz run -O "$target" --target-dir "$target_dir" "$found" "fuzz/corpus/$target" -- \
+    if ! cargo fuzz run -O "$target" --target-dir "$target_dir" "$found" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
         -print_final_stats=1 >"$log" 2>&1; then
-        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-        committed=$(find "fuzz/corpus/$target" -type f | wc -l)
-        new=$(find "$found" -type f | wc -l)
-        printf '%-20s ok: %s runs in %s s; corpus: %s committed, %s found\n' \
-            "$target" "$runs" "$seconds" "$committed" "$new"
-    else
-        failed=1
         printf '%-20s FAILED (full log: %s)\n' "$target" "$log"
         grep -E -A 12 'panicked at|ERROR: |SUMMARY' "$log" | head -n 60 || tail -n 40 "$log"
-        continue
+        return 1
     fi
+    local runs committed new
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    committed=$(find "fuzz/corpus/$target" -type f | wc -l)
+    new=$(find "$found" -type f | wc -l)
+    printf '%-20s ok: %s runs in %s s; corpus: %s committed, %s found\n' \
+        "$target" "$runs" "$seconds" "$committed" "$new"
     if [ "${FUZZ_MERGE:-0}" = 1 ]; then
         cp -n "$found"/* "fuzz/corpus/$target/" 2>/dev/null || true
         cargo fuzz cmin -O "$target" --target-dir "$target_dir" "fuzz/corpus/$target" -- \
-            -detect_leaks=0 -rss_limit_mb=2048 >>"$log" 2>&1
+            -detect_leaks=0 -rss_limit_mb=2048 >>"$log" 2>&1 || return 1
         echo "  corpus minimised: $(find "fuzz/corpus/$target" -type f | wc -l) inputs"
     fi
+}
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+for target in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+    (if fuzz_one "$target" >"$results/$target.out" 2>&1; then echo 0; else echo 1; fi >"$results/$target.rc") &
+done
+wait
+
+failed=0
+for target in "${targets[@]}"; do
+    cat "$results/$target.out"
+    [ "$(cat "$results/$target.rc")" = 0 ] || failed=1
 done
 exit "$failed"

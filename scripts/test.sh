@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 venv="${TEXTBRIDGE_VENV:-$PWD/.venv}"
 jobs="${CARGO_BUILD_JOBS:-2}"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "python tools ($venv)"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -50,8 +50,27 @@ cargo lambda build --release --locked --compiler cargo -j "$jobs" \
 ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
 
 step "cargo test"
-TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)" \
-    cargo test --workspace --locked -j "$jobs"
+TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
+export TEXTBRIDGE_BOOTSTRAP_DIR
+cargo test --workspace --locked -j "$jobs" --no-run
+# The AWS backend's end-to-end tests (`aws::` of shared/lambda/tests/it) spend most of
+# their time waiting on moto's one Python process: they run beside all the others.
+# The two filters are complements, so every test runs exactly once.
+aws_log="$(mktemp)"
+cargo test --workspace --locked -j "$jobs" -- aws:: >"$aws_log" 2>&1 &
+aws_pid=$!
+status=0
+cargo test --workspace --locked -j "$jobs" -- --skip aws:: || status=$?
+aws_status=0
+wait "$aws_pid" || aws_status=$?
+echo "--- the AWS backend's end-to-end tests (aws::), run beside the others:"
+if [ "$aws_status" = 0 ]; then
+    grep -E '^test .* ok$|^test result: ok\. [1-9]' "$aws_log"
+else
+    cat "$aws_log"
+fi
+rm -f "$aws_log"
+if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
