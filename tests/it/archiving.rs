@@ -268,16 +268,18 @@ impl World {
         unmatched
     }
 
-    /// Waits until `kind/id` has `n` messages (the archiver runs in the background).
+    /// Waits until `kind/id` has at least `n` messages (the archiver runs in the
+    /// background); fails the test, saying how many came, when they don't within 30 s.
     pub(crate) async fn wait_for(&self, tenant: &str, kind: &str, id: &str, n: usize) -> Vec<Value> {
+        let mut messages = Vec::new();
         for _ in 0..300 {
-            let messages = self.conversation(tenant, kind, id).await;
+            messages = self.conversation(tenant, kind, id).await;
             if messages.len() >= n {
                 return messages;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.conversation(tenant, kind, id).await
+        panic!("{tenant}'s {kind} {id} has {} of the {n} texts waited for after 30 s: {messages:?}", messages.len());
     }
 
     /// Writes the ATS received, however answered.
