@@ -108,31 +108,28 @@ pub async fn identical_upserts_requeue_each_text_once(backend: Backend, tenant: 
 /// left unmatched, whichever of the upsert's look for waiting texts and the
 /// archiver's keeping of one came first.
 pub async fn texts_racing_their_numbers_first_record_reach_it(backend: Backend, tenant: &str) {
-    type Run = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>>;
     let tenant = TenantId::parse(tenant).expect("tenant");
     let app = App::on(backend.clone(), Config::default()).shared();
     let archiver = Arc::new(Archiver::new(app.clone()));
     let numbers: Vec<String> = (0..10).map(|round| format!("+1206555{:04}", 300 + round)).collect();
     for (round, number) in numbers.iter().enumerate() {
-        let mut runs: Vec<Run> = (0..4)
+        let texts: Vec<_> = (0..4)
             .map(|i| {
                 let m = text(&format!("SM-first-{round}-{i}"), number, "2026-11-26T10:00:00Z", "hello?");
                 let body = Envelope::webhook_event(&tenant, &WebhookEvent::Message(m)).expect("envelope").to_body();
                 let archiver = archiver.clone();
-                Box::pin(async move { archiver.handle(&body).await }) as Run
+                async move { archiver.handle(&body).await }
             })
             .collect();
         let (app, caller, number) = (app.clone(), admin(&tenant), number.clone());
-        runs.insert(
-            2,
-            Box::pin(async move {
-                let input = RecordInput { name: Some("Pat".into()), phones: vec![number] };
-                records::upsert(&app, &caller, RecordKind::Candidate, &format!("c{round}"), input).await.map(|_| ())
-            }),
-        );
-        for result in at_once(runs).await {
+        let upsert = tokio::spawn(async move {
+            let input = RecordInput { name: Some("Pat".into()), phones: vec![number] };
+            records::upsert(&app, &caller, RecordKind::Candidate, &format!("c{round}"), input).await
+        });
+        for result in at_once(texts).await {
             result.expect("handled");
         }
+        upsert.await.expect("task").expect("upserted");
     }
     crate::sending::drain(&backend, archiver.as_ref()).await;
     for (round, number) in numbers.iter().enumerate() {
