@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use textbridge_testkit::bench::ms;
 use textbridge_testkit::lambda_runtime::template::{Template, project_template};
 use textbridge_testkit::lambda_runtime::{AccessKeys, Deployment, FUNCTIONS, FunctionSpec, bootstrap};
 
@@ -32,10 +33,6 @@ async fn inits(spec: &FunctionSpec, runs: usize) -> (Vec<Duration>, u64) {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 #[tokio::main]

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use textbridge_domain::{ProviderKind, RecordKind, TenantId, WebhookEvent};
+use textbridge_testkit::bench::ms;
 use textbridge_testkit::lambda_runtime::events::{
     HttpApiRequest, SqsMessage, api_call, claims, scheduled_event, sqs_event,
 };
@@ -71,10 +72,6 @@ fn check(function: &str, outcome: Outcome, log: impl Fn() -> String) {
     if function == "archiver" {
         assert_eq!(response["batchItemFailures"], json!([]), "{response}\n{}", log());
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {

@@ -2,7 +2,8 @@
 //! report, records its headline figures with [`record`], and `scripts/bench.sh`
 //! (which runs them all with `TEXTBRIDGE_BENCH_SUMMARY` naming a file) prints them
 //! as one table, every figure next to its reference from the same run — a process's
-//! memory as Linux reports it ([`memory_kib`]), and their flags ([`arg`]).
+//! memory as Linux reports it ([`memory_kib`]), their flags ([`arg`]) and times in
+//! milliseconds ([`ms`]).
 
 use std::io::Write;
 
@@ -24,6 +25,11 @@ pub fn record(bench: &str, what: &str, value: &str, reference: &str) {
 pub fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// `d` in milliseconds.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// A memory figure of process `pid` from `/proc/{pid}/status`, in KiB: `field` is
