@@ -9,7 +9,13 @@
 //!
 //! Log lines carry the label, method, path, status and attempt: never a header
 //! value, a query string or a body.
+//!
+//! Every client made with [`builder`] trusts the same roots ([`client_tls`]): the
+//! Mozilla root program's, built into the binary, so building a client reads and parses
+//! nothing; plus the certificates of the PEM file `SSL_CERT_FILE` names, if set (a
+//! private CA, a proxy's).
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -21,7 +27,7 @@ use reqwest::{
 /// How many times a request is sent at most.
 pub const ATTEMPTS: u32 = 3;
 
-/// The largest answer read.
+/// The largest answer read, unless a client is told otherwise ([`Client::with_max_body`]).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The wait before the second attempt when the server names none; doubled each time.
@@ -61,7 +67,8 @@ pub enum Failure {
     },
     /// The connection broke after the request may have arrived ([`Repeat::OnlyIfUnsent`]).
     Lost,
-    /// The answer was larger than [`MAX_BODY_BYTES`].
+    /// The answer was larger than the client reads ([`MAX_BODY_BYTES`] unless set
+    /// otherwise, [`Client::with_max_body`]).
     TooLarge,
     /// The request could not be built or repeated.
     Unbuildable,
@@ -76,18 +83,64 @@ enum Attempt {
 }
 
 /// A builder of a `reqwest` client that speaks TLS through rustls on ring, the one
-/// TLS stack of every outbound call (this client's, the AWS SDK's, the tests').
+/// TLS stack of every outbound call (this client's, the AWS SDK's, the tests'), with
+/// the roots of [`client_tls`] (`SSL_CERT_FILE` read once per process).
 pub fn builder() -> reqwest::ClientBuilder {
-    static RING: std::sync::Once = std::sync::Once::new();
-    RING.call_once(|| {
+    static TLS: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    let tls = TLS.get_or_init(|| {
         // Already installed (by another caller) is as good as installed now.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let extra = std::env::var_os("SSL_CERT_FILE").filter(|path| !path.is_empty());
+        client_tls(extra.as_deref().map(Path::new))
     });
-    reqwest::Client::builder()
+    reqwest::Client::builder().use_preconfigured_tls(tls.clone())
 }
 
-/// Builds `builder`; one that cannot be built as configured (no TLS roots to read,
-/// say) is logged and replaced by the defaults, whose requests then fail one by one.
+/// The TLS set-up of an outbound client: TLS 1.2 and 1.3 on ring, HTTP/1.1, trusting
+/// the Mozilla root program's certificates (`webpki-roots`: already in the form the
+/// verifier uses, so nothing is read or parsed) and those of the PEM file `extra_roots`.
+/// A file that cannot be read, or a certificate in it that is not one, is logged with
+/// its path and left out; the built-in roots stay.
+pub fn client_tls(extra_roots: Option<&Path>) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(path) = extra_roots {
+        add_pem_roots(&mut roots, path);
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .unwrap_or_else(|_| unreachable!("ring supports the default TLS versions"))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
+/// Adds the certificates of the PEM file at `path` to `roots`, logging what it cannot.
+fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let file = path.display();
+    let certificates = match CertificateDer::pem_file_iter(path) {
+        Ok(certificates) => certificates,
+        Err(e) => {
+            tracing::error!(file = %file, error = %e, "SSL_CERT_FILE could not be read; only the built-in roots are trusted");
+            return;
+        }
+    };
+    let (mut added, mut left_out) = (0, 0);
+    for (n, certificate) in certificates.enumerate() {
+        match certificate.map_err(|e| e.to_string()).and_then(|c| roots.add(c).map_err(|e| e.to_string())) {
+            Ok(()) => added += 1,
+            Err(e) => {
+                left_out += 1;
+                tracing::error!(file = %file, certificate = n + 1, error = %e, "a certificate of SSL_CERT_FILE is left out");
+            }
+        }
+    }
+    tracing::info!(file = %file, added, left_out, "trusted the certificates of SSL_CERT_FILE beside the built-in roots");
+}
+
+/// Builds `builder`; one that cannot be built as configured is logged and replaced by
+/// reqwest's defaults.
 pub fn build_or_default(builder: reqwest::ClientBuilder) -> reqwest::Client {
     builder.build().unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not build the HTTP client as configured; using defaults");
@@ -97,21 +150,27 @@ pub fn build_or_default(builder: reqwest::ClientBuilder) -> reqwest::Client {
 
 /// The shared client and its limits. Cloning shares the connection pool.
 ///
-/// The underlying client is built on first use: building it reads the system's root
-/// certificates (milliseconds), which a Lambda function's start-up should not wait for
-/// when its requests may never go out (intake only verifies webhooks).
+/// The underlying client is built on first use: a Lambda function's start-up does
+/// no work for requests that may never go out (intake only verifies webhooks).
 #[derive(Debug, Clone)]
 pub struct Client {
     client: Arc<OnceLock<reqwest::Client>>,
     timeout: Duration,
     max_retry_wait: Duration,
+    max_body: usize,
 }
 
 impl Client {
     /// A client whose attempts each take at most `timeout` (connecting, sending and
     /// reading the whole answer), waiting at most `max_retry_wait` between attempts.
     pub fn new(timeout: Duration, max_retry_wait: Duration) -> Self {
-        Self { client: Arc::new(OnceLock::new()), timeout, max_retry_wait }
+        Self { client: Arc::new(OnceLock::new()), timeout, max_retry_wait, max_body: MAX_BODY_BYTES }
+    }
+
+    /// The same client (its connections shared) reading answers of up to `bytes`
+    /// instead of [`MAX_BODY_BYTES`].
+    pub fn with_max_body(&self, bytes: usize) -> Self {
+        Self { max_body: bytes, ..self.clone() }
     }
 
     /// The underlying client, to build requests with.
@@ -193,10 +252,13 @@ impl Client {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
+        if response.content_length().is_some_and(|length| length > self.max_body as u64) {
+            return Attempt::TooLarge;
+        }
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY_BYTES => return Attempt::TooLarge,
+                Ok(Some(chunk)) if body.len() + chunk.len() > self.max_body => return Attempt::TooLarge,
                 Ok(Some(chunk)) => body.extend_from_slice(&chunk),
                 Ok(None) => return Attempt::Answered { status, retry_after, body },
                 Err(_) => return Attempt::Lost,
@@ -249,6 +311,110 @@ mod tests {
         );
         let (answer, sent) = sends(Repeat::Safe, 404).await;
         assert_eq!((answer.map(|a| a.status.as_u16()), sent), (Ok(404), 1));
+    }
+
+    /// A TLS server on loopback for `localhost`, its certificate issued by a CA of its
+    /// own (returned as PEM), answering every connection `200 ok`.
+    async fn private_tls_server() -> (std::net::SocketAddr, String) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &Issuer::new(ca, ca_key))
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![server.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut request = [0; 1024];
+                    let _ = tls.read(&mut request).await;
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (address, ca_pem)
+    }
+
+    async fn get(address: std::net::SocketAddr, extra_roots: Option<&Path>) -> Result<String, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(client_tls(extra_roots))
+            .resolve("localhost", address)
+            .build()
+            .unwrap();
+        client.get(format!("https://localhost:{}/", address.port())).send().await?.text().await
+    }
+
+    #[tokio::test]
+    async fn a_private_ca_is_trusted_only_when_ssl_cert_file_names_it() {
+        let (address, ca_pem) = private_tls_server().await;
+        let refused = get(address, None).await.expect_err("not a built-in root");
+        assert!(refused.is_connect(), "{refused:?}");
+
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &ca_pem).unwrap();
+        assert_eq!(get(address, Some(file.path())).await.unwrap(), "ok");
+
+        // A block that is not a certificate is left out; the others are still trusted.
+        let broken = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+        std::fs::write(file.path(), format!("{broken}{ca_pem}")).unwrap();
+        assert_eq!(get(address, Some(file.path())).await.unwrap(), "ok");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_ssl_cert_file_leaves_the_built_in_roots() {
+        let (address, _) = private_tls_server().await;
+        let missing = Path::new("/nonexistent/textbridge-roots.pem");
+        let refused = get(address, Some(missing)).await.expect_err("not trusted");
+        assert!(refused.is_connect(), "{refused:?}");
+    }
+
+    #[test]
+    fn the_built_in_roots_are_the_mozilla_programs() {
+        let config = client_tls(None);
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);
+        let names: Vec<String> = webpki_roots::TLS_SERVER_ROOTS
+            .iter()
+            .map(|anchor| String::from_utf8_lossy(anchor.subject.as_ref()).into_owned())
+            .collect();
+        // The roots of AWS's own endpoints.
+        assert!(names.iter().any(|n| n.contains("Amazon Root CA 1")), "{names:?}");
+        assert!(names.iter().any(|n| n.contains("Starfield")), "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_up_to_the_clients_limit() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("0123456789"))
+            .mount(&server)
+            .await;
+        let client = Client::new(Duration::from_secs(5), Duration::from_millis(10));
+        let get = |client: &Client| client.inner().get(server.uri()).build().unwrap();
+        let answer = client.send(get(&client), Repeat::Safe, "test").await.unwrap();
+        assert_eq!(answer.body, b"0123456789");
+        let small = client.with_max_body(9);
+        assert_eq!(small.send(get(&small), Repeat::Safe, "test").await, Err(Failure::TooLarge));
+        let exact = client.with_max_body(10);
+        assert_eq!(exact.send(get(&exact), Repeat::Safe, "test").await.unwrap().body.len(), 10);
     }
 
     #[tokio::test]
