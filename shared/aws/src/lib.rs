@@ -17,9 +17,9 @@ mod sqs;
 pub use config::{AwsConfig, ConfigError, backend, sdk_config_from_env};
 pub use dynamo::DynamoStore;
 pub use http::sdk_http_client;
-pub use s3::{S3Uploads, s3_client};
+pub use s3::{S3, S3Failure, S3Uploads, SMALL_ANSWER};
 pub use secrets::SecretsManagerStore;
 pub use sqs::SqsQueue;
 
 /// The AWS SDK crates the adapters are built on, for callers that build clients.
-pub use {aws_config, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager, aws_sdk_sqs};
+pub use {aws_config, aws_sdk_dynamodb, aws_sdk_secretsmanager, aws_sdk_sqs};

@@ -197,7 +197,7 @@ async fn uploads_follow_the_contract_on_s3() {
     let sdk = moto::sdk_config().await;
     let bucket = format!("imports-{}", uuid::Uuid::new_v4().simple());
     let uploads = textbridge_aws::S3Uploads::new(&sdk, &bucket);
-    textbridge_aws::s3_client(&sdk).create_bucket().bucket(&bucket).send().await.expect("bucket");
+    textbridge_aws::S3::new(&sdk).create_bucket(&bucket).await.expect("bucket");
     let http = textbridge_http::builder().build().expect("client");
     textbridge_testkit::uploads::contract(&uploads, |url, headers, bytes| {
         let mut request = http.put(url).body(bytes);

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use textbridge_app::Backend;
 use textbridge_aws::aws_config::SdkConfig;
-use textbridge_aws::aws_sdk_sqs;
+use textbridge_aws::{SMALL_ANSWER, aws_sdk_sqs};
 use textbridge_domain::TenantId;
 use textbridge_testkit::lambda_runtime::events::{
     HttpApiRequest, HttpApiResponse, SqsMessage, api_call as call, claims, scheduled_event, sqs_event,
@@ -729,9 +729,16 @@ async fn a_user_import_goes_through_s3_and_runs_on_the_queue_under_the_functions
     let prefix = format!("/{}/", stage.deployment.imports_bucket);
     let key = url.path().strip_prefix(&prefix).unwrap_or_else(|| panic!("{url} is not in the imports bucket"));
     assert!(key.starts_with("imports/acme/"), "{key}");
-    let s3 = textbridge_aws::s3_client(&stage.admin);
-    let body = textbridge_aws::aws_sdk_s3::primitives::ByteStream::from(file.as_bytes().to_vec());
-    s3.put_object().bucket(&stage.deployment.imports_bucket).key(key).body(body).send().await.expect("put");
+    let s3 = textbridge_aws::S3::new(&stage.admin);
+    let put = s3.send(
+        "PutObject",
+        reqwest::Method::PUT,
+        &stage.deployment.imports_bucket,
+        Some(key),
+        file.into(),
+        SMALL_ANSWER,
+    );
+    put.await.expect("put");
 
     let upload = slot["upload"].as_str().expect("upload id");
     let named = |who: &Value| {

@@ -107,12 +107,10 @@ impl Deployment {
         let (intake_queue_url, intake_dlq_url) =
             schema::create_queues(&sqs, &intake_queue_name).await.map_err(|e| format!("create queues: {e}"))?;
         let imports_bucket = format!("textbridge-{stage}-imports");
-        textbridge_aws::s3_client(sdk)
-            .create_bucket()
-            .bucket(&imports_bucket)
-            .send()
+        textbridge_aws::S3::new(sdk)
+            .create_bucket(&imports_bucket)
             .await
-            .map_err(|e| format!("CreateBucket {imports_bucket}: {e:?}"))?;
+            .map_err(|e| format!("CreateBucket {imports_bucket}: {e}"))?;
         Ok(Self {
             stage: stage.to_owned(),
             imports_bucket,
