@@ -34,7 +34,7 @@ step "ATS sync"
 cargo bench --locked -j "$jobs" -p textbridge --bench sync -- --users "$users"
 step "Lambda cold starts and first invocations (the release bootstraps; the latter on moto)"
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
-    --bin credentials --bin intake --bin records --bin users --bin archiver --bin ats-sync
+    --bin credentials --bin intake --bin records --bin users --bin imports --bin archiver --bin ats-sync
 TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
 export TEXTBRIDGE_BOOTSTRAP_DIR
 cargo bench --locked -j "$jobs" -p textbridge-testkit --features aws --bench cold_start -- --runs "$runs"

@@ -46,7 +46,7 @@ step "cargo lambda build --release"
 # Built before the tests: shared/testkit/tests/{runtime_api,deployed}.rs run these
 # bootstraps (under CI=true a missing one fails those tests instead of skipping).
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
-    --bin credentials --bin intake --bin records --bin users --bin archiver --bin ats-sync
+    --bin credentials --bin intake --bin records --bin users --bin imports --bin archiver --bin ats-sync
 ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
 
 step "cargo test"

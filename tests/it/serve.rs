@@ -29,7 +29,8 @@ async fn serves_health_identity_and_errors_on_the_embedded_backend() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["checks"], serde_json::json!({"store": "ok", "queue": "ok", "secrets": "ok"}));
-    for path in ["/credentials/health", "/webhooks/health", "/records/health", "/users/health"] {
+    for path in ["/credentials/health", "/webhooks/health", "/records/health", "/users/health", "/users/imports/health"]
+    {
         assert_eq!(get(&format!("{}{path}", server.base), None).await.0, 200, "{path}");
     }
     assert!(dir.path().join("textbridge.db").exists());

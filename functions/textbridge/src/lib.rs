@@ -11,7 +11,7 @@ pub mod worker;
 use std::sync::Arc;
 
 use axum::{Json, Router, routing::get};
-use textbridge_api::{Authenticator, credentials, finish, health, intake, openapi::ApiDoc, records, users};
+use textbridge_api::{Authenticator, credentials, finish, health, imports, intake, openapi::ApiDoc, records, users};
 use textbridge_app::App;
 use textbridge_embedded::LocalUploads;
 use utoipa::OpenApi;
@@ -40,6 +40,7 @@ pub fn with_console(
             .merge(intake::router(app.clone()))
             .merge(records::router(app.clone()))
             .merge(users::router(app.clone()))
+            .merge(imports::router(app.clone()))
             .merge(health::routes().with_state(app.clone()))
             .route("/openapi.json", get(document)),
         auth,

@@ -1,7 +1,6 @@
 //! The users function: store, plus secrets and providers to remove a deleted user's
-//! provider credentials, the intake queue that applies user imports, the S3 bucket
-//! large import files are uploaded to; and the admin console's pages when an OIDC
-//! client is set.
+//! provider credentials; and the admin console's pages when an OIDC client is set.
+//! User imports and the report are the imports function's.
 
 use std::process::ExitCode;
 
@@ -11,11 +10,7 @@ use textbridge_lambda::{config, providers, run_http};
 #[tokio::main]
 async fn main() -> ExitCode {
     run_http(|aws| async move {
-        let app = App::on_store(aws.store()?, config()?)
-            .with_queue(aws.queue()?)
-            .with_uploads(aws.uploads()?)
-            .with_secrets(aws.secrets()?)
-            .with_providers(providers()?);
+        let app = App::on_store(aws.store()?, config()?).with_secrets(aws.secrets()?).with_providers(providers()?);
         let console = textbridge_console::Oidc::from_env()?
             .map(|oidc| textbridge_console::router(textbridge_console::SignIn::Oidc(oidc)))
             .unwrap_or_default();

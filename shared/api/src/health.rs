@@ -59,6 +59,11 @@ health_at!(
     users,
     "/users/health"
 );
+health_at!(
+    /// The imports function's health check.
+    imports,
+    "/users/imports/health"
+);
 
 /// `GET /health`: the local server's health check.
 pub fn routes() -> Router<Arc<App>> {

@@ -204,9 +204,12 @@ async fn report(
     Ok(([(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
 }
 
-/// The import and report routes (merged into [`crate::users::router`]).
-pub fn routes(app: Arc<App>) -> Router {
+/// The imports function's routes (without the finishing layers; see [`crate::finish`]):
+/// user imports and the users report, the file readers and writer kept out of the
+/// users function.
+pub fn router(app: Arc<App>) -> Router {
     Router::new()
+        .route("/users/imports/health", get(crate::health::imports))
         .route("/users/imports", post(upload).layer(DefaultBodyLimit::max(MAX_FILE_BYTES)))
         .route("/users/imports/uploads", post(upload_slot))
         .route("/users/imports/{id}", get(get_import))

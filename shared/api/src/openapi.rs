@@ -32,6 +32,7 @@ use crate::{ErrorBody, credentials, health, imports, intake, records, users};
         health::intake,
         health::records,
         health::users,
+        health::imports,
         intake::receive,
         credentials::list,
         credentials::save_system,

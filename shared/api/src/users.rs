@@ -426,7 +426,8 @@ async fn outbox(
     Ok(Json(users::outbox(&app, &caller, page.cursor).await?))
 }
 
-/// The users function's routes (without the finishing layers; see [`crate::finish`]).
+/// The users function's routes (without the finishing layers; see [`crate::finish`]);
+/// imports and the report are [`crate::imports::router`]'s.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/users/health", get(health::users))
@@ -452,6 +453,5 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/permission-groups", get(list_groups))
         .route("/permission-groups/{name}", put(set_group))
         .route("/outbox", get(outbox))
-        .with_state(app.clone())
-        .merge(crate::imports::routes(app))
+        .with_state(app)
 }

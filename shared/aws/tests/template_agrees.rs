@@ -187,6 +187,23 @@ const NEEDS: &[(&str, &str, Grants)] = &[
                 "secrets",
                 &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
             ),
+        ],
+    ),
+    (
+        "ImportsFunction",
+        "imports",
+        &[
+            (
+                "table",
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:ConditionCheckItem",
+                    "dynamodb:Query",
+                ],
+            ),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             ("dlq", &["sqs:GetQueueAttributes"]),
             ("uploads", &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]),

@@ -3,8 +3,8 @@
 //! emulator with the template's environment against one stage on moto, and in each
 //! process one representative event invoked twice once the process waits for it
 //! (intake: a signed TextUs webhook; records: an upsert with a phone number;
-//! credentials and users: their listings; archiver: an SQS batch of one text; ats-sync:
-//! its schedule against a connected ATS stand-in). p50 and p99 of both, and their
+//! credentials and users: their listings; imports: the users report as XLSX; archiver:
+//! an SQS batch of one text; ats-sync: its schedule against a connected ATS stand-in). p50 and p99 of both, and their
 //! ratio.
 //!
 //! Twice: with `CACHE_TTL_SECS=0`, so both invocations make the same AWS calls and the
@@ -38,6 +38,7 @@ fn event(function: &str, run: usize, n: usize, queue_arn: &str) -> Value {
     match function {
         "credentials" => api_call("GET", "/credentials", Some(&admin), None),
         "users" => api_call("GET", "/users", Some(&admin), None),
+        "imports" => HttpApiRequest::new("GET", "/users/report").query("format=xlsx").claims(&admin).build(),
         "records" => {
             let record = json!({"name": "Pat Doe", "phones": [format!("(612) 555-{:04}", run * 2 + n)]});
             api_call("PUT", &format!("/records/candidate/c-{run}-{n}"), Some(&admin), Some(&record))

@@ -41,11 +41,12 @@ pub use deployment::{Deployment, JWT_AUDIENCE, JWT_ISSUER, PUBLIC_BASE_URL};
 pub use function::{ACCOUNT_ID, AccessKeys, DEFAULT_INIT_TIMEOUT, Function, FunctionSpec, LogLine, Outcome, Stream};
 
 /// Every function: its bootstrap's name and its logical id in `infra/template.yaml`.
-pub const FUNCTIONS: [(&str, &str); 6] = [
+pub const FUNCTIONS: [(&str, &str); 7] = [
     ("credentials", "CredentialsFunction"),
     ("intake", "IntakeFunction"),
     ("records", "RecordsFunction"),
     ("users", "UsersFunction"),
+    ("imports", "ImportsFunction"),
     ("archiver", "ArchiverFunction"),
     ("ats-sync", "AtsSyncFunction"),
 ];

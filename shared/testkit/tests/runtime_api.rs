@@ -236,18 +236,11 @@ fn the_template_gives_users_its_grants_and_environment() {
     assert_eq!(env["SECRETS_PREFIX"], "textbridge/dev/");
     assert_eq!(env["DEFAULT_COUNTRY"], "US");
     assert_eq!(env["PUBLIC_BASE_URL"], "https://textbridge.test");
-    assert_eq!(env["IMPORTS_BUCKET"], deployment.imports_bucket);
+    assert!(!env.contains_key("IMPORTS_BUCKET"), "uploads are the imports function's");
 
     let statements = users.policy["Statement"].as_array().expect("statements");
     let sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
-    assert_eq!(
-        sids,
-        ["UserItems", "RemoveDeletedUsersSecrets", "QueueImportRuns", "ImportUploads", "DeadLetterDepthForHealth"],
-        "users holds its items, a deleted user's secrets, import runs and uploads, and the queues' health"
-    );
-    let uploads = &statements[3];
-    assert_eq!(uploads["Action"], json!(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]));
-    assert_eq!(uploads["Resource"], format!("arn:aws:s3:::{}/imports/*", deployment.imports_bucket));
+    assert_eq!(sids, ["UserItems", "RemoveDeletedUsersSecrets"], "users holds its items and a deleted user's secrets");
     let items = &statements[0];
     assert_eq!(
         items["Action"],
@@ -266,9 +259,25 @@ fn the_template_gives_users_its_grants_and_environment() {
         json!(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]),
         "it removes a deleted user's credentials and never creates or changes a secret"
     );
-    let queue = statements.iter().find(|s| s["Sid"] == "QueueImportRuns").expect("QueueImportRuns");
+
+    let imports = template.function("ImportsFunction", &resolver).expect("ImportsFunction");
+    assert_eq!(imports.function_name, "textbridge-dev-imports");
+    let env: std::collections::HashMap<_, _> = imports.environment.iter().cloned().collect();
+    assert_eq!(env["IMPORTS_BUCKET"], deployment.imports_bucket);
+    assert_eq!(env["INTAKE_QUEUE_URL"], deployment.intake_queue_url);
+    let statements = imports.policy["Statement"].as_array().expect("statements");
+    let sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
+    assert_eq!(
+        sids,
+        ["ImportItems", "QueueImportRuns", "ImportUploads", "DeadLetterDepthForHealth"],
+        "imports holds its items, import runs and uploads, and the queues' health"
+    );
+    let queue = &statements[1];
     assert_eq!(queue["Action"], json!(["sqs:SendMessage", "sqs:GetQueueAttributes"]), "it queues import runs only");
     assert_eq!(queue["Resource"], deployment.intake_queue_arn.as_str());
+    let uploads = &statements[2];
+    assert_eq!(uploads["Action"], json!(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]));
+    assert_eq!(uploads["Resource"], format!("arn:aws:s3:::{}/imports/*", deployment.imports_bucket));
 
     let credentials = template.function("CredentialsFunction", &resolver).expect("CredentialsFunction");
     let secrets = credentials.policy["Statement"]
@@ -349,10 +358,10 @@ async fn users_health_answers_under_the_templates_grants() {
     let Some(mut users) = users().await else { return };
     let event = HttpApiRequest::get("/users/health").route_key("GET /users/health").build();
     let response = get(&mut users, &event).await;
-    // The users function has its store, the secret store (to remove a deleted
-    // user's credentials) and the intake queue (import runs); its health checks all.
+    // The users function has its store and the secret store (to remove a deleted
+    // user's credentials); its health checks both.
     assert_eq!(response.status, 200, "{}\n{}", response.body, users.function.log_text());
-    assert_eq!(response.json()["checks"], json!({ "store": "ok", "queue": "ok", "secrets": "ok" }));
+    assert_eq!(response.json()["checks"], json!({ "store": "ok", "secrets": "ok" }));
 }
 
 /// moto enforces the template's grants for the keys the function runs with: what
@@ -370,7 +379,8 @@ async fn the_functions_keys_hold_only_the_templates_grants() {
 
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let sent = sqs.send_message().queue_url(&d.intake_queue_url).message_body("{}").send().await;
-    assert!(sent.is_ok(), "QueueImportRuns grants SendMessage: {sent:?}");
+    let denied = format!("{sent:?}");
+    assert!(sent.is_err() && denied.contains("AccessDenied"), "import runs are queued by imports: {denied}");
     let taken = sqs.receive_message().queue_url(&d.intake_queue_url).send().await;
     let denied = format!("{taken:?}");
     assert!(taken.is_err() && denied.contains("AccessDenied"), "users may not consume the queue: {denied}");
