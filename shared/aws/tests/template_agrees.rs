@@ -105,8 +105,10 @@ fn queues_match_schema() {
 type Grants = &'static [(&'static str, &'static [&'static str])];
 
 /// What each function's code calls, per resource (`table`, `index`, `secrets`,
-/// `intake`, `dlq`, `uploads`): the template grants exactly this, nothing more. Calls inside a
-/// `TransactWriteItems` are authorised per item (`PutItem`, `DeleteItem`, …).
+/// `intake`, `dlq`, `uploads`, `bucket`): the template grants exactly this, nothing more. Calls inside a
+/// `TransactWriteItems` are authorised per item (`PutItem`, `DeleteItem`, …). One
+/// grant is not a call: `s3:ListBucket` on the imports bucket, without which S3
+/// answers a read of a missing object 403 instead of 404.
 const NEEDS: &[(&str, &str, Grants)] = &[
     (
         "CredentialsFunction",
@@ -207,6 +209,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             ("dlq", &["sqs:GetQueueAttributes"]),
             ("uploads", &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]),
+            ("bucket", &["s3:ListBucket"]),
         ],
     ),
     (
@@ -258,6 +261,7 @@ fn resource_name(resource: &str) -> &'static str {
         "IntakeQueue.Arn" => "intake",
         "IntakeDlq.Arn" => "dlq",
         "${ImportsBucket.Arn}/imports/*" => "uploads",
+        "ImportsBucket.Arn" => "bucket",
         r if r.contains(":secret:textbridge/${Stage}/") => "secrets",
         other => panic!("a grant on an unexpected resource: {other}"),
     }
@@ -324,6 +328,7 @@ fn resource_arn(name: &str) -> String {
         "intake" => "IntakeQueue.Arn".into(),
         "dlq" => "IntakeDlq.Arn".into(),
         "uploads" => "${ImportsBucket.Arn}/imports/*".into(),
+        "bucket" => "ImportsBucket.Arn".into(),
         _ => {
             "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:textbridge/${Stage}/*".into()
         }

@@ -81,12 +81,12 @@ impl E164 {
         // The library reads a national number with the rules of the region it is given
         // even when the input names another country: `+39 06 6982 1234` read in GB
         // loses its leading 0 as GB's national prefix, `+86 138 0013 8000` in the US
-        // its 1. A number that names its country is read again in that country.
-        let number = match home(&number, region) {
-            Some(home) if number.code().source() != Source::Default => {
-                phonenumber::parse(Some(home), input).unwrap_or(number)
-            }
-            _ => number,
+        // its 1. A number that names its country is read again in that country; one of
+        // a code of no country (+800, +881) with no region, so with its code's own rules.
+        let number = if number.code().source() == Source::Default || of_region(&number, region) {
+            number
+        } else {
+            phonenumber::parse(home(&number), input).unwrap_or(number)
         };
         valid_e164(database, &number).ok_or_else(bad)
     }
@@ -140,14 +140,16 @@ fn valid_e164(db: &Database, number: &PhoneNumber) -> Option<E164> {
     phonenumber::is_valid_with(db, number).then(|| E164(format!("+{}{}", number.code().value(), number.national())))
 }
 
-/// The main region of `number`'s country code (`IT` for +39) when `region` is not
-/// one of that code's.
-fn home(number: &PhoneNumber, region: Region) -> Option<country::Id> {
-    let regions = phonenumber::metadata::DATABASE.region(&number.code().value())?;
-    if regions.contains(&region.0.as_ref()) {
-        return None;
-    }
-    regions.first()?.parse().ok()
+/// Whether `region` is one of the regions of `number`'s country code.
+fn of_region(number: &PhoneNumber, region: Region) -> bool {
+    let regions = phonenumber::metadata::DATABASE.region(&number.code().value());
+    regions.is_some_and(|regions| regions.contains(&region.0.as_ref()))
+}
+
+/// The main region of `number`'s country code (`IT` for +39); `None` for a code of no
+/// country (`001`: +800, +881, …).
+fn home(number: &PhoneNumber) -> Option<country::Id> {
+    phonenumber::metadata::DATABASE.region(&number.code().value())?.first()?.parse().ok()
 }
 
 /// Text (`FromStr`, `TryFrom<String>`, serde) must already be in international form.
@@ -195,6 +197,10 @@ mod tests {
             ("00 39 06 6982 1234", gb, Some("+390669821234")),
             ("+390669821234", Region::parse("DE").unwrap(), Some("+390669821234")),
             ("+86 138 0013 8000", Region::US, Some("+8613800138000")),
+            // A code of no country (+881: satellite phones) is read with its own rules
+            // in every region: GB's would strip the 0 as its national prefix.
+            ("+881 0655550200", gb, Some("+8810655550200")),
+            ("+881.0655550200", Region::US, Some("+8810655550200")),
         ];
         for (input, region, want) in cases {
             let got = E164::parse(input, region).ok();
@@ -205,7 +211,9 @@ mod tests {
     #[test]
     fn an_accepted_number_reads_back_as_itself_in_any_region() {
         let regions = ["US", "CA", "GB", "DE", "IT", "FR", "AU", "JP", "CN"].map(|r| Region::parse(r).unwrap());
-        for (input, region) in [("06 6982 1234", "IT"), ("138 0013 8000", "CN"), ("(206) 555-0100", "US")] {
+        for (input, region) in
+            [("06 6982 1234", "IT"), ("138 0013 8000", "CN"), ("(206) 555-0100", "US"), ("+881 0655550200", "GB")]
+        {
             let number = E164::parse(input, Region::parse(region).unwrap()).unwrap();
             for other in regions {
                 assert_eq!(E164::parse(number.as_str(), other).as_ref(), Ok(&number), "{input} in {other:?}");
@@ -281,7 +289,7 @@ mod tests {
 
         #[test]
         fn e164_is_written_as_the_library_writes_it(
-            code in prop::sample::select(vec!["44", "39", "33", "49", "61", "81", "52", "1"]),
+            code in prop::sample::select(vec!["44", "39", "33", "49", "61", "81", "52", "1", "881"]),
             digits in "0?[0-9]{6,11}",
         ) {
             let input = format!("+{code}{digits}");

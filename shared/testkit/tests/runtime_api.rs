@@ -269,9 +269,12 @@ fn the_template_gives_users_its_grants_and_environment() {
     let sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
     assert_eq!(
         sids,
-        ["ImportItems", "QueueImportRuns", "ImportUploads", "DeadLetterDepthForHealth"],
+        ["ImportItems", "QueueImportRuns", "ImportUploads", "MissingUploadsAreNotFound", "DeadLetterDepthForHealth"],
         "imports holds its items, import runs and uploads, and the queues' health"
     );
+    let listing = &statements[3];
+    assert_eq!(listing["Action"], json!(["s3:ListBucket"]), "so that S3 answers a missing upload 404, not 403");
+    assert_eq!(listing["Resource"], format!("arn:aws:s3:::{}", deployment.imports_bucket));
     let queue = &statements[1];
     assert_eq!(queue["Action"], json!(["sqs:SendMessage", "sqs:GetQueueAttributes"]), "it queues import runs only");
     assert_eq!(queue["Resource"], deployment.intake_queue_arn.as_str());
