@@ -300,16 +300,6 @@ mod tests {
     }
 
     fn signed(
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        presign: Option<Duration>,
-    ) -> http::Request<Vec<u8>> {
-        signed_with(None, method, url, headers, body, presign)
-    }
-
-    fn signed_with(
         session_token: Option<&str>,
         method: Method,
         url: &str,
@@ -336,6 +326,7 @@ mod tests {
     #[test]
     fn a_get_is_signed_as_s3_documents() {
         let request = signed(
+            None,
             Method::GET,
             "https://examplebucket.s3.amazonaws.com/test.txt",
             &[("range", "bytes=0-9")],
@@ -360,6 +351,7 @@ mod tests {
     #[test]
     fn a_put_with_a_body_is_signed_as_s3_documents() {
         let request = signed(
+            None,
             Method::PUT,
             "https://examplebucket.s3.amazonaws.com/test%24file.text",
             &[("date", "Fri, 24 May 2013 00:00:00 GMT"), ("x-amz-storage-class", "REDUCED_REDUNDANCY")],
@@ -378,6 +370,7 @@ mod tests {
     #[test]
     fn a_presigned_url_is_signed_as_s3_documents() {
         let request = signed(
+            None,
             Method::GET,
             "https://examplebucket.s3.amazonaws.com/test.txt",
             &[],
@@ -430,14 +423,14 @@ mod tests {
     fn a_session_token_is_signed_as_the_python_sdk_signs_it() {
         let token = "FQoGZXIvYXdzEXAMPLE/token+with=chars";
         let url = "https://imports.s3.us-east-1.amazonaws.com/imports/acme/3f2a.csv";
-        let presigned = signed_with(Some(token), Method::PUT, url, &[], b"", Some(Duration::from_secs(900)));
+        let presigned = signed(Some(token), Method::PUT, url, &[], b"", Some(Duration::from_secs(900)));
         let query: std::collections::HashMap<String, String> =
             reqwest::Url::parse(&presigned.uri().to_string()).unwrap().query_pairs().into_owned().collect();
         assert_eq!(query["X-Amz-Security-Token"], token);
         assert_eq!(query["X-Amz-SignedHeaders"], "host");
         assert_eq!(query["X-Amz-Signature"], "ff6fb3fcba788d0076c0aa0b089123db36383fe12180ea46ec2ebe5e21a07622");
 
-        let get = signed_with(Some(token), Method::GET, url, &[], b"", None);
+        let get = signed(Some(token), Method::GET, url, &[], b"", None);
         assert_eq!(get.headers()["x-amz-security-token"], token);
         assert!(
             authorization(&get).ends_with(

@@ -101,6 +101,16 @@ fn queues_match_schema() {
     assert_eq!(dlq_name, format!("{intake_name}{}", schema::DLQ_SUFFIX));
 }
 
+/// Every item action but scans: what the functions that write items are granted.
+const ITEMS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+];
+
 /// Actions per resource short name.
 type Grants = &'static [(&'static str, &'static [&'static str])];
 
@@ -150,17 +160,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
         "RecordsFunction",
         "records",
         &[
-            (
-                "table",
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:Query",
-                ],
-            ),
+            ("table", ITEMS),
             ("index", &["dynamodb:Query"]),
             ("secrets", &["secretsmanager:GetSecretValue"]),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
@@ -174,17 +174,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
         "UsersFunction",
         "users",
         &[
-            (
-                "table",
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:Query",
-                ],
-            ),
+            ("table", ITEMS),
             (
                 "secrets",
                 &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
@@ -195,17 +185,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
         "ImportsFunction",
         "imports",
         &[
-            (
-                "table",
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:Query",
-                ],
-            ),
+            ("table", ITEMS),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             ("dlq", &["sqs:GetQueueAttributes"]),
             ("uploads", &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]),
@@ -216,17 +196,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
         "ArchiverFunction",
         "archiver",
         &[
-            (
-                "table",
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:Query",
-                ],
-            ),
+            ("table", ITEMS),
             ("secrets", &["secretsmanager:GetSecretValue"]),
             ("intake", &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"]),
         ],
@@ -235,17 +205,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
         "AtsSyncFunction",
         "ats-sync",
         &[
-            (
-                "table",
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:Query",
-                ],
-            ),
+            ("table", ITEMS),
             ("index", &["dynamodb:Query"]),
             ("secrets", &["secretsmanager:GetSecretValue"]),
             ("intake", &["sqs:SendMessage"]),
