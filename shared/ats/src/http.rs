@@ -127,7 +127,7 @@ impl Http {
             Err(Failure::Lost) => {
                 Err(unavailable(format!("the connection to the ATS broke off during {method} {path}{maybe_written}")))
             }
-            Err(Failure::TooLarge) => Err(unavailable(format!(
+            Err(Failure::TooLarge { .. }) => Err(unavailable(format!(
                 "the ATS answered {method} {path} with more than {} MiB",
                 MAX_BODY_BYTES / (1024 * 1024)
             ))),

@@ -119,7 +119,7 @@ impl S3 {
         match http.send(request, Repeat::Safe, op).await {
             Ok(answer) if answer.status.is_success() => Ok(answer),
             Ok(answer) => Err(refused(op, answer.status).into()),
-            Err(Failure::TooLarge) => Err(S3Failure::TooLarge),
+            Err(Failure::TooLarge { length }) => Err(S3Failure::TooLarge { length }),
             Err(Failure::Timeout) => Err(PortError::Retryable(format!("{op}: timed out")).into()),
             Err(Failure::Unavailable { status }) => Err(PortError::Retryable(match status {
                 Some(status) => format!("{op}: unavailable (HTTP {status})"),
@@ -149,8 +149,11 @@ impl S3 {
 /// Why an S3 call gave no answer.
 #[derive(Debug, PartialEq)]
 pub enum S3Failure {
-    /// The answer was larger than asked for.
-    TooLarge,
+    /// The answer was larger than asked for: its length, when S3 announced it.
+    TooLarge {
+        /// The answer's `Content-Length`.
+        length: Option<u64>,
+    },
     /// Any other failure, mapped.
     Port(PortError),
 }
@@ -164,7 +167,7 @@ impl From<PortError> for S3Failure {
 impl From<S3Failure> for PortError {
     fn from(e: S3Failure) -> Self {
         match e {
-            S3Failure::TooLarge => PortError::Unexpected("S3: the answer was larger than expected".into()),
+            S3Failure::TooLarge { .. } => PortError::Unexpected("S3: the answer was larger than expected".into()),
             S3Failure::Port(e) => e,
         }
     }
@@ -268,7 +271,8 @@ impl Uploads for S3Uploads {
         let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
         match self.s3.send("GetObject", Method::GET, &self.bucket, Some(key), Vec::new(), limit).await {
             Ok(answer) => Ok(Upload::File(answer.body)),
-            Err(S3Failure::TooLarge) => Ok(Upload::TooLarge(max_bytes.saturating_add(1))),
+            // S3 announces an object's length; without it, the least the file can be.
+            Err(S3Failure::TooLarge { length }) => Ok(Upload::TooLarge(length.unwrap_or(max_bytes.saturating_add(1)))),
             Err(S3Failure::Port(PortError::NotFound(_))) => Ok(Upload::Missing),
             Err(S3Failure::Port(e)) => Err(e),
         }

@@ -68,8 +68,11 @@ pub enum Failure {
     /// The connection broke after the request may have arrived ([`Repeat::OnlyIfUnsent`]).
     Lost,
     /// The answer was larger than the client reads ([`MAX_BODY_BYTES`] unless set
-    /// otherwise, [`Client::with_max_body`]).
-    TooLarge,
+    /// otherwise, [`Client::with_max_body`]); its length, when the server announced it.
+    TooLarge {
+        /// The answer's `Content-Length`.
+        length: Option<u64>,
+    },
     /// The request could not be built or repeated.
     Unbuildable,
 }
@@ -79,7 +82,7 @@ enum Attempt {
     Answered { status: StatusCode, retry_after: Option<Duration>, body: Vec<u8> },
     NotSent,
     Lost,
-    TooLarge,
+    TooLarge(Option<u64>),
 }
 
 /// A builder of a `reqwest` client that speaks TLS through rustls on ring, the one
@@ -207,7 +210,7 @@ impl Client {
                     tracing::warn!(label, %method, %path, attempt, "no answer in time");
                     return Err(Failure::Timeout);
                 }
-                Ok(Attempt::TooLarge) => return Err(Failure::TooLarge),
+                Ok(Attempt::TooLarge(length)) => return Err(Failure::TooLarge { length }),
                 Ok(Attempt::NotSent) => {
                     tracing::warn!(label, %method, %path, attempt, "could not connect");
                     (None, None)
@@ -252,13 +255,14 @@ impl Client {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        if response.content_length().is_some_and(|length| length > self.max_body as u64) {
-            return Attempt::TooLarge;
+        let length = response.content_length();
+        if length.is_some_and(|length| length > self.max_body as u64) {
+            return Attempt::TooLarge(length);
         }
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > self.max_body => return Attempt::TooLarge,
+                Ok(Some(chunk)) if body.len() + chunk.len() > self.max_body => return Attempt::TooLarge(length),
                 Ok(Some(chunk)) => body.extend_from_slice(&chunk),
                 Ok(None) => return Attempt::Answered { status, retry_after, body },
                 Err(_) => return Attempt::Lost,
@@ -412,7 +416,7 @@ mod tests {
         let answer = client.send(get(&client), Repeat::Safe, "test").await.unwrap();
         assert_eq!(answer.body, b"0123456789");
         let small = client.with_max_body(9);
-        assert_eq!(small.send(get(&small), Repeat::Safe, "test").await, Err(Failure::TooLarge));
+        assert_eq!(small.send(get(&small), Repeat::Safe, "test").await, Err(Failure::TooLarge { length: Some(10) }));
         let exact = client.with_max_body(10);
         assert_eq!(exact.send(get(&exact), Repeat::Safe, "test").await.unwrap().body.len(), 10);
     }

@@ -106,7 +106,7 @@ impl Http {
                 "the connection broke off after the request was sent; it may have been acted on".into(),
             )),
             Err(Failure::Lost) => Err(ProviderError::Unavailable { status: None }),
-            Err(Failure::TooLarge) => Err(ProviderError::Protocol(format!(
+            Err(Failure::TooLarge { .. }) => Err(ProviderError::Protocol(format!(
                 "the answer is larger than {} MiB",
                 MAX_BODY_BYTES / (1024 * 1024)
             ))),

@@ -21,6 +21,7 @@ where
     assert_eq!(uploads.read(&key, 1024).await.expect("read"), Upload::File(file.clone()));
     let len = u64::try_from(file.len()).expect("len");
     assert_eq!(uploads.read(&key, len - 1).await.expect("read"), Upload::TooLarge(len), "bounded");
+    assert_eq!(uploads.read(&key, 1).await.expect("read"), Upload::TooLarge(len), "its size, not the limit's");
     let other = format!("imports/globex/{}", uuid::Uuid::new_v4().hyphenated());
     assert_eq!(uploads.read(&other, 1024).await.expect("read"), Upload::Missing, "keys are apart");
     uploads.delete(&key).await.expect("delete");
