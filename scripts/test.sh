@@ -3,10 +3,17 @@
 # Python 3: creates its own venv (moto, cfn-lint, SAM CLI, cargo-lambda, schemathesis), installs
 # Chromium and chromedriver for the admin console's browser tests when missing
 # (Debian/Ubuntu, as root or with sudo), then
-# formatting, lints, the Lambda release build, all tests (the AWS backend against a
-# moto server the tests start themselves, and the release bootstraps run through a
-# local Lambda Runtime API with the template's IAM), a short run of every fuzz target
-# and the SAM template lint.
+# formatting, the test build with clippy's lints, the Lambda release build, all tests
+# (the AWS backend against a moto server the tests start themselves, and the release
+# bootstraps run through a local Lambda Runtime API with the template's IAM), a short
+# run of every fuzz target and the SAM template lint.
+#
+# On 2 cores the builds are most of the time, so nothing is compiled twice that need
+# not be: clippy lints the workspace's crates as the test build compiles them (no
+# separate check build of the dependencies), the venv installs while that build runs,
+# and the fuzz targets' sanitizer build runs at the lowest priority beside everything
+# else, taking the cores when the others leave them idle (the tests spend most of their
+# time waiting on servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +22,34 @@ jobs="${CARGO_BUILD_JOBS:-2}"
 
 step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
-step "python tools ($venv)"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+# A step started in the background runs in a process group of its own (setsid), so an
+# early exit stops the whole of it, cargo and rustc included.
+background=()
+stop_background() { for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
+trap stop_background EXIT
+# Waits for the background step $1 (its process id) and shows its log $2 if it failed.
+finish() {
+    local status=0
+    wait "$1" || status=$?
+    if [ "$status" != 0 ]; then cat "$2"; echo "failed (exit $status)"; exit 1; fi
+}
+logs="$(mktemp -d)"
+
+step "python tools ($venv): installing in the background"
+setsid bash -c '
+    [ -x "$1/bin/python" ] || python3 -m venv "$1"
+    "$1/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+' venv "$venv" >"$logs/venv" 2>&1 &
+venv_pid=$!
+background+=("$venv_pid")
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
+
+step "fuzz build (cargo-fuzz and the sanitizer build): starting in the background, at the lowest priority"
+# It takes only what the other steps leave idle, mostly while the tests wait on servers.
+setsid nice -n 19 env CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 &
+fuzz_build_pid=$!
+background+=("$fuzz_build_pid")
 
 step "chromium + chromedriver (the admin console's browser tests)"
 # Under CI=true a missing browser fails those tests; without CI they are skipped.
@@ -39,8 +69,16 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -j "$jobs" -- -D warnings
+step "cargo clippy + the test build"
+# Clippy's driver is rustc with the lints added: as the workspace's compiler it lints
+# every target clippy --all-targets would check while compiling it for the tests.
+# Every cargo test below runs with the same two variables, so nothing is rebuilt.
+lint=(env RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings)
+"${lint[@]}" cargo test --workspace --all-targets --locked -j "$jobs" --no-run
+
+step "python tools: waiting for the install"
+finish "$venv_pid" "$logs/venv"
+echo "ready: $("$venv/bin/pip" freeze --disable-pip-version-check | wc -l) packages"
 
 step "cargo lambda build --release"
 # Built before the tests: shared/testkit/tests/{runtime_api,deployed}.rs run these
@@ -52,15 +90,14 @@ ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
 step "cargo test"
 TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
 export TEXTBRIDGE_BOOTSTRAP_DIR
-cargo test --workspace --locked -j "$jobs" --no-run
 # The AWS backend's end-to-end tests (`aws::` of shared/lambda/tests/it) spend most of
 # their time waiting on moto's one Python process: they run beside all the others.
 # The two filters are complements, so every test runs exactly once.
-aws_log="$(mktemp)"
-cargo test --workspace --locked -j "$jobs" -- aws:: >"$aws_log" 2>&1 &
+aws_log="$logs/aws"
+"${lint[@]}" cargo test --workspace --locked -j "$jobs" -- aws:: >"$aws_log" 2>&1 &
 aws_pid=$!
 status=0
-cargo test --workspace --locked -j "$jobs" -- --skip aws:: || status=$?
+"${lint[@]}" cargo test --workspace --locked -j "$jobs" -- --skip aws:: || status=$?
 aws_status=0
 wait "$aws_pid" || aws_status=$?
 echo "--- the AWS backend's end-to-end tests (aws::), run beside the others:"
@@ -70,8 +107,11 @@ else
     cat "$aws_log"
     [ "$aws_status" != 0 ] || { echo "no test matched aws::"; aws_status=1; }
 fi
-rm -f "$aws_log"
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
+
+step "fuzz build: waiting for it"
+finish "$fuzz_build_pid" "$logs/fuzz-build"
+tail -n 1 "$logs/fuzz-build"
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
@@ -79,4 +119,5 @@ CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 step "SAM template lint"
 VENV_BIN="$venv/bin" scripts/lint-infra.sh
 
+rm -rf "$logs"
 step "all checks passed"
