@@ -185,7 +185,7 @@ const NEEDS: &[(&str, &str, Grants)] = &[
         "ImportsFunction",
         "imports",
         &[
-            ("table", ITEMS),
+            ("table", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]),
             ("intake", &["sqs:SendMessage", "sqs:GetQueueAttributes"]),
             ("dlq", &["sqs:GetQueueAttributes"]),
             ("uploads", &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]),

@@ -756,6 +756,28 @@ async fn a_user_import_goes_through_s3_and_runs_on_the_queue_under_the_functions
     let id = preview.json()["id"].as_str().expect("import id").to_owned();
     assert_eq!(imports.http(&named(&manager)).await.status, 404, "read once, then removed from the bucket");
 
+    // Remapped (the same three columns, named), only by its own tenant.
+    let mapping = json!({ "mapping": ["first_name", "last_name", "email"] });
+    let remap = format!("/users/imports/{id}/mapping");
+    let theirs = imports.http(&call("PUT", &remap, Some(&claims("globex", "m-1", "manager")), Some(&mapping))).await;
+    assert_eq!(theirs.status, 404, "another tenant remaps no import of acme's: {}", theirs.body);
+    let remapped = imports.http(&call("PUT", &remap, Some(&manager), Some(&mapping))).await;
+    assert_eq!(remapped.status, 200, "{}\n{}", remapped.body, imports.function.log_text());
+    let fields: Vec<Value> =
+        remapped.json()["columns"].as_array().expect("columns").iter().map(|c| c["field"].clone()).collect();
+    assert_eq!(Value::from(fields), mapping["mapping"], "{}", remapped.body);
+
+    // A small file comes as the request's body instead; it stays a preview.
+    let direct = HttpApiRequest::new("POST", "/users/imports")
+        .query("file_name=more.csv")
+        .claims(&manager)
+        .header("content-type", "text/csv")
+        .body("First Name,Last Name,Email\nCy,Diaz,cy@acme.test\n")
+        .build();
+    let direct = imports.http(&direct).await;
+    assert_eq!(direct.status, 201, "{}\n{}", direct.body, imports.function.log_text());
+    assert_eq!(direct.json()["state"], "uploaded", "{}", direct.body);
+
     // The run is a background job: one message on the intake queue, which the
     // archiver applies under its own grants.
     let run = imports.http(&call("POST", &format!("/users/imports/{id}/run"), Some(&manager), None)).await;
@@ -767,6 +789,24 @@ async fn a_user_import_goes_through_s3_and_runs_on_the_queue_under_the_functions
     let done = imports.http(&call("GET", &format!("/users/imports/{id}"), Some(&manager), None)).await;
     let done = done.json();
     assert_eq!((&done["state"], &done["summary"]["create"]), (&json!("done"), &json!(2)), "{done}");
+
+    // The users report lists them, as CSV and as XLSX; another tenant's lists none of them.
+    let report = |who: &Value, format: &str| {
+        HttpApiRequest::new("GET", "/users/report").query(&format!("format={format}")).claims(who).build()
+    };
+    let csv = imports.http(&report(&manager, "csv")).await;
+    assert_eq!(csv.status, 200, "{}\n{}", csv.body, imports.function.log_text());
+    assert!(csv.body.contains("ann@acme.test") && csv.body.contains("bo@acme.test"), "{}", csv.body);
+    let xlsx = imports.http(&report(&manager, "xlsx")).await;
+    assert_eq!(xlsx.status, 200, "{}\n{}", xlsx.body, imports.function.log_text());
+    assert_eq!(
+        xlsx.headers["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "{:?}",
+        xlsx.headers
+    );
+    let theirs = imports.http(&report(&claims("globex", "m-1", "manager"), "csv")).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert!(!theirs.body.contains("ann@acme.test"), "another tenant's report: {}", theirs.body);
 
     // A note on a record: written in one transaction with a check that the record exists.
     let admin = claims("acme", "u-1", "customer_admin");

@@ -272,6 +272,11 @@ fn the_template_gives_users_its_grants_and_environment() {
         ["ImportItems", "QueueImportRuns", "ImportUploads", "MissingUploadsAreNotFound", "DeadLetterDepthForHealth"],
         "imports holds its items, import runs and uploads, and the queues' health"
     );
+    assert_eq!(
+        statements[0]["Action"],
+        json!(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]),
+        "it reads items and puts them (conditionally), never updates, deletes or writes transactions"
+    );
     let listing = &statements[3];
     assert_eq!(listing["Action"], json!(["s3:ListBucket"]), "so that S3 answers a missing upload 404, not 403");
     assert_eq!(listing["Resource"], format!("arn:aws:s3:::{}", deployment.imports_bucket));
