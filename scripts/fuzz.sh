@@ -39,6 +39,9 @@ if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz lis
 # -O: optimised like the shipped binaries and, like them, without overflow checks, so
 # arithmetic in a dependency that wraps harmlessly in production is not reported
 # (calamine's XLSX cell references, e.g.); AddressSanitizer stays on.
+# The fuzz crate is a workspace of its own, with its own Cargo.lock: a stale one is
+# refused here rather than re-resolved unseen by the build.
+cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
 cargo fuzz build -O --target-dir "$target_dir"
 [ "$build_only" = 0 ] || exit 0
 
