@@ -11,9 +11,8 @@
 # On 2 cores the builds are most of the time, so nothing is compiled twice that need
 # not be: clippy lints the workspace's crates as the test build compiles them (no
 # separate check build of the dependencies), the venv installs while that build runs,
-# and the fuzz targets' sanitizer build runs at the lowest priority beside everything
-# else, taking the cores when the others leave them idle (the tests spend most of their
-# time waiting on servers).
+# and the fuzz targets' sanitizer build runs at the lowest priority beside the tests,
+# which spend most of their time waiting on servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,15 +43,6 @@ venv_pid=$!
 background+=("$venv_pid")
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
-
-step "fuzz build (cargo-fuzz and the sanitizer build): starting in the background, at the lowest priority"
-# It takes only what the other steps leave idle, mostly while the tests wait on servers.
-# Its session's scheduling group gets the low priority too (with autogroups, which
-# Linux makes per session, a nice value counts only within its group).
-setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 19 "$@"' fuzz-build \
-    env CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 &
-fuzz_build_pid=$!
-background+=("$fuzz_build_pid")
 
 step "chromium + chromedriver (the admin console's browser tests)"
 # Under CI=true a missing browser fails those tests; without CI they are skipped.
@@ -89,6 +79,15 @@ step "cargo lambda build --release"
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
     --bin credentials --bin intake --bin records --bin users --bin imports --bin archiver --bin ats-sync
 ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
+
+step "fuzz build (cargo-fuzz and the sanitizer build): starting in the background, at the lowest priority"
+# It takes only what the tests leave idle while they wait on servers.
+# Its session's scheduling group gets the low priority too (with autogroups, which
+# Linux makes per session, a nice value counts only within its group).
+setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 19 "$@"' fuzz-build \
+    env CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 &
+fuzz_build_pid=$!
+background+=("$fuzz_build_pid")
 
 step "cargo test"
 TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
