@@ -10,9 +10,8 @@
 #
 # On 2 cores the builds are most of the time, so nothing is compiled twice that need
 # not be: clippy lints the workspace's crates as the test build compiles them (no
-# separate check build of the dependencies), the venv installs while that build runs,
-# and the fuzz targets' sanitizer build runs at the lowest priority beside the tests,
-# which spend most of their time waiting on servers.
+# separate check build of the dependencies), and the venv installs while that build
+# runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,26 +20,16 @@ jobs="${CARGO_BUILD_JOBS:-2}"
 
 step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
-# A step started in the background runs in a process group of its own (setsid), so an
-# early exit stops the whole of it, cargo and rustc included.
-background=()
-stop_background() { for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
-trap stop_background EXIT
-# Waits for the background step $1 (its process id) and shows its log $2 if it failed.
-finish() {
-    local status=0
-    wait "$1" || status=$?
-    if [ "$status" != 0 ]; then cat "$2"; echo "failed (exit $status)"; exit 1; fi
-}
 logs="$(mktemp -d)"
 
 step "python tools ($venv): installing in the background"
+# In a process group of its own (setsid), so that an early exit stops the whole of it.
 setsid bash -c '
     [ -x "$1/bin/python" ] || python3 -m venv "$1"
     "$1/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 ' venv "$venv" >"$logs/venv" 2>&1 &
 venv_pid=$!
-background+=("$venv_pid")
+trap 'kill -- "-$venv_pid" 2>/dev/null || true' EXIT
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
 
@@ -70,7 +59,9 @@ lint=(env RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings)
 "${lint[@]}" cargo test --workspace --all-targets --locked -j "$jobs" --no-run
 
 step "python tools: waiting for the install"
-finish "$venv_pid" "$logs/venv"
+venv_status=0
+wait "$venv_pid" || venv_status=$?
+if [ "$venv_status" != 0 ]; then cat "$logs/venv"; echo "the install failed (exit $venv_status)"; exit 1; fi
 echo "ready: $("$venv/bin/pip" freeze --disable-pip-version-check | wc -l) packages"
 
 step "cargo lambda build --release"
@@ -79,15 +70,6 @@ step "cargo lambda build --release"
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
     --bin credentials --bin intake --bin records --bin users --bin imports --bin archiver --bin ats-sync
 ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
-
-step "fuzz build (cargo-fuzz and the sanitizer build): starting in the background, at the lowest priority"
-# It takes only what the tests leave idle while they wait on servers.
-# Its session's scheduling group gets the low priority too (with autogroups, which
-# Linux makes per session, a nice value counts only within its group).
-setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 19 "$@"' fuzz-build \
-    env CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 &
-fuzz_build_pid=$!
-background+=("$fuzz_build_pid")
 
 step "cargo test"
 TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
@@ -110,10 +92,6 @@ else
     [ "$aws_status" != 0 ] || { echo "no test matched aws::"; aws_status=1; }
 fi
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
-
-step "fuzz build: waiting for it"
-finish "$fuzz_build_pid" "$logs/fuzz-build"
-tail -n 1 "$logs/fuzz-build"
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
