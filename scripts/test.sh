@@ -23,13 +23,14 @@ step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60));
 logs="$(mktemp -d)"
 
 step "python tools ($venv): installing in the background"
-# In a process group of its own (setsid), so that an early exit stops the whole of it.
+# In a process group of its own (setsid), so that an early exit stops the whole of it;
+# the logs go with the script.
 setsid bash -c '
     [ -x "$1/bin/python" ] || python3 -m venv "$1"
     "$1/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 ' venv "$venv" >"$logs/venv" 2>&1 &
 venv_pid=$!
-trap 'kill -- "-$venv_pid" 2>/dev/null || true' EXIT
+trap 'kill -- "-$venv_pid" 2>/dev/null || true; rm -rf "$logs"' EXIT
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
 
@@ -99,5 +100,4 @@ CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 step "SAM template lint"
 VENV_BIN="$venv/bin" scripts/lint-infra.sh
 
-rm -rf "$logs"
 step "all checks passed"
