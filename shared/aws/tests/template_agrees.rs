@@ -101,7 +101,8 @@ fn queues_match_schema() {
     assert_eq!(dlq_name, format!("{intake_name}{}", schema::DLQ_SUFFIX));
 }
 
-/// Every item action but scans: what the functions that write items are granted.
+/// Every item action but scans: what the functions that update, delete or transact
+/// items are granted.
 const ITEMS: &[&str] = &[
     "dynamodb:GetItem",
     "dynamodb:PutItem",
