@@ -6,6 +6,7 @@
 # Installs cargo-fuzz when missing.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   scripts/fuzz.sh --build-only      (installs cargo-fuzz and builds every target)
 #
 # A crash, a failed check, an input taking over 10 s or a run using over 2 GB stops
 # with the input left in fuzz/artifacts/TARGET/ (replay it with
@@ -15,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+build_only=0
+if [ "${1:-}" = --build-only ]; then build_only=1; shift; fi
 seconds="${1:-600}"
 shift $(($# > 0 ? 1 : 0))
 tools="${TEXTBRIDGE_TOOLS:-$HOME/.cache/textbridge/tools}"
@@ -41,6 +44,7 @@ cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev
 # arithmetic in a dependency that wraps harmlessly in production is not reported
 # (calamine's XLSX cell references, e.g.); AddressSanitizer stays on.
 cargo fuzz build -O --target-dir "$target_dir"
+[ "$build_only" = 0 ] || exit 0
 
 # One target per core at a time (CARGO_BUILD_JOBS, default 2): each still fuzzes for
 # SECONDS on a core of its own; the results are printed in target order.

@@ -30,7 +30,8 @@ setsid bash -c '
     "$1/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 ' venv "$venv" >"$logs/venv" 2>&1 &
 venv_pid=$!
-trap 'kill -- "-$venv_pid" 2>/dev/null || true; rm -rf "$logs"' EXIT
+beside=
+trap 'kill -- "-$venv_pid" 2>/dev/null || true; [ -z "$beside" ] || kill -- "-$beside" 2>/dev/null || true; rm -rf "$logs"' EXIT
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
 
@@ -76,25 +77,41 @@ step "cargo test"
 TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
 export TEXTBRIDGE_BOOTSTRAP_DIR
 # The AWS backend's end-to-end tests (`aws::` of shared/lambda/tests/it) spend most of
-# their time waiting on moto's one Python process: they run beside all the others.
-# The two filters are complements, so every test runs exactly once.
-aws_log="$logs/aws"
-"${lint[@]}" cargo test --workspace --locked -j "$jobs" -- aws:: >"$aws_log" 2>&1 &
-aws_pid=$!
+# their time waiting on moto's one Python process: they run beside all the others (the
+# two filters are complements, so every test runs exactly once), and the fuzz targets'
+# build follows them there, into the others' last minute, whose test binaries mostly
+# wait on servers one after another. The others run four at a time in each binary:
+# most wait on servers of their own (the local server, schemathesis, Chromium) more
+# than they compute. What runs beside is a process group of its own, for the trap.
+set -m
+( status=0
+  "${lint[@]}" cargo test --workspace --locked -j "$jobs" -- aws:: >"$logs/aws" 2>&1 || status=$?
+  echo "$status" >"$logs/aws.status"
+  status=0
+  CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 || status=$?
+  echo "$status" >"$logs/fuzz-build.status" ) &
+beside=$!
+set +m
 status=0
-"${lint[@]}" cargo test --workspace --locked -j "$jobs" -- --skip aws:: || status=$?
-aws_status=0
-wait "$aws_pid" || aws_status=$?
+"${lint[@]}" cargo test --workspace --locked -j "$jobs" -- --skip aws:: --test-threads 4 || status=$?
+wait "$beside" || true
+aws_status="$(cat "$logs/aws.status")"
 echo "--- the AWS backend's end-to-end tests (aws::), run beside the others:"
-if [ "$aws_status" = 0 ] && grep -qE '^test result: ok\. [1-9]' "$aws_log"; then
-    grep -E '^test .* ok$|^test result: ok\. [1-9]' "$aws_log"
+if [ "$aws_status" = 0 ] && grep -qE '^test result: ok\. [1-9]' "$logs/aws"; then
+    grep -E '^test .* ok$|^test result: ok\. [1-9]' "$logs/aws"
 else
-    cat "$aws_log"
+    cat "$logs/aws"
     [ "$aws_status" != 0 ] || { echo "no test matched aws::"; aws_status=1; }
 fi
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
+if [ "$(cat "$logs/fuzz-build.status")" != 0 ]; then
+    cat "$logs/fuzz-build"
+    echo "the fuzz targets' build (run beside the tests) failed"
+    exit 1
+fi
+echo "built beside the tests: $(tail -n 1 "$logs/fuzz-build")"
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 
 step "SAM template lint"

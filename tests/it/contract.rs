@@ -231,24 +231,48 @@ async fn schemathesis_finds_the_server_keeping_to_the_document() {
         eprintln!("skipped: {why}");
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &[]);
+    // Three runs at once (each is a single-threaded process), each against a server
+    // of its own: a customer admin reaches
+    // nearly every route; staff the operator routes; the admin again, with the routes
+    // that take ids aimed at things that exist.
+    let installations: Vec<_> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let server = Server::start(dir.path(), &[]);
+            (dir, server, tempfile::tempdir().expect("report dir"))
+        })
+        .collect();
 
     // The server serves the document the code makes.
-    let (status, served) = Client::default().call("GET", &format!("{}/openapi.json", server.base), None, None).await;
+    let first = &installations[0].1;
+    let (status, served) = Client::default().call("GET", &format!("{}/openapi.json", first.base), None, None).await;
     assert_eq!(status, 200);
     assert_eq!(served, serde_json::from_str::<Value>(&generated()).expect("json"));
 
-    // A customer admin reaches nearly every route; staff the operator routes. Then
-    // again as the admin, with the routes that take ids aimed at things that exist.
-    let report = tempfile::tempdir().expect("tempdir");
-    let admin = token(dir.path(), &["--tenant", "acme"]);
-    let staff = token(dir.path(), &["--tenant", "acme", "--role", "staff"]);
-    let fail = |run: &str, output: String| panic!("schemathesis {run}:\n{output}\nserver log:\n{}", server.logs());
-    for (role, bearer) in [("customer_admin", &admin), ("staff", &staff)] {
-        run_schemathesis(&st, &server.base, bearer, None, report.path()).unwrap_or_else(|o| fail(role, o));
-    }
-    let config = report.path().join("seeded.toml");
-    std::fs::write(&config, seed(&server.base, &admin).await).expect("write settings");
-    run_schemathesis(&st, &server.base, &admin, Some(&config), report.path()).unwrap_or_else(|o| fail("seeded", o));
+    let admin = |dir: &Path| token(dir, &["--tenant", "acme"]);
+    let staff = |dir: &Path| token(dir, &["--tenant", "acme", "--role", "staff"]);
+    let (seeded_dir, seeded_server, seeded_report) = &installations[2];
+    let config = seeded_report.path().join("seeded.toml");
+    std::fs::write(&config, seed(&seeded_server.base, &admin(seeded_dir.path())).await).expect("write settings");
+    let runs = [
+        ("customer_admin", admin(installations[0].0.path()), None),
+        ("staff", staff(installations[1].0.path()), None),
+        ("seeded", admin(seeded_dir.path()), Some(config.as_path())),
+    ];
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let running: Vec<_> = runs
+            .iter()
+            .zip(&installations)
+            .map(|((run, bearer, config), (_, server, report))| {
+                let st = &st;
+                scope.spawn(move || {
+                    run_schemathesis(st, &server.base, bearer, *config, report.path())
+                        .err()
+                        .map(|output| format!("schemathesis {run}:\n{output}\nserver log:\n{}", server.logs()))
+                })
+            })
+            .collect();
+        running.into_iter().filter_map(|run| run.join().expect("a schemathesis run")).collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -306,7 +306,7 @@ pub async fn store_transaction_is_all_or_nothing(b: &Backend) {
     let same_key_twice =
         [Write::Put { item: Item::new(a.clone()), condition: None }, Write::Delete { key: a.clone(), condition: None }];
     assert!(matches!(b.store.transact(&same_key_twice).await, Err(PortError::Invalid(_))));
-    assert!(b.store.get(&a).await.expect("get").is_some());
+    assert_eq!(b.store.get(&a).await.expect("get").expect("a").int("v"), Some(1), "the put is rolled back too");
 }
 
 /// Key attribute names cannot be used as attributes.
