@@ -6,6 +6,11 @@
 //! closes it — and the server exits — however the test process ends, crashes
 //! included.
 //!
+//! The wrapper also makes each DynamoDB request atomic (one lock around moto's
+//! DynamoDB calls, as DynamoDB applies each), and has a transaction back up only the
+//! items it names rather than deep-copy whole tables (the same roll-back, at a cost
+//! that no longer grows with the table).
+//!
 //! The server is found as `moto_server` on `PATH`, or at the path in `MOTO_SERVER`.
 //! Each [`backend`] gets its own table, queue pair and secrets prefix on it, so tests
 //! can run in parallel.
@@ -39,9 +44,6 @@ def _watch_stdin():
     finally:
         os._exit(0)
 threading.Thread(target=_watch_stdin, daemon=True).start()
-# DynamoDB applies each request (a conditional write, a transaction) atomically;
-# moto's threaded server would interleave two requests' condition checks and
-# writes. One lock around every DynamoDB backend call gives the real semantics.
 import copy, functools
 import moto.dynamodb.models as _models
 from moto.dynamodb.models import DynamoDBBackend, DynamoType, Table
@@ -91,6 +93,9 @@ def _transact_write_items(self, transact_items):
     finally:
         _models.copy = copy
 DynamoDBBackend.transact_write_items = _transact_write_items
+# DynamoDB applies each request (a conditional write, a transaction) atomically;
+# moto's threaded server would interleave two requests' condition checks and
+# writes. One lock around every DynamoDB backend call gives the real semantics.
 _lock = threading.RLock()
 def _atomic(f):
     @functools.wraps(f)
