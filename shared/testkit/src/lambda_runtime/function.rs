@@ -184,6 +184,18 @@ struct Environment {
     api: RuntimeApi,
     child: Child,
     spawned: Instant,
+    /// The threads reading the process's standard output and error.
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Environment {
+    /// Waits for the reader threads to reach the end of the exited process's output,
+    /// so that every line it wrote is in the logs before its exit is reported.
+    fn read_to_end(&mut self) {
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+    }
 }
 
 impl Drop for Environment {
@@ -217,7 +229,7 @@ fn keep_lines(
     kind: Stream,
     process: usize,
     logs: Arc<Mutex<Vec<LogLine>>>,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(text) = line else { break };
@@ -227,7 +239,7 @@ fn keep_lines(
             }
             logs.push(LogLine { process, stream: kind, text });
         }
-    });
+    })
 }
 
 impl Function {
@@ -287,16 +299,17 @@ impl Function {
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("could not start {}: {e}", spec.bootstrap.display())))?;
         self.cold_starts += 1;
+        let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            keep_lines(out, Stream::Stdout, self.cold_starts, self.logs.clone());
+            readers.push(keep_lines(out, Stream::Stdout, self.cold_starts, self.logs.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            keep_lines(err, Stream::Stderr, self.cold_starts, self.logs.clone());
+            readers.push(keep_lines(err, Stream::Stderr, self.cold_starts, self.logs.clone()));
         }
         self.last_init = None;
         self.last_init_error = None;
         self.last_exit = None;
-        self.environment = Some(Environment { api, child, spawned });
+        self.environment = Some(Environment { api, child, spawned, readers });
         Ok(())
     }
 
@@ -314,6 +327,7 @@ impl Function {
         if let Some(mut environment) = self.environment.take() {
             let _ = environment.child.kill();
             self.last_exit = environment.child.wait().ok();
+            environment.read_to_end();
             self.note_init(&environment);
             self.last_init_error = environment.api.init_error();
         }
@@ -329,7 +343,8 @@ impl Function {
     /// torn down).
     fn exited(&mut self) -> Option<ExitStatus> {
         let status = self.environment.as_mut().and_then(|e| e.child.try_wait().ok().flatten())?;
-        if let Some(environment) = self.environment.take() {
+        if let Some(mut environment) = self.environment.take() {
+            environment.read_to_end();
             self.note_init(&environment);
             self.last_init_error = environment.api.init_error();
         }
