@@ -232,9 +232,8 @@ async fn schemathesis_finds_the_server_keeping_to_the_document() {
         return;
     };
     // Three runs at once (each is a single-threaded process), each against a server
-    // of its own: a customer admin reaches
-    // nearly every route; staff the operator routes; the admin again, with the routes
-    // that take ids aimed at things that exist.
+    // of its own: a customer admin reaches nearly every route; staff the operator
+    // routes; the admin again, with the routes that take ids aimed at things that exist.
     let installations: Vec<_> = (0..3)
         .map(|_| {
             let dir = tempfile::tempdir().expect("tempdir");
