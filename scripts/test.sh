@@ -21,6 +21,8 @@ jobs="${CARGO_BUILD_JOBS:-2}"
 step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 logs="$(mktemp -d)"
+# Stops with the log $2 of a step run beside the others when its status $1 is not 0.
+check_beside() { [ "$1" = 0 ] || { cat "$2"; echo "$3 failed (status: $1)"; exit 1; }; }
 
 step "python tools ($venv): installing in the background"
 # In a process group of its own (setsid), so that an early exit stops the whole of it;
@@ -63,7 +65,7 @@ lint=(env RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings)
 step "python tools: waiting for the install"
 venv_status=0
 wait "$venv_pid" || venv_status=$?
-if [ "$venv_status" != 0 ]; then cat "$logs/venv"; echo "the install failed (exit $venv_status)"; exit 1; fi
+check_beside "$venv_status" "$logs/venv" "the install"
 echo "ready: $("$venv/bin/pip" freeze --disable-pip-version-check | wc -l) packages"
 
 step "cargo lambda build --release"
@@ -106,11 +108,8 @@ fi
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
-if [ "$(cat "$logs/fuzz-build.status" 2>/dev/null || echo "never finished")" != 0 ]; then
-    cat "$logs/fuzz-build"
-    echo "the fuzz targets' build (run beside the tests) failed"
-    exit 1
-fi
+check_beside "$(cat "$logs/fuzz-build.status" 2>/dev/null || echo "never finished")" "$logs/fuzz-build" \
+    "the fuzz targets' build (run beside the tests)"
 echo "built beside the tests: $(tail -n 1 "$logs/fuzz-build")"
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 

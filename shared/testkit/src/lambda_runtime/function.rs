@@ -327,10 +327,16 @@ impl Function {
         if let Some(mut environment) = self.environment.take() {
             let _ = environment.child.kill();
             self.last_exit = environment.child.wait().ok();
-            environment.read_to_end();
-            self.note_init(&environment);
-            self.last_init_error = environment.api.init_error();
+            self.keep_report(environment);
         }
+    }
+
+    /// Keeps what an ended environment reported: every line its process wrote, its
+    /// init duration and its init error.
+    fn keep_report(&mut self, mut environment: Environment) {
+        environment.read_to_end();
+        self.note_init(&environment);
+        self.last_init_error = environment.api.init_error();
     }
 
     fn note_init(&mut self, environment: &Environment) {
@@ -343,10 +349,8 @@ impl Function {
     /// torn down).
     fn exited(&mut self) -> Option<ExitStatus> {
         let status = self.environment.as_mut().and_then(|e| e.child.try_wait().ok().flatten())?;
-        if let Some(mut environment) = self.environment.take() {
-            environment.read_to_end();
-            self.note_init(&environment);
-            self.last_init_error = environment.api.init_error();
+        if let Some(environment) = self.environment.take() {
+            self.keep_report(environment);
         }
         self.last_exit = Some(status);
         Some(status)
