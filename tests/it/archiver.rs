@@ -10,7 +10,7 @@ use textbridge::worker;
 use textbridge_app::{
     App, Config,
     archive::Archiver,
-    ports::{Ats, AtsError, AtsMessage, RecordRef},
+    ports::{Ats, AtsError, AtsMessage, Clock, RecordRef},
     worker::MessageHandler,
 };
 use textbridge_domain::{
@@ -104,12 +104,31 @@ impl Ats for LosesFirstAnswer {
     }
 }
 
+/// A clock that moves only when told to.
+struct ManualClock(std::sync::Mutex<time::OffsetDateTime>);
+
+impl ManualClock {
+    fn advance(&self, by: Duration) {
+        *self.0.lock().expect("clock") += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> time::OffsetDateTime {
+        *self.0.lock().expect("clock")
+    }
+}
+
 #[tokio::test]
 async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
     let (_embedded, backend, tenant) = acme_with_e1().await;
     let ats = Arc::new(LosesFirstAnswer::default());
+    // The lease is counted on the app's clock in whole seconds: a moving clock could
+    // cross a second's end between two deliveries and end the lease early.
+    let clock = Arc::new(ManualClock(std::sync::Mutex::new(time::OffsetDateTime::now_utc())));
     let config = Config { visibility_timeout: Duration::from_secs(1), ..Config::default() };
-    let handler = Archiver::new(App::on(backend, config).with_ats(Some(ats.clone())).shared());
+    let app = App::on(backend, config).with_ats(Some(ats.clone())).with_clock(clock.clone());
+    let handler = Archiver::new(app.shared());
     let text = seed::inbound_text(
         ProviderKind::Zipwhip,
         "1327295480212647936",
@@ -121,7 +140,7 @@ async fn an_ats_write_whose_answer_was_lost_is_found_not_repeated() {
 
     assert!(handler.handle(&body).await.is_err(), "the lost answer fails the first delivery");
     assert!(handler.handle(&body).await.is_err(), "a redelivery within the lease waits for the claim");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_millis(2100));
     handler.handle(&body).await.expect("after the lease: found in the ATS, marked done");
     handler.handle(&body).await.expect("done stays done");
     assert_eq!(ats.writes.lock().expect("writes").len(), 1, "written once");

@@ -20,6 +20,8 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The threads that read its stdout and stderr into `logs`.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Server {
@@ -29,7 +31,11 @@ impl Drop for Server {
     }
 }
 
-fn keep_lines(stream: impl Read + Send + 'static, logs: Arc<Mutex<Vec<String>>>, addr: Option<mpsc::Sender<String>>) {
+fn keep_lines(
+    stream: impl Read + Send + 'static,
+    logs: Arc<Mutex<Vec<String>>>,
+    addr: Option<mpsc::Sender<String>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             if let Some(tx) = &addr
@@ -40,7 +46,7 @@ fn keep_lines(stream: impl Read + Send + 'static, logs: Arc<Mutex<Vec<String>>>,
             }
             logs.lock().expect("logs").push(line);
         }
-    });
+    })
 }
 
 impl Server {
@@ -56,18 +62,24 @@ impl Server {
             .expect("spawn textbridge serve");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
-        keep_lines(child.stdout.take().expect("stdout"), logs.clone(), Some(tx));
-        keep_lines(child.stderr.take().expect("stderr"), logs.clone(), None);
+        let readers = vec![
+            keep_lines(child.stdout.take().expect("stdout"), logs.clone(), Some(tx)),
+            keep_lines(child.stderr.take().expect("stderr"), logs.clone(), None),
+        ];
         let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not log its address");
-        Server { child, base: format!("http://{addr}"), logs }
+        Server { child, base: format!("http://{addr}"), logs, readers }
     }
 
-    /// Stops the server as `kill -TERM` does (it finishes the work in hand) and waits
-    /// until it has exited.
-    pub fn terminate(mut self) {
+    /// Stops the server as `kill -TERM` does (it finishes the work in hand), waits
+    /// until it has exited and returns everything it printed, to its last line.
+    pub fn terminate(mut self) -> String {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         assert!(status.is_ok_and(|s| s.success()), "kill -TERM");
         let _ = self.child.wait();
+        for reader in std::mem::take(&mut self.readers) {
+            reader.join().expect("log reader");
+        }
+        self.logs()
     }
 
     /// The server's process id.
@@ -75,7 +87,8 @@ impl Server {
         self.child.id()
     }
 
-    /// Everything the server printed so far.
+    /// Everything the server printed so far (lines on their way may be missing: a
+    /// check of the whole log reads what `terminate` returns).
     pub fn logs(&self) -> String {
         self.logs.lock().expect("logs").join("\n")
     }

@@ -112,9 +112,8 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let logs = format!("{}\n{}", server.logs(), syncing.logs());
+    // Stopped first, so every line they printed is read.
+    let logs = format!("{}\n{}", server.terminate(), syncing.terminate());
     let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(lines.len() > 10, "JSON log lines:\n{logs}");
     // Counters for operators, as CloudWatch Embedded Metric Format lines.
