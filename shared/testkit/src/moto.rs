@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use textbridge_app::Backend;
+use textbridge_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use textbridge_aws::aws_config::{self, BehaviorVersion, Region, SdkConfig};
 use textbridge_aws::aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use textbridge_aws::{AwsConfig, aws_sdk_dynamodb, aws_sdk_sqs, schema};
@@ -228,16 +229,27 @@ pub fn endpoint() -> &'static str {
     &SERVER.get_or_init(start).endpoint
 }
 
+/// How long a call to moto may go without a byte of its answer. The SDK's default
+/// (20 s) is for a network that stalls; moto answers one DynamoDB call at a time (the
+/// wrapper's lock), and under the full test load on 2 cores a call has waited longer
+/// than that for the calls queued before it.
+const STALL_GRACE: Duration = Duration::from_secs(120);
+
 /// An SDK configuration pointed at the moto server: region `us-east-1`, dummy
 /// credentials, no environment or profile settings involved in either.
 pub async fn sdk_config() -> SdkConfig {
-    let endpoint = endpoint();
-    let credentials = Credentials::new("testing", "testing", None, None, "moto");
+    sdk_config_signed_by(Credentials::new("testing", "testing", None, None, "moto")).await
+}
+
+/// [`sdk_config`], signing with `credentials` (an IAM user's keys, where the server
+/// enforces IAM).
+pub async fn sdk_config_signed_by(credentials: Credentials) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .endpoint_url(endpoint)
+        .endpoint_url(endpoint())
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .http_client(textbridge_aws::sdk_http_client())
+        .stalled_stream_protection(StalledStreamProtectionConfig::enabled().grace_period(STALL_GRACE).build())
         .load()
         .await
 }

@@ -27,8 +27,8 @@
 //!   grants its batch form on the same resources.
 
 use serde_json::{Map, Value, json};
-use textbridge_aws::aws_config::{self, BehaviorVersion, Region, SdkConfig};
-use textbridge_aws::aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use textbridge_aws::aws_config::SdkConfig;
+use textbridge_aws::aws_sdk_dynamodb::config::Credentials;
 use tokio::sync::OnceCell;
 
 use super::function::AccessKeys;
@@ -217,13 +217,7 @@ pub fn moto_enforceable(policy: &Value) -> Value {
 pub async fn sdk_config(keys: &AccessKeys) -> SdkConfig {
     let credentials =
         Credentials::new(keys.access_key_id.clone(), keys.secret_access_key.clone(), None, None, "textbridge-iam");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto::endpoint())
-        .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(textbridge_aws::sdk_http_client())
-        .load()
-        .await
+    moto::sdk_config_signed_by(credentials).await
 }
 
 /// Creates the IAM user `name` with `policy` as its only (inline) policy and returns
