@@ -60,7 +60,7 @@ async fn worker_deletes_successes_and_dead_letters_failures() {
     let (stop, stopped) = watch::channel(false);
     let run = tokio::spawn(worker::run(queue.clone(), Arc::new(FailsOnBad), Duration::from_millis(300), stopped));
     let mut dead = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..600 {
         dead = queue.dead_letters(10).await.expect("dead letters");
         if !dead.is_empty() {
             break;

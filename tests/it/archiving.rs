@@ -258,7 +258,7 @@ impl World {
     pub(crate) async fn wait_for_unmatched(&self, tenant: &str) -> Value {
         let admin = self.admin(tenant);
         let mut unmatched = Value::Null;
-        for _ in 0..100 {
+        for _ in 0..600 {
             unmatched = self.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
             if unmatched.as_array().is_some_and(|a| !a.is_empty()) {
                 break;
@@ -484,7 +484,7 @@ async fn shared_numbers_unmatched_messages_and_zipwhip_ids() {
     let attached = w.wait_for("acme", "employee", "e5", 1).await;
     assert_eq!(attached[0]["body"], "who is this?");
     let mut left = Value::Null;
-    for _ in 0..50 {
+    for _ in 0..600 {
         left = w.call("GET", "/messages/unmatched", &admin, None).await.1["messages"].clone();
         if left == json!([]) {
             break;

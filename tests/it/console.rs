@@ -203,7 +203,7 @@ async fn the_admin_console_in_a_real_browser() {
     let (_, users) = w.call("GET", "/users?q=cara", &w.admin("acme"), None).await;
     assert_eq!(users["users"][0]["email"], "cara@acme.test", "imported: {users}");
 
-    // Operations: a text the ATS refused three times is a dead letter; replay it.
+    // Operations: a text the ATS refused on every try is a dead letter; replay it.
     assert_eq!(
         w.post_textus(
             &hook,

@@ -221,7 +221,7 @@ async fn a_text_is_sent_once_per_key_archived_once_and_refused_to_opted_out_numb
     assert_eq!((status, &accepted["recipients"]), (202, &json!(2)), "{accepted}");
     let progress = format!("/messages/mass/{}", accepted["job"].as_str().unwrap_or_default());
     let mut report = json!({});
-    for _ in 0..100 {
+    for _ in 0..600 {
         report = w.call("GET", &progress, &me, None).await.1;
         if report["done"] == true {
             break;

@@ -150,10 +150,10 @@ async fn every_accepted_webhook_is_archived_once_across_sigkills() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(per_message.len(), WEBHOOKS, "every message written back to the ATS");
+    let dead = client.call("GET", &format!("{base}/admin/dead-letters"), Some(&admin), None).await.1;
+    assert_eq!(per_message.len(), WEBHOOKS, "every message written back to the ATS; dead letters: {dead}");
     let twice: Vec<_> = per_message.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "written to the ATS more than once: {twice:?}");
-    let dead = client.call("GET", &format!("{base}/admin/dead-letters"), Some(&admin), None).await.1;
     assert_eq!(dead, Value::Array(vec![]), "no dead letters");
     drop(server);
 }

@@ -89,7 +89,7 @@ fn request(method: &str, target: &str, bearer: Option<&str>, body: Option<&str>)
 
 /// Waits (at most 5 s) until the server logged a line containing `needle`.
 async fn wait_for_log(server: &Server, needle: &str) -> String {
-    for _ in 0..100 {
+    for _ in 0..600 {
         let logs = server.logs();
         if logs.contains(needle) {
             return logs;
@@ -312,7 +312,7 @@ async fn connections_over_the_limit_get_a_json_503() {
         assert!(closed_by(stream, deadline).await, "slow connection still open");
     }
     let mut healthy = false;
-    for _ in 0..50 {
+    for _ in 0..600 {
         if raw(&addr, &request("GET", "/health", None, None)).await.status == 200 {
             healthy = true;
             break;

@@ -51,7 +51,7 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     let req = client.raw().post(url(&hook)).header("content-type", "application/json").body(text);
     assert_eq!(client.send(req).await.0, 202);
     let mut archived = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..600 {
         archived = client.call("GET", &url("/records/employee/e1/messages"), Some(&admin), None).await.1;
         if archived["messages"].as_array().is_some_and(|m| !m.is_empty()) {
             break;
@@ -90,7 +90,7 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     assert_eq!(status, 201, "{preview}");
     let id = preview["id"].as_str().expect("import id").to_owned();
     assert_eq!(client.call("POST", &url(&format!("/users/imports/{id}/run")), Some(&admin), None).await.0, 202);
-    for _ in 0..100 {
+    for _ in 0..600 {
         let (_, job) = client.call("GET", &url(&format!("/users/imports/{id}")), Some(&admin), None).await;
         if job["state"] == "done" {
             break;
@@ -106,7 +106,7 @@ async fn every_line_can_be_followed_and_none_carries_private_data() {
     let connection = json!({"connector": "tempworks", "base_url": ats.uri(), "token": ATS_TOKEN});
     assert_eq!(client.call("PUT", &url("/credentials/ats"), Some(&admin), Some(&connection)).await.0, 200);
     let syncing = Server::start(dir.path(), &[("ZIPWHIP_BASE_URL", &zw.uri())]);
-    for _ in 0..100 {
+    for _ in 0..600 {
         if syncing.logs().contains("\"message\":\"ats sync run\",\"tenants\":1") {
             break;
         }

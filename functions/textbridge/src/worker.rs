@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 /// Batches handled at once (as several SQS pollers would): their writes share the
 /// embedded backend's commits. Not more: a crash interrupts every message in flight,
-/// each of which waits out its visibility timeout and its ATS lease again, and one
-/// interrupted twice may run out of receives.
+/// each of which waits out its visibility timeout and its ATS lease again, and spends
+/// one of its receives.
 const POLLERS: usize = 2;
 
 /// Polls `queue` until `shutdown` turns true, [`POLLERS`] batches at a time: each

@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use textbridge_app::Backend;
-use textbridge_app::ports::{Condition, Item, Key, PortError, Query, SecretName, Update, Write};
+use textbridge_app::ports::{Condition, Item, Key, MAX_RECEIVES, PortError, Query, SecretName, Update, Write};
 use textbridge_embedded::{DB_FILE, Embedded, KEY_FILE, open};
 
 fn name(parts: &[&str]) -> SecretName {
@@ -472,7 +472,7 @@ async fn dead_letters_keep_order_and_replays_join_the_back() {
     let embedded = Embedded::open_temporary().expect("open");
     let q = embedded.backend().queue;
     let ids = q.send_batch(&["a".to_owned(), "b".to_owned(), "c".to_owned()]).await.expect("send");
-    for _ in 0..3 {
+    for _ in 0..MAX_RECEIVES {
         assert_eq!(q.receive(10, Duration::ZERO).await.expect("receive").len(), 3);
     }
     q.send("d").await.expect("send");

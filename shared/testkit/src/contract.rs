@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use textbridge_app::{
     Backend,
-    ports::{Condition, Item, Key, PortError, Query, Queue, Received, SecretName, Update, Write},
+    ports::{Condition, Item, Key, MAX_RECEIVES, PortError, Query, Queue, Received, SecretName, Update, Write},
 };
 
 /// Generates one `#[tokio::test]` per contract check, each on a fresh backend made by
@@ -408,17 +408,18 @@ pub async fn queue_redelivers_after_visibility_timeout(b: &Backend) {
 
 async fn poison(q: &dyn Queue, body: &str) -> String {
     let id = q.send(body).await.expect("send");
-    for round in 1..=3 {
+    for round in 1..=MAX_RECEIVES {
         let got = receive_all(q, 1, Duration::from_secs(1)).await;
         assert_eq!(got.len(), 1, "receive {round}");
         assert_eq!(got[0].receive_count, round);
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    assert!(q.receive(10, Duration::from_secs(1)).await.expect("receive").is_empty(), "moved after 3 receives");
+    assert!(q.receive(10, Duration::from_secs(1)).await.expect("receive").is_empty(), "moved after the last receive");
     id
 }
 
-/// After three receives a message is a dead letter; replay brings it back once.
+/// After [`MAX_RECEIVES`] receives a message is a dead letter; replay brings it back
+/// once.
 pub async fn queue_dead_letters_after_max_receives_and_replays(b: &Backend) {
     let q = b.queue.as_ref();
     poison(q, "poison").await;

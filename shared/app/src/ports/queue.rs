@@ -5,8 +5,11 @@ use async_trait::async_trait;
 use super::PortResult;
 
 /// Receives after which a message moves to the dead-letter queue (SQS
-/// `maxReceiveCount`, the same in the SAM template).
-pub const MAX_RECEIVES: u32 = 3;
+/// `maxReceiveCount`, the same in the SAM template). Five, as AWS recommends for a
+/// queue that Lambda polls: a receive is spent by every try, including one that
+/// only finds another archiver's ATS lease still running, and by every message
+/// in flight when its process dies.
+pub const MAX_RECEIVES: u32 = 5;
 
 /// A message taken from the queue, invisible to others until its visibility timeout
 /// ends or it is deleted.
