@@ -23,6 +23,8 @@ step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60));
 logs="$(mktemp -d)"
 # Stops with the log $2 of a step run beside the others when its status $1 is not 0.
 check_beside() { [ "$1" = 0 ] || { cat "$2"; echo "$3 failed (status: $1)"; exit 1; }; }
+# The status a step run beside the others wrote to the file $1, or "never finished".
+status_of() { cat "$1" 2>/dev/null || echo "never finished"; }
 
 step "python tools ($venv): installing in the background"
 # In a process group of its own (setsid), so that an early exit stops the whole of it;
@@ -97,7 +99,7 @@ set +m
 status=0
 "${lint[@]}" cargo test --workspace --locked -j "$jobs" -- --skip aws:: --test-threads 4 || status=$?
 wait "$beside" || true
-aws_status="$(cat "$logs/aws.status" 2>/dev/null || echo "never finished")"
+aws_status="$(status_of "$logs/aws.status")"
 echo "--- the AWS backend's end-to-end tests (aws::), run beside the others:"
 if [ "$aws_status" = 0 ] && grep -qE '^test result: ok\. [1-9]' "$logs/aws"; then
     grep -E '^test .* ok$|^test result: ok\. [1-9]' "$logs/aws"
@@ -108,8 +110,7 @@ fi
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
-check_beside "$(cat "$logs/fuzz-build.status" 2>/dev/null || echo "never finished")" "$logs/fuzz-build" \
-    "the fuzz targets' build (run beside the tests)"
+check_beside "$(status_of "$logs/fuzz-build.status")" "$logs/fuzz-build" "the fuzz targets' build (run beside the tests)"
 echo "built beside the tests: $(tail -n 1 "$logs/fuzz-build")"
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 
