@@ -20,6 +20,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use axum::{Extension, Json, Router, extract::DefaultBodyLimit, http::StatusCode, middleware};
 use textbridge_domain::Error;
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use identity::{Authenticator, Caller, Claims};
@@ -49,8 +50,8 @@ pub fn source_ip(parts: &axum::http::request::Parts) -> Option<IpAddr> {
 }
 
 /// Adds what every deployment of a router needs: the host's authenticator, a JSON
-/// 404 for unknown routes, the body limit and the request id / log span. Apply
-/// once, to the outermost router.
+/// 404 for unknown routes, the body limit, the JSON 500 for a handler that panics and
+/// the request id / log span. Apply once, to the outermost router.
 pub fn finish(router: Router, auth: Arc<dyn Authenticator>) -> Router {
     router
         .fallback(|| async { ApiError(Error::NotFound("no such route".into())) })
@@ -64,7 +65,15 @@ pub fn finish(router: Router, auth: Arc<dyn Authenticator>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(identity::HostAuthenticator(auth)))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(request_id::layer))
+}
+
+/// The answer to a request whose handler panicked: the JSON 500 of any unexpected
+/// error, with the request id. What the panic carried is not logged or answered (it
+/// may hold anything the handler had); the panic hook logs where it happened.
+fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    axum::response::IntoResponse::into_response(ApiError(Error::unexpected("a request handler panicked")))
 }
 
 #[cfg(test)]
@@ -100,6 +109,7 @@ mod tests {
             Router::new()
                 .route("/echo", post(|ApiJson(_): ApiJson<Input>| async { "ok" }))
                 .route("/boom", get(|| async { ApiError(Error::unexpected("db password=hunter2 leaked")) }))
+                .route("/panic", get(|| async { panic_with_secret() }))
                 .route("/email", get(|| async { ApiError(textbridge_domain::Email::parse("nope").unwrap_err()) })),
             Arc::new(Nobody),
         )
@@ -160,6 +170,23 @@ mod tests {
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert_eq!(message, format!("internal error (request id {id})"));
         assert!(!body.to_string().contains("hunter2"));
+    }
+
+    /// A handler that panics with something private in its message.
+    fn panic_with_secret() -> &'static str {
+        std::panic::panic_any("db password=hunter2 leaked".to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_gets_the_json_500_and_the_router_goes_on() {
+        let (status, id, body) = call(Request::get("/panic").body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+        let id = id.expect("x-request-id");
+        assert_eq!(body["error"]["message"], format!("internal error (request id {id})"));
+        assert!(!body.to_string().contains("hunter2"));
+        let (status, _, _) = call(post_json(r#"{"name":"x"}"#)).await;
+        assert_eq!(status, StatusCode::OK, "the next request is served");
     }
 
     #[tokio::test]

@@ -30,9 +30,10 @@ pub const METRICS_TARGET: &str = "textbridge::metrics";
 pub const NAMESPACE: &str = "Textbridge";
 
 /// Installs the JSON log subscriber at `level` (e.g. `info`, or per target such as
-/// `info,textbridge_app=debug`; anything unreadable is `info`). Calling it twice is
-/// harmless.
+/// `info,textbridge_app=debug`; anything unreadable is `info`), and [`log_panic`] as
+/// the panic hook. Calling it twice is harmless.
 pub fn init(level: &str) {
+    std::panic::set_hook(Box::new(log_panic));
     // Targets, not an `EnvFilter`: the latter's regex-based matchers would link a DFA
     // builder into every function for filters no setting uses.
     let filter = level.parse::<Targets>().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
@@ -45,6 +46,14 @@ pub fn init(level: &str) {
     let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "textbridge".to_owned());
     let emf = Emf::new(service, std::io::stdout());
     let _ = tracing_subscriber::registry().with(filter).with(json).with(emf).try_init();
+}
+
+/// Logs a panic as one JSON error line that says where in the code it happened, in
+/// place of the standard hook's text, which quotes what the panic said (that may be
+/// anything the code held: a body, a phone number, a secret).
+pub fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let location = info.location().map_or_else(|| "unknown".to_owned(), ToString::to_string);
+    tracing::error!(location = %location, "panicked");
 }
 
 /// Writes metric events as Embedded Metric Format lines to `out`.
@@ -132,6 +141,27 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_panic_is_logged_with_where_it_happened_and_not_what_it_said() {
+        let out = Shared::default();
+        let writer = out.clone();
+        let json = fmt::layer().json().flatten_event(true).with_writer(move || writer.clone());
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(log_panic));
+        let caught = tracing::subscriber::with_default(tracing_subscriber::registry().with(json), || {
+            std::panic::catch_unwind(|| panic!("password=hunter2 for +12065550123"))
+        });
+        std::panic::set_hook(previous);
+        assert!(caught.is_err());
+        let text = String::from_utf8(out.0.lock().map(|b| b.clone()).unwrap_or_default()).unwrap_or_default();
+        assert!(!text.contains("hunter2") && !text.contains("5550123"), "{text}");
+        let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!((&lines[0]["level"], &lines[0]["message"]), (&json!("ERROR"), &json!("panicked")));
+        let location = lines[0]["location"].as_str().unwrap_or_default();
+        assert!(location.starts_with(file!()) && location.contains(':'), "{location}");
     }
 
     #[test]
