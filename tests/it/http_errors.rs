@@ -87,7 +87,7 @@ fn request(method: &str, target: &str, bearer: Option<&str>, body: Option<&str>)
     head.into_bytes()
 }
 
-/// Waits (at most 5 s) until the server logged a line containing `needle`.
+/// Waits (at most 30 s) until the server logged a line containing `needle`.
 async fn wait_for_log(server: &Server, needle: &str) -> String {
     for _ in 0..600 {
         let logs = server.logs();

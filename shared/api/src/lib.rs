@@ -116,7 +116,12 @@ mod tests {
     }
 
     async fn call(req: Request<Body>) -> (StatusCode, Option<String>, Value) {
-        let resp = app().oneshot(req).await.expect("response");
+        call_on(app(), req).await
+    }
+
+    /// Sends `req` to `router`: the status, the request id and the JSON body.
+    async fn call_on(router: Router, req: Request<Body>) -> (StatusCode, Option<String>, Value) {
+        let resp = router.oneshot(req).await.expect("response");
         let status = resp.status();
         let id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
@@ -180,17 +185,14 @@ mod tests {
     #[tokio::test]
     async fn a_handler_that_panics_gets_the_json_500_and_the_router_goes_on() {
         let router = app();
-        let resp = router.clone().oneshot(Request::get("/panic").body(Body::empty()).expect("request")).await;
-        let resp = resp.expect("response");
-        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).expect("a JSON body");
+        let (status, id, body) =
+            call_on(router.clone(), Request::get("/panic").body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["error"]["code"], "internal", "{body}");
         assert_eq!(body["error"]["message"], format!("internal error (request id {})", id.expect("x-request-id")));
         assert!(!body.to_string().contains("hunter2"));
-        let next = router.oneshot(post_json(r#"{"name":"x"}"#)).await.expect("response");
-        assert_eq!(next.status(), StatusCode::OK, "the same router serves the next request");
+        let (status, _, _) = call_on(router, post_json(r#"{"name":"x"}"#)).await;
+        assert_eq!(status, StatusCode::OK, "the same router serves the next request");
     }
 
     #[tokio::test]
