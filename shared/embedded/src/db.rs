@@ -17,7 +17,8 @@ use textbridge_app::ports::{PortError, PortResult};
 
 use crate::{BUSY_TIMEOUT, DB_FILE, KEY_FILE, SCHEMA_VERSION, keyfile};
 
-/// Schema version 1. Every statement is idempotent.
+/// Schema version 2. Every statement is idempotent, and brings a version 1 database
+/// up to date.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
     pk      TEXT NOT NULL,
@@ -40,7 +41,11 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at_ms     INTEGER NOT NULL,
     dead_at_ms     INTEGER
 );
-CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, seq);
+-- Version 2: the queue's index carries what a receive filters on and what the depth
+-- counts, so that neither reads the messages' bodies (version 1's index was
+-- messages_queue, on (queue, seq) alone).
+DROP INDEX IF EXISTS messages_queue;
+CREATE INDEX IF NOT EXISTS messages_waiting ON messages (queue, seq, visible_at_ms, sent_at_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS secrets (

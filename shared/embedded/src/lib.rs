@@ -49,7 +49,7 @@ pub const DB_FILE: &str = "textbridge.db";
 pub const KEY_FILE: &str = "secrets.key";
 
 /// The database schema version (`PRAGMA user_version`) this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a write waits for another connection (another process) to finish its own
 /// before the call fails with [`PortError::Retryable`].

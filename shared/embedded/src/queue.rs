@@ -23,6 +23,21 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Candidates read at a time while receiving.
 const SCAN_CHUNK: i64 = 64;
 
+/// The queue's depth: visible (?1 = intake, visible at ?3 = now), in flight, dead
+/// (?2), and the oldest waiting message's send time — from the queue's index alone.
+const DEPTH: &str = "SELECT
+        COALESCE(SUM(queue = ?1 AND visible_at_ms <= ?3), 0),
+        COALESCE(SUM(queue = ?1 AND visible_at_ms > ?3), 0),
+        COALESCE(SUM(queue = ?2), 0),
+        MIN(CASE WHEN queue = ?1 THEN sent_at_ms END)
+    FROM messages";
+
+/// The next ?4 messages of queue ?1 after sequence number ?2 that are visible at ?3,
+/// oldest first; only those are read from the table.
+const CANDIDATES: &str = "SELECT seq, id, body, receive_count FROM messages
+    WHERE queue = ?1 AND seq > ?2 AND visible_at_ms <= ?3
+    ORDER BY seq LIMIT ?4";
+
 /// [`Queue`] on SQLite.
 pub(crate) struct SqliteQueue {
     db: Arc<Db>,
@@ -152,14 +167,7 @@ impl Queue for SqliteQueue {
             .read(move |conn| {
                 let now = now_ms();
                 let (visible, in_flight, dead, oldest): (i64, i64, i64, Option<i64>) = conn
-                    .prepare_cached(
-                        "SELECT
-                            COALESCE(SUM(queue = ?1 AND visible_at_ms <= ?3), 0),
-                            COALESCE(SUM(queue = ?1 AND visible_at_ms > ?3), 0),
-                            COALESCE(SUM(queue = ?2), 0),
-                            MIN(CASE WHEN queue = ?1 THEN sent_at_ms END)
-                         FROM messages",
-                    )
+                    .prepare_cached(DEPTH)
                     .and_then(|mut stmt| {
                         stmt.query_row(params![INTAKE, DEAD, now], |row| {
                             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -216,13 +224,7 @@ fn receive(tx: &Connection, max: usize, visibility_ms: i64) -> PortResult<Vec<Re
     let mut after = 0i64;
     'scan: loop {
         let candidates: Vec<(i64, String, String, u32)> = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT seq, id, body, receive_count FROM messages
-                     WHERE queue = ?1 AND seq > ?2 AND visible_at_ms <= ?3
-                     ORDER BY seq LIMIT ?4",
-                )
-                .db()?;
+            let mut stmt = tx.prepare_cached(CANDIDATES).db()?;
             let rows = stmt
                 .query_map(params![INTAKE, after, now, SCAN_CHUNK], |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -258,4 +260,30 @@ fn receive(tx: &Connection, max: usize, visibility_ms: i64) -> PortResult<Vec<Re
         }
     }
     Ok(received)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Durability;
+
+    /// SQLite's plan for `sql`, one line per step.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
+        let values: [&dyn rusqlite::ToSql; 4] = [&INTAKE, &DEAD, &0, &10];
+        let values = &values[..stmt.parameter_count()];
+        stmt.query_map(values, |row| row.get::<_, String>(3))
+            .expect("plan rows")
+            .map(|r| r.expect("plan row"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_depth_and_a_receive_read_the_queues_index_not_the_bodies() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = Arc::new(Db::open(tmp.path(), Durability::Normal, None).expect("open"));
+        let (depth, candidates) = db.read(|conn| Ok((plan(conn, DEPTH), plan(conn, CANDIDATES)))).await.expect("plans");
+        assert_eq!(depth, ["SCAN messages USING COVERING INDEX messages_waiting"]);
+        assert_eq!(candidates, ["SEARCH messages USING INDEX messages_waiting (queue=? AND seq>?)"]);
+    }
 }

@@ -242,6 +242,41 @@ async fn a_newer_schema_is_refused() {
 }
 
 #[tokio::test]
+async fn a_version_1_database_is_brought_up_to_date_and_its_queue_kept() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let q = {
+        let b = open(tmp.path()).await.expect("open");
+        b.backend().queue.send("{\"waiting\":1}").await.expect("send");
+        b.backend().queue.send("{\"waiting\":2}").await.expect("send");
+        b.backend().queue
+    };
+    drop(q);
+    // Version 1's layout: the queue's index on (queue, seq) alone.
+    raw_sql(
+        tmp.path(),
+        "DROP INDEX messages_waiting; CREATE INDEX messages_queue ON messages (queue, seq); PRAGMA user_version = 1",
+    );
+
+    let b = open(tmp.path()).await.expect("a version 1 database opens");
+    let conn = rusqlite::Connection::open(tmp.path().join(DB_FILE)).expect("raw open");
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("user_version");
+    assert_eq!(version, textbridge_embedded::SCHEMA_VERSION);
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")
+        .expect("indexes")
+        .query_map([], |row| row.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(indexes, ["messages_receipt", "messages_waiting"], "the old index is gone");
+    let depth = b.backend().queue.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight), (2, 0));
+    let got = b.backend().queue.receive(10, Duration::from_secs(30)).await.expect("receive");
+    let bodies: Vec<_> = got.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["{\"waiting\":1}", "{\"waiting\":2}"], "both kept, in order");
+}
+
+#[tokio::test]
 async fn database_is_in_wal_mode_with_a_schema_version() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let _embedded = open(tmp.path()).await.expect("open");
