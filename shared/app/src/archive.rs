@@ -333,15 +333,18 @@ async fn archive_to(
         event: None,
     }
     .to_item(keys::conversation_entry(tenant, record.kind, &record.id, &message.occurred_at, provider, id))?;
-    store.put(&entry, None).await?;
-
     let state_key = keys::archive_state(tenant, record.kind, &record.id, provider, id);
     let Some(ats) = app.ats.as_ref() else {
+        // Both at once (on the embedded backend they share a commit): every delivery
+        // puts the entry again whatever the state says, so a failure of either only
+        // has the message retried.
         let done =
             ArchiveState { state: ArchivePhase::Done, lease_until: None, attempt: 0, ats_id: None, waiting: None };
-        store.put(&done.to_item(state_key)?, None).await?;
+        let done = done.to_item(state_key)?;
+        futures::future::try_join(store.put(&entry, None), store.put(&done, None)).await?;
         return Ok(());
     };
+    store.put(&entry, None).await?;
     let now_secs = app.clock.now().unix_timestamp();
     let lease =
         Update::default().set("state", "writing").set("lease_until", now_secs + lease_secs(app)).add("attempt", 1);

@@ -2,11 +2,12 @@
 //! database work off the async runtime.
 
 use std::fs::{DirBuilder, OpenOptions};
+use std::ops::Deref;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -81,13 +82,20 @@ impl Durability {
 /// Most writes committed together in one transaction (group commit).
 const MAX_GROUP: usize = 256;
 
+/// How many read connections: one per processor, at least 2 and at most 8. Reads
+/// run side by side up to that many at once.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(2, 8)
+}
+
 /// The open database, the secret cipher, and (for temporary backends) the directory
-/// guard. Dropping it stops the writer thread and closes both connections before the
+/// guard. Dropping it stops the writer thread and closes the connections before the
 /// directory goes.
 ///
 /// Writes go to one writer thread that owns the write connection; reads go through
-/// another connection, so that a read never waits for a write's flush to disk (in WAL
-/// mode readers see the last commit and do not block the writer).
+/// [`reader_count`] other connections, so that a read never waits for a write's flush to
+/// disk nor for another read (in WAL mode readers see the last commit and do not
+/// block the writer).
 ///
 /// **Group commit**: the writer takes every write waiting when it becomes free (up to
 /// [`MAX_GROUP`]) into one transaction, each write in its own savepoint, and answers
@@ -96,7 +104,7 @@ const MAX_GROUP: usize = 256;
 /// what it wrote is durable.
 pub(crate) struct Db {
     writer: Option<Writer>,
-    reader: Mutex<Connection>,
+    readers: Readers,
     cipher: ChaCha20Poly1305,
     data_dir: PathBuf,
     _temp: Option<TempDir>,
@@ -106,6 +114,51 @@ pub(crate) struct Db {
 struct Writer {
     jobs: Sender<Job>,
     thread: JoinHandle<()>,
+}
+
+/// The read connections not in use, and the signal that one came back.
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    returned: Condvar,
+}
+
+impl Readers {
+    /// Takes an idle read connection, waiting for one while all are in use.
+    fn take(&self) -> Reader<'_> {
+        // The list is only pushed to and popped from, so a panic cannot leave it
+        // half-changed.
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Reader { conn: Some(conn), readers: self };
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A read connection taken from [`Readers`]; it goes back when dropped, also while a
+/// panic unwinds.
+struct Reader<'a> {
+    conn: Option<Connection>,
+    readers: &'a Readers,
+}
+
+impl Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.readers.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+            self.readers.returned.notify_one();
+        }
+    }
 }
 
 /// One write: runs on the write connection inside the group's transaction (or is told
@@ -136,7 +189,7 @@ impl Db {
         let cipher = keyfile::load_or_create(&data_dir.join(KEY_FILE))?;
         let path = data_dir.join(DB_FILE);
         let writer = open_writer(&path, durability)?;
-        let reader = open_reader(&path)?;
+        let readers = (0..reader_count()).map(|_| open_reader(&path)).collect::<PortResult<Vec<_>>>()?;
         let (jobs, queued) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("textbridge-db-writer".to_owned())
@@ -145,7 +198,7 @@ impl Db {
         tracing::debug!(data_dir = %data_dir.display(), ?durability, "opened the embedded backend");
         Ok(Self {
             writer: Some(Writer { jobs, thread }),
-            reader: Mutex::new(reader),
+            readers: Readers { idle: Mutex::new(readers), returned: Condvar::new() },
             cipher,
             data_dir: data_dir.to_path_buf(),
             _temp: temp,
@@ -171,7 +224,11 @@ impl Db {
     {
         let db = Arc::clone(self);
         blocking(move || {
-            let conn = lock(&db.reader)?;
+            let conn = db.readers.take();
+            if !conn.is_autocommit() {
+                // A read that panicked left its statement's transaction open.
+                conn.execute_batch("ROLLBACK").db()?;
+            }
             f(&conn)
         })
         .await
@@ -264,17 +321,6 @@ fn run_job(conn: &Connection, job: Job) -> (Answer, PortResult<()>) {
 /// Runs `f` on tokio's blocking threads (database and file work).
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> PortResult<T> + Send + 'static) -> PortResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| PortError::Unexpected(format!("a blocking task failed: {e}")))?
-}
-
-/// Locks a connection, outside any transaction.
-fn lock(conn: &Mutex<Connection>) -> PortResult<MutexGuard<'_, Connection>> {
-    // A panic while the lock was held rolled its transaction back while unwinding
-    // (the transaction guard's drop), so the connection is still sound.
-    let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-    if !conn.is_autocommit() {
-        conn.execute_batch("ROLLBACK").db()?;
-    }
-    Ok(conn)
 }
 
 /// Opens the write connection: creates the database file, sets it up for concurrent,
@@ -371,5 +417,52 @@ pub(crate) fn map_error(e: rusqlite::Error) -> PortError {
         }
         Some(ErrorCode::ConstraintViolation) => PortError::ConditionFailed,
         _ => PortError::Unexpected(format!("database error: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temporary() -> (TempDir, Arc<Db>) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = Arc::new(Db::open(tmp.path(), Durability::Normal, None).expect("open"));
+        (tmp, db)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_run_side_by_side() {
+        let (_tmp, db) = temporary();
+        // Each read waits inside for the other (10 s at most): with one connection the
+        // second starts only after the first gave up.
+        let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let read = || {
+            let inside = Arc::clone(&inside);
+            db.read(move |conn| {
+                inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let started = Instant::now();
+                while inside.load(std::sync::atomic::Ordering::SeqCst) < 2
+                    && started.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let met = started.elapsed() < Duration::from_secs(10);
+                Ok((met, conn.query_row("SELECT COUNT(*) FROM items", [], |row| row.get::<_, i64>(0)).db()?))
+            })
+        };
+        let (a, b) = tokio::join!(read(), read());
+        assert_eq!((a.expect("read"), b.expect("read")), ((true, 0), (true, 0)), "the two reads ran at once");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_panics_gives_its_connection_back() {
+        let (_tmp, db) = temporary();
+        for _ in 0..=reader_count() {
+            let failed = db.read(|_| -> PortResult<()> { panic!("a read that panics") }).await;
+            assert!(matches!(failed, Err(PortError::Unexpected(_))), "{failed:?}");
+        }
+        let read = db.read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)).db());
+        let one = tokio::time::timeout(Duration::from_secs(30), read).await.expect("a connection was free");
+        assert_eq!(one.expect("read"), 1);
     }
 }
