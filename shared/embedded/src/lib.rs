@@ -9,7 +9,8 @@
 //!   to disk, so an accepted message survives a killed process and a power loss.
 //!   Another process (the CLI) may open the same directory at the same time; writers
 //!   wait up to [`BUSY_TIMEOUT`] for each other. Within a process, writes take turns
-//!   on one connection while reads use another and never wait for a write.
+//!   on one connection while reads run side by side on others (one per processor)
+//!   and never wait for a write.
 //! - `secrets.key` — the 32-byte key that encrypts secret values (ChaCha20-Poly1305),
 //!   created on first open with mode `0600`; a key file that group or others may read
 //!   is refused.
