@@ -424,15 +424,13 @@ pub(crate) fn map_error(e: rusqlite::Error) -> PortError {
 mod tests {
     use super::*;
 
-    fn temporary() -> (TempDir, Arc<Db>) {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let db = Arc::new(Db::open(tmp.path(), Durability::Normal, None).expect("open"));
-        (tmp, db)
+    fn temporary() -> Arc<Db> {
+        crate::Embedded::open_temporary().expect("open").db
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_run_side_by_side() {
-        let (_tmp, db) = temporary();
+        let db = temporary();
         // Each read waits inside for the other (10 s at most): with one connection the
         // second starts only after the first gave up.
         let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -456,7 +454,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_that_panics_gives_its_connection_back() {
-        let (_tmp, db) = temporary();
+        let db = temporary();
         for _ in 0..=reader_count() {
             let failed = db.read(|_| -> PortResult<()> { panic!("a read that panics") }).await;
             assert!(matches!(failed, Err(PortError::Unexpected(_))), "{failed:?}");

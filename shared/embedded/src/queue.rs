@@ -265,7 +265,6 @@ fn receive(tx: &Connection, max: usize, visibility_ms: i64) -> PortResult<Vec<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Durability;
 
     /// SQLite's plan for `sql`, one line per step.
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
@@ -280,8 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_depth_and_a_receive_read_the_queues_index_not_the_bodies() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let db = Arc::new(Db::open(tmp.path(), Durability::Normal, None).expect("open"));
+        let db = crate::Embedded::open_temporary().expect("open").db;
         let (depth, candidates) = db.read(|conn| Ok((plan(conn, DEPTH), plan(conn, CANDIDATES)))).await.expect("plans");
         assert_eq!(depth, ["SCAN messages USING COVERING INDEX messages_waiting"]);
         assert_eq!(candidates, ["SEARCH messages USING INDEX messages_waiting (queue=? AND seq>?)"]);

@@ -244,13 +244,10 @@ async fn a_newer_schema_is_refused() {
 #[tokio::test]
 async fn a_version_1_database_is_brought_up_to_date_and_its_queue_kept() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let q = {
-        let b = open(tmp.path()).await.expect("open");
-        b.backend().queue.send("{\"waiting\":1}").await.expect("send");
-        b.backend().queue.send("{\"waiting\":2}").await.expect("send");
-        b.backend().queue
-    };
-    drop(q);
+    let b = open(tmp.path()).await.expect("open");
+    b.backend().queue.send("{\"waiting\":1}").await.expect("send");
+    b.backend().queue.send("{\"waiting\":2}").await.expect("send");
+    drop(b);
     // Version 1's layout: the queue's index on (queue, seq) alone.
     raw_sql(
         tmp.path(),
@@ -262,7 +259,7 @@ async fn a_version_1_database_is_brought_up_to_date_and_its_queue_kept() {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("user_version");
     assert_eq!(version, textbridge_embedded::SCHEMA_VERSION);
     let indexes: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY name")
         .expect("indexes")
         .query_map([], |row| row.get(0))
         .expect("rows")
