@@ -20,8 +20,6 @@ const MAX_BATCH: u32 = 10;
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 /// SQS's largest message body, in bytes.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Candidates read at a time while receiving.
-const SCAN_CHUNK: i64 = 64;
 
 /// The queue's depth: visible (?1 = intake, visible at ?3 = now), in flight, dead
 /// (?2), and the oldest waiting message's send time — from the queue's index alone.
@@ -32,11 +30,12 @@ const DEPTH: &str = "SELECT
         MIN(CASE WHEN queue = ?1 THEN sent_at_ms END)
     FROM messages";
 
-/// The next ?4 messages of queue ?1 after sequence number ?2 that are visible at ?3,
-/// oldest first; only those are read from the table.
+/// The next 64 messages of queue ?1 after sequence number ?2 that are visible at ?3,
+/// oldest first; only those are read from the table. The limit is written out: a
+/// limit bound as a value has SQLite plan the statement again at every run.
 const CANDIDATES: &str = "SELECT seq, id, body, receive_count FROM messages
     WHERE queue = ?1 AND seq > ?2 AND visible_at_ms <= ?3
-    ORDER BY seq LIMIT ?4";
+    ORDER BY seq LIMIT 64";
 
 /// [`Queue`] on SQLite.
 pub(crate) struct SqliteQueue {
@@ -100,14 +99,12 @@ impl Queue for SqliteQueue {
     async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>> {
         self.db
             .read(move |conn| {
+                // No `LIMIT ?` (see CANDIDATES): the rows come in seq order, one step each.
                 let mut stmt =
-                    conn.prepare_cached("SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq LIMIT ?2").db()?;
-                let rows = stmt
-                    .query_map(params![DEAD, i64::from(max)], |row| {
-                        Ok(DeadLetter { id: row.get(0)?, body: row.get(1)? })
-                    })
-                    .db()?;
-                rows.map(DbResult::db).collect()
+                    conn.prepare_cached("SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq").db()?;
+                let rows =
+                    stmt.query_map(params![DEAD], |row| Ok(DeadLetter { id: row.get(0)?, body: row.get(1)? })).db()?;
+                rows.take(usize::try_from(max).unwrap_or(usize::MAX)).map(DbResult::db).collect()
             })
             .await
     }
@@ -226,9 +223,7 @@ fn receive(tx: &Connection, max: usize, visibility_ms: i64) -> PortResult<Vec<Re
         let candidates: Vec<(i64, String, String, u32)> = {
             let mut stmt = tx.prepare_cached(CANDIDATES).db()?;
             let rows = stmt
-                .query_map(params![INTAKE, after, now, SCAN_CHUNK], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })
+                .query_map(params![INTAKE, after, now], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
                 .db()?;
             rows.map(DbResult::db).collect::<PortResult<_>>()?
         };
@@ -275,6 +270,38 @@ mod tests {
             .expect("plan rows")
             .map(|r| r.expect("plan row"))
             .collect()
+    }
+
+    #[tokio::test]
+    async fn receiving_and_listing_dead_letters_again_plans_nothing_again() {
+        let backend = crate::Embedded::open_temporary().expect("open");
+        let queue = SqliteQueue::new(Arc::clone(&backend.db));
+        for n in 0..4 {
+            queue.send(&format!("m{n}")).await.expect("send");
+        }
+        for max in [1_u32, 2] {
+            let received = queue.receive(max, Duration::from_secs(60)).await.expect("receive");
+            assert_eq!(received.len(), max as usize);
+        }
+        let receives = backend
+            .db
+            .write(|tx| Ok(tx.prepare_cached(CANDIDATES).db()?.get_status(rusqlite::StatementStatus::RePrepare)))
+            .await
+            .expect("status");
+        assert_eq!(receives, 0, "the receive's candidates were planned again");
+        let listed = backend
+            .db
+            .read(|conn| {
+                let sql = "SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq";
+                let plan: Vec<String> = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .and_then(|mut stmt| stmt.query_map([DEAD], |row| row.get(3))?.collect())
+                    .db()?;
+                Ok(plan)
+            })
+            .await
+            .expect("plan");
+        assert_eq!(listed, ["SEARCH messages USING INDEX messages_waiting (queue=?)"]);
     }
 
     #[tokio::test]

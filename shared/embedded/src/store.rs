@@ -447,7 +447,10 @@ impl Plan {
         Ok(Self { query: query.clone(), limit: query.limit.min(MAX_LIMIT), after })
     }
 
-    fn run(&self, conn: &rusqlite::Connection) -> PortResult<Page> {
+    /// The statement and its values. No `LIMIT ?`: SQLite plans a statement again at
+    /// every step after a new value is bound to its limit, so the page's size is
+    /// counted while reading (rows come in index order, one step each).
+    fn statement(&self) -> (String, Vec<SqlValue>) {
         let (pk_col, sk_col) = match self.query.index {
             Index::Primary => ("pk", "sk"),
             Index::Gsi1 => ("gsi1pk", "gsi1sk"),
@@ -478,15 +481,18 @@ impl Plan {
             Index::Primary => sql.push_str(&format!(" ORDER BY sk {dir}")),
             Index::Gsi1 => sql.push_str(&format!(" ORDER BY gsi1sk {dir}, pk {dir}, sk {dir}")),
         }
-        sql.push_str(" LIMIT ?");
-        args.push(SqlValue::Integer(i64::from(self.limit)));
+        (sql, args)
+    }
 
+    fn run(&self, conn: &rusqlite::Connection) -> PortResult<Page> {
+        let (sql, args) = self.statement();
         let mut stmt = conn.prepare_cached(&sql).db()?;
         let rows = stmt.query_map(params_from_iter(args), raw_item).db()?;
-        let items = rows.map(|row| row.db()?.into_item()).collect::<PortResult<Vec<_>>>()?;
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let items = rows.take(limit).map(|row| row.db()?.into_item()).collect::<PortResult<Vec<_>>>()?;
         // As DynamoDB does: a full page always has a cursor (the next page may be
         // empty), a page that is not full never has one.
-        let full = items.len() >= usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let full = items.len() >= limit;
         let next = if full {
             items.last().and_then(|last| Position::of(self.query.index, last)).map(|p| p.encode())
         } else {
@@ -538,6 +544,63 @@ mod tests {
         }
         assert_eq!(Position::decode("not a cursor"), None);
         assert_eq!(Position::decode(&URL_SAFE_NO_PAD.encode("[\"P\",\"a\"]")), None);
+    }
+
+    /// Runs every shape of query twice on one read connection, with other values each
+    /// time; returns, per shape, SQLite's plan and how often the statement was planned
+    /// again.
+    async fn query_shapes(db: &Arc<Db>) -> Vec<(String, Vec<String>, i32)> {
+        for n in 0..3 {
+            let item = Item {
+                key: Key { pk: format!("T#{}", n % 2), sk: format!("M#{n}") },
+                index: Some(Key { pk: format!("P#{}", n % 2), sk: format!("S#{n}") }),
+                attrs: Map::new(),
+            };
+            db.write(move |tx| save(tx, &item)).await.expect("save");
+        }
+        let shapes = |n: u32| {
+            let first = Query::new(format!("T#{n}"), "").limit(1 + n);
+            let cursor = Some(Position::Primary { pk: format!("T#{n}"), sk: "M#0".to_owned() }.encode());
+            [
+                first.clone(),
+                Query::new(format!("T#{n}"), "M#").limit(1 + n).descending(),
+                Query { cursor, ..first },
+                Query::new(format!("P#{n}"), "S#").on_index().limit(1 + n),
+            ]
+        };
+        db.read(move |conn| {
+            let mut out = Vec::new();
+            for (a, b) in shapes(0).into_iter().zip(shapes(1)) {
+                let (a, b) = (Plan::new(&a)?, Plan::new(&b)?);
+                a.run(conn)?;
+                b.run(conn)?;
+                let (sql, _) = b.statement();
+                let plan = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .and_then(|mut stmt| {
+                        let n = stmt.parameter_count();
+                        stmt.query_map(params_from_iter(vec!["x"; n]), |row| row.get::<_, String>(3))?.collect()
+                    })
+                    .db()?;
+                let planned_again = conn.prepare_cached(&sql).db()?.get_status(rusqlite::StatementStatus::RePrepare);
+                out.push((sql, plan, planned_again));
+            }
+            Ok(out)
+        })
+        .await
+        .expect("queries")
+    }
+
+    #[tokio::test]
+    async fn a_query_run_again_with_other_values_is_not_planned_again_and_reads_in_index_order() {
+        let db = crate::Embedded::open_temporary().expect("open").db;
+        let shapes = query_shapes(&db).await;
+        assert_eq!(shapes.len(), 4);
+        for (sql, plan, planned_again) in shapes {
+            assert_eq!(planned_again, 0, "{sql}");
+            assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{sql}: {plan:?}");
+            assert!(plan.iter().all(|step| step.starts_with("SEARCH items USING")), "{sql}: {plan:?}");
+        }
     }
 
     #[test]
