@@ -10,7 +10,7 @@ use textbridge::worker;
 use textbridge_app::{
     App, Config,
     archive::Archiver,
-    ports::{Ats, AtsError, AtsMessage, Clock, RecordRef},
+    ports::{Ats, AtsError, AtsMessage, Clock, DeadLetter, PortResult, Queue, QueueDepth, Received, RecordRef},
     worker::MessageHandler,
 };
 use textbridge_domain::{
@@ -72,6 +72,61 @@ async fn worker_deletes_successes_and_dead_letters_failures() {
     assert_eq!(dead.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["bad 1"]);
     let depth = queue.depth().await.expect("depth");
     assert_eq!((depth.visible, depth.in_flight, depth.dead), (0, 0, 1), "successes deleted");
+}
+
+/// Asks the worker to stop as soon as it handles a message.
+struct StopsTheWorker(watch::Sender<bool>);
+
+#[async_trait]
+impl MessageHandler for StopsTheWorker {
+    async fn handle(&self, _body: &str) -> Result<(), Error> {
+        self.0.send_replace(true);
+        Ok(())
+    }
+}
+
+/// A queue whose deletes take a while.
+struct SlowDeletes(Arc<dyn Queue>);
+
+#[async_trait]
+impl Queue for SlowDeletes {
+    async fn send(&self, body: &str) -> PortResult<String> {
+        self.0.send(body).await
+    }
+    async fn send_batch(&self, bodies: &[String]) -> PortResult<Vec<String>> {
+        self.0.send_batch(bodies).await
+    }
+    async fn receive(&self, max: u32, visibility: Duration) -> PortResult<Vec<Received>> {
+        self.0.receive(max, visibility).await
+    }
+    async fn delete(&self, receipt: &str) -> PortResult<()> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.0.delete(receipt).await
+    }
+    async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>> {
+        self.0.dead_letters(max).await
+    }
+    async fn replay(&self, ids: Option<&[String]>) -> PortResult<u32> {
+        self.0.replay(ids).await
+    }
+    async fn depth(&self) -> PortResult<QueueDepth> {
+        self.0.depth().await
+    }
+}
+
+#[tokio::test]
+async fn a_stopping_worker_deletes_what_it_has_handled_before_it_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
+    let queue = embedded.backend().queue;
+    queue.send_batch(&["one".into(), "two".into(), "three".into()]).await.expect("send");
+    let (stop, stopped) = watch::channel(false);
+    let (slow, handler) = (Arc::new(SlowDeletes(queue.clone())), Arc::new(StopsTheWorker(stop)));
+    tokio::time::timeout(Duration::from_secs(60), worker::run(slow, handler, Duration::from_secs(60), stopped))
+        .await
+        .expect("the worker stops");
+    let depth = queue.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight, depth.dead), (0, 0, 0), "the handled batch deleted");
 }
 
 /// An ATS that records every write, and whose first answer is lost (the process

@@ -146,10 +146,14 @@ async fn round(
     ));
     loop {
         let depth = app.queue().expect("queue").depth().await.expect("depth");
-        if depth.visible == 0 && depth.in_flight == 0 {
+        let left = depth.visible + depth.in_flight;
+        if left == 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Counting reads every waiting message's index entry: asked 5 times a second
+        // while many wait, it takes a few percent of the processor from what it
+        // measures (every 20 ms, it took a fifth); every 5 ms near the end.
+        tokio::time::sleep(Duration::from_millis(left.clamp(500, 20_000) / 100)).await;
     }
     let wall = started.elapsed();
     let _ = stop.send(true);

@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use textbridge_app::{
-    ports::Queue,
+    ports::{Queue, Received},
     worker::{MessageHandler, handle_batch},
 };
 use tokio::sync::watch;
@@ -35,7 +35,11 @@ pub async fn run(
     }
 }
 
-/// One poller of [`run`].
+/// One poller of [`run`]. A batch's deletes are not waited for before the next
+/// receive, so that the two share a commit: a handled message kept past a crash is
+/// only handled again (handling is idempotent), never lost. They are waited for
+/// before the next batch's deletes and before the poller returns, so a poller has at
+/// most one batch deleting.
 async fn poll(
     queue: Arc<dyn Queue>,
     handler: Arc<dyn MessageHandler>,
@@ -43,6 +47,7 @@ async fn poll(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let idle = Duration::from_millis(200);
+    let mut deleting: Option<tokio::task::JoinHandle<()>> = None;
     while !*shutdown.borrow() {
         let batch = match queue.receive(10, visibility).await {
             Ok(batch) => batch,
@@ -59,19 +64,26 @@ async fn poll(
             continue;
         }
         let failed = handle_batch(handler.as_ref(), batch.iter().map(|m| (m.id.as_str(), m.body.as_str()))).await;
-        // Deleted all at once, so that the deletes share a commit.
-        let deletes: Vec<_> = batch
-            .into_iter()
-            .filter(|m| !failed.contains(&m.id))
-            .map(|message| {
-                let queue = Arc::clone(&queue);
-                tokio::spawn(async move { (queue.delete(&message.receipt).await, message.id) })
-            })
-            .collect();
-        for delete in deletes {
-            if let Ok((Err(e), message_id)) = delete.await {
-                tracing::warn!(%message_id, error = %e, "delete failed; the message will be redelivered");
+        let handled: Vec<_> = batch.into_iter().filter(|m| !failed.contains(&m.id)).collect();
+        if let Some(previous) = deleting.take() {
+            let _ = previous.await;
+        }
+        deleting = Some(tokio::spawn(delete(Arc::clone(&queue), handled)));
+    }
+    if let Some(previous) = deleting {
+        let _ = previous.await;
+    }
+}
+
+/// Deletes the handled `messages`, all at once so that the deletes share a commit.
+async fn delete(queue: Arc<dyn Queue>, messages: Vec<Received>) {
+    let deletes = messages.into_iter().map(|message| {
+        let queue = Arc::clone(&queue);
+        async move {
+            if let Err(e) = queue.delete(&message.receipt).await {
+                tracing::warn!(message_id = %message.id, error = %e, "delete failed; the message will be redelivered");
             }
         }
-    }
+    });
+    futures::future::join_all(deletes).await;
 }
