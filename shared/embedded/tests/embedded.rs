@@ -274,6 +274,25 @@ async fn a_version_1_database_is_brought_up_to_date_and_its_queue_kept() {
 }
 
 #[tokio::test]
+async fn only_a_messages_latest_receipt_deletes_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let b = open(tmp.path()).await.expect("open");
+    let q = b.backend().queue;
+    q.send("{\"m\":1}").await.expect("send");
+    let first = q.receive(1, Duration::from_secs(1)).await.expect("receive").remove(0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = q.receive(1, Duration::from_secs(30)).await.expect("receive again").remove(0);
+    for other in [first.receipt.as_str(), "not a receipt", ""] {
+        q.delete(other).await.expect("a receipt of no message deletes nothing");
+    }
+    let depth = q.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight), (0, 1), "still in flight");
+    q.delete(&second.receipt).await.expect("delete");
+    let depth = q.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight), (0, 0), "deleted by its latest receipt");
+}
+
+#[tokio::test]
 async fn database_is_in_wal_mode_with_a_schema_version() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let _embedded = open(tmp.path()).await.expect("open");
