@@ -103,6 +103,9 @@ impl Queue for SlowDeletes {
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.0.delete(receipt).await
     }
+    async fn hide(&self, receipt: &str, visibility: Duration) -> PortResult<()> {
+        self.0.hide(receipt, visibility).await
+    }
     async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>> {
         self.0.dead_letters(max).await
     }
@@ -127,6 +130,42 @@ async fn a_stopping_worker_deletes_what_it_has_handled_before_it_returns() {
         .expect("the worker stops");
     let depth = queue.depth().await.expect("depth");
     assert_eq!((depth.visible, depth.in_flight, depth.dead), (0, 0, 0), "the handled batch deleted");
+}
+
+/// Takes 1.2 s over each message, and counts the messages it is given.
+#[derive(Default)]
+struct Slow(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl MessageHandler for Slow {
+    async fn handle(&self, _body: &str) -> Result<(), Error> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_message_handled_for_longer_than_its_visibility_timeout_is_not_received_again_meanwhile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
+    let queue = embedded.backend().queue;
+    queue.send_batch(&["one".into(), "two".into()]).await.expect("send");
+    let (stop, stopped) = watch::channel(false);
+    let handler = Arc::new(Slow::default());
+    // Four visibility timeouts per message, with another poller free to receive it.
+    let run = tokio::spawn(worker::run(queue.clone(), handler.clone(), Duration::from_millis(300), stopped));
+    for _ in 0..600 {
+        let depth = queue.depth().await.expect("depth");
+        if depth.visible + depth.in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).expect("stop");
+    run.await.expect("worker");
+    assert_eq!(handler.0.load(std::sync::atomic::Ordering::SeqCst), 2, "each message handled once");
+    assert_eq!(queue.depth().await.expect("depth"), Default::default());
 }
 
 /// An ATS that records every write, and whose first answer is lost (the process

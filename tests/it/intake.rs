@@ -32,6 +32,9 @@ impl Queue for DownQueue {
     async fn delete(&self, _: &str) -> PortResult<()> {
         Err(PortError::Retryable("connection refused".into()))
     }
+    async fn hide(&self, _: &str, _: Duration) -> PortResult<()> {
+        Err(PortError::Retryable("connection refused".into()))
+    }
     async fn dead_letters(&self, _: u32) -> PortResult<Vec<DeadLetter>> {
         Err(PortError::Retryable("connection refused".into()))
     }

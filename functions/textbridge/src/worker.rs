@@ -10,10 +10,11 @@ use textbridge_app::{
 use tokio::sync::watch;
 
 /// Batches handled at once (as several SQS pollers would): their writes share the
-/// embedded backend's commits. Not more: a crash interrupts every message in flight,
-/// each of which waits out its visibility timeout and its ATS lease again, and spends
-/// one of its receives.
-const POLLERS: usize = 2;
+/// embedded backend's commits, whose flush to disk is most of a write's time, so the
+/// more in hand the fewer flushes per message. A message in hand is kept hidden while
+/// it is handled (see [`hidden_while`]); a crash interrupts every message in hand, each
+/// of which waits out its visibility timeout and spends one of its receives.
+const POLLERS: usize = 8;
 
 /// Polls `queue` until `shutdown` turns true, [`POLLERS`] batches at a time: each
 /// poller receives up to 10 messages, handles them, deletes those that succeeded.
@@ -63,7 +64,8 @@ async fn poll(
             }
             continue;
         }
-        let failed = handle_batch(handler.as_ref(), batch.iter().map(|m| (m.id.as_str(), m.body.as_str()))).await;
+        let handling = handle_batch(handler.as_ref(), batch.iter().map(|m| (m.id.as_str(), m.body.as_str())));
+        let failed = hidden_while(queue.as_ref(), &batch, visibility, handling).await;
         let handled: Vec<_> = batch.into_iter().filter(|m| !failed.contains(&m.id)).collect();
         if let Some(previous) = deleting.take() {
             let _ = previous.await;
@@ -72,6 +74,35 @@ async fn poll(
     }
     if let Some(previous) = deleting {
         let _ = previous.await;
+    }
+}
+
+/// Runs `work`, hiding `batch` again for `visibility` each time half of it has passed,
+/// so that no message of the batch is received again while it is being handled (a
+/// handler slower than the visibility timeout would otherwise spend the message's
+/// receives, and send it to the dead letters, while it makes progress).
+async fn hidden_while<T>(
+    queue: &dyn Queue,
+    batch: &[Received],
+    visibility: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let every = (visibility / 2).max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                let hides = batch.iter().map(|m| async move {
+                    if let Err(e) = queue.hide(&m.receipt, visibility).await {
+                        tracing::warn!(message_id = %m.id, error = %e, "could not hide the message for longer");
+                    }
+                });
+                futures::future::join_all(hides).await;
+            }
+        }
     }
 }
 

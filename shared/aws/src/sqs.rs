@@ -232,6 +232,18 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    async fn hide(&self, receipt: &str, visibility: Duration) -> PortResult<()> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(visibility_seconds(visibility))
+            .send()
+            .await
+            .map_err(map_err("ChangeMessageVisibility"))?;
+        Ok(())
+    }
+
     async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>> {
         let max = usize::try_from(max).unwrap_or(usize::MAX);
         let mut seen = HashSet::new();

@@ -76,10 +76,7 @@ impl Queue for SqliteQueue {
         if !(1..=MAX_BATCH).contains(&max) {
             return Err(PortError::Invalid(format!("a receive takes 1 to {MAX_BATCH} messages, not {max}")));
         }
-        if visibility > MAX_VISIBILITY {
-            return Err(PortError::Invalid("the visibility timeout is longer than 12 hours".to_owned()));
-        }
-        let visibility_ms = i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX);
+        let visibility_ms = visibility_ms(visibility)?;
         let max = usize::try_from(max).unwrap_or(1);
         self.db.write(move |tx| receive(tx, max, visibility_ms)).await
     }
@@ -90,6 +87,20 @@ impl Queue for SqliteQueue {
             .write(move |tx| {
                 tx.prepare_cached("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2")
                     .and_then(|mut stmt| stmt.execute(params![receipt, INTAKE]))
+                    .db()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn hide(&self, receipt: &str, visibility: Duration) -> PortResult<()> {
+        let visibility_ms = visibility_ms(visibility)?;
+        let receipt = receipt.to_owned();
+        self.db
+            .write(move |tx| {
+                let visible_at = now_ms().saturating_add(visibility_ms);
+                tx.prepare_cached("UPDATE messages SET visible_at_ms = ?1 WHERE receipt = ?2 AND queue = ?3")
+                    .and_then(|mut stmt| stmt.execute(params![visible_at, receipt, INTAKE]))
                     .db()?;
                 Ok(())
             })
@@ -198,6 +209,14 @@ fn check_body(body: &str) -> PortResult<()> {
         return Err(PortError::Invalid("a message body contains a character SQS does not accept".to_owned()));
     }
     Ok(())
+}
+
+/// A visibility timeout in milliseconds; at most 12 hours, as SQS.
+fn visibility_ms(visibility: Duration) -> PortResult<i64> {
+    if visibility > MAX_VISIBILITY {
+        return Err(PortError::Invalid("the visibility timeout is longer than 12 hours".to_owned()));
+    }
+    Ok(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Adds a message to the back of the intake queue; returns its id.

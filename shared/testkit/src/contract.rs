@@ -32,6 +32,7 @@ macro_rules! contract_suite {
             queue_send_receive_delete,
             queue_batch_send,
             queue_redelivers_after_visibility_timeout,
+            queue_hides_a_received_message_for_longer_or_shows_it_again,
             queue_dead_letters_after_max_receives_and_replays,
             queue_replays_selected_dead_letters,
             secrets_lifecycle,
@@ -404,6 +405,24 @@ pub async fn queue_redelivers_after_visibility_timeout(b: &Backend) {
     assert_eq!(second[0].id, id);
     assert_eq!(second[0].receive_count, 2);
     q.delete(&second[0].receipt).await.expect("delete");
+}
+
+/// A received message hidden again for longer is not received when its first
+/// visibility timeout ends; hidden for no time, it is received again at once.
+pub async fn queue_hides_a_received_message_for_longer_or_shows_it_again(b: &Backend) {
+    let q = b.queue.as_ref();
+    let id = q.send("hidden").await.expect("send");
+    let first = receive_all(q, 1, Duration::from_secs(1)).await;
+    assert_eq!(first.len(), 1);
+    q.hide(&first[0].receipt, Duration::from_secs(30)).await.expect("hide for longer");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(q.receive(10, Duration::from_secs(1)).await.expect("receive").is_empty(), "still hidden");
+    q.hide(&first[0].receipt, Duration::ZERO).await.expect("show again");
+    let second = receive_all(q, 1, Duration::from_secs(30)).await;
+    assert_eq!(second.len(), 1, "visible again at once");
+    assert_eq!((second[0].id.as_str(), second[0].receive_count), (id.as_str(), 2));
+    q.delete(&second[0].receipt).await.expect("delete");
+    assert_eq!(q.depth().await.expect("depth").in_flight, 0);
 }
 
 async fn poison(q: &dyn Queue, body: &str) -> String {

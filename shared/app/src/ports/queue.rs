@@ -65,6 +65,10 @@ pub trait Queue: Send + Sync {
     async fn receive(&self, max: u32, visibility: Duration) -> PortResult<Vec<Received>>;
     /// Deletes a received message (by its receipt).
     async fn delete(&self, receipt: &str) -> PortResult<()>;
+    /// Hides a received message (by its receipt) for `visibility` from now, as SQS's
+    /// `ChangeMessageVisibility`: a handler that takes long keeps its message from
+    /// being received again meanwhile.
+    async fn hide(&self, receipt: &str, visibility: Duration) -> PortResult<()>;
     /// Lists up to `max` dead letters without removing them.
     async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>>;
     /// Moves dead letters back to the queue: those with the given ids, or all when
