@@ -420,6 +420,18 @@ pub(crate) fn map_error(e: rusqlite::Error) -> PortError {
     }
 }
 
+/// SQLite's plan for `sql` (its values left unbound), one line per step.
+#[cfg(test)]
+pub(crate) fn query_plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
+    let mut rows = stmt.raw_query();
+    let mut steps = Vec::new();
+    while let Some(row) = rows.next().expect("plan row") {
+        steps.push(row.get(3).expect("plan step"));
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

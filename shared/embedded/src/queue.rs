@@ -37,6 +37,10 @@ const CANDIDATES: &str = "SELECT seq, id, body, receive_count FROM messages
     WHERE queue = ?1 AND seq > ?2 AND visible_at_ms <= ?3
     ORDER BY seq LIMIT 64";
 
+/// The dead letters of queue ?1, oldest first. No `LIMIT ?` (see [`CANDIDATES`]): the
+/// rows come in seq order, one step each, and the listing stops reading at its most.
+const DEAD_LETTERS: &str = "SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq";
+
 /// [`Queue`] on SQLite.
 pub(crate) struct SqliteQueue {
     db: Arc<Db>,
@@ -110,9 +114,7 @@ impl Queue for SqliteQueue {
     async fn dead_letters(&self, max: u32) -> PortResult<Vec<DeadLetter>> {
         self.db
             .read(move |conn| {
-                // No `LIMIT ?` (see CANDIDATES): the rows come in seq order, one step each.
-                let mut stmt =
-                    conn.prepare_cached("SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq").db()?;
+                let mut stmt = conn.prepare_cached(DEAD_LETTERS).db()?;
                 let rows =
                     stmt.query_map(params![DEAD], |row| Ok(DeadLetter { id: row.get(0)?, body: row.get(1)? })).db()?;
                 rows.take(usize::try_from(max).unwrap_or(usize::MAX)).map(DbResult::db).collect()
@@ -279,20 +281,10 @@ fn receive(tx: &Connection, max: usize, visibility_ms: i64) -> PortResult<Vec<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// SQLite's plan for `sql`, one line per step.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
-        let values: [&dyn rusqlite::ToSql; 4] = [&INTAKE, &DEAD, &0, &10];
-        let values = &values[..stmt.parameter_count()];
-        stmt.query_map(values, |row| row.get::<_, String>(3))
-            .expect("plan rows")
-            .map(|r| r.expect("plan row"))
-            .collect()
-    }
+    use crate::db::query_plan;
 
     #[tokio::test]
-    async fn receiving_and_listing_dead_letters_again_plans_nothing_again() {
+    async fn a_receive_run_again_is_not_planned_again_and_dead_letters_are_listed_in_index_order() {
         let backend = crate::Embedded::open_temporary().expect("open");
         let queue = SqliteQueue::new(Arc::clone(&backend.db));
         for n in 0..4 {
@@ -308,25 +300,15 @@ mod tests {
             .await
             .expect("status");
         assert_eq!(receives, 0, "the receive's candidates were planned again");
-        let listed = backend
-            .db
-            .read(|conn| {
-                let sql = "SELECT id, body FROM messages WHERE queue = ?1 ORDER BY seq";
-                let plan: Vec<String> = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .and_then(|mut stmt| stmt.query_map([DEAD], |row| row.get(3))?.collect())
-                    .db()?;
-                Ok(plan)
-            })
-            .await
-            .expect("plan");
+        let listed = backend.db.read(|conn| Ok(query_plan(conn, DEAD_LETTERS))).await.expect("plan");
         assert_eq!(listed, ["SEARCH messages USING INDEX messages_waiting (queue=?)"]);
     }
 
     #[tokio::test]
     async fn the_depth_and_a_receive_read_the_queues_index_not_the_bodies() {
         let db = crate::Embedded::open_temporary().expect("open").db;
-        let (depth, candidates) = db.read(|conn| Ok((plan(conn, DEPTH), plan(conn, CANDIDATES)))).await.expect("plans");
+        let (depth, candidates) =
+            db.read(|conn| Ok((query_plan(conn, DEPTH), query_plan(conn, CANDIDATES)))).await.expect("plans");
         assert_eq!(depth, ["SCAN messages USING COVERING INDEX messages_waiting"]);
         assert_eq!(candidates, ["SEARCH messages USING INDEX messages_waiting (queue=? AND seq>?)"]);
     }

@@ -575,13 +575,7 @@ mod tests {
                 a.run(conn)?;
                 b.run(conn)?;
                 let (sql, _) = b.statement();
-                let plan = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .and_then(|mut stmt| {
-                        let n = stmt.parameter_count();
-                        stmt.query_map(params_from_iter(vec!["x"; n]), |row| row.get::<_, String>(3))?.collect()
-                    })
-                    .db()?;
+                let plan = crate::db::query_plan(conn, &sql);
                 let planned_again = conn.prepare_cached(&sql).db()?.get_status(rusqlite::StatementStatus::RePrepare);
                 out.push((sql, plan, planned_again));
             }
