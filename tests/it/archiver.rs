@@ -29,6 +29,16 @@ async fn acme_with_e1() -> (textbridge_embedded::Embedded, textbridge_app::Backe
     (embedded, backend, tenant)
 }
 
+/// A temporary embedded backend whose intake queue holds `bodies` (keep the first
+/// value alive for the test's length).
+async fn queue_holding(bodies: &[&str]) -> (textbridge_embedded::Embedded, Arc<dyn Queue>) {
+    let embedded = textbridge_embedded::Embedded::open_temporary().expect("embedded");
+    let queue = embedded.backend().queue;
+    let bodies: Vec<String> = bodies.iter().map(|b| (*b).to_owned()).collect();
+    queue.send_batch(&bodies).await.expect("send");
+    (embedded, queue)
+}
+
 /// Fails every body that contains "bad".
 struct FailsOnBad;
 
@@ -52,10 +62,7 @@ async fn the_archiver_fails_what_it_cannot_read_instead_of_dropping_it() {
 
 #[tokio::test]
 async fn worker_deletes_successes_and_dead_letters_failures() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
-    let queue = embedded.backend().queue;
-    queue.send_batch(&["good 1".into(), "bad 1".into(), "good 2".into()]).await.expect("send");
+    let (_embedded, queue) = queue_holding(&["good 1", "bad 1", "good 2"]).await;
 
     let (stop, stopped) = watch::channel(false);
     let run = tokio::spawn(worker::run(queue.clone(), Arc::new(FailsOnBad), Duration::from_millis(300), stopped));
@@ -119,10 +126,7 @@ impl Queue for SlowDeletes {
 
 #[tokio::test]
 async fn a_stopping_worker_deletes_what_it_has_handled_before_it_returns() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
-    let queue = embedded.backend().queue;
-    queue.send_batch(&["one".into(), "two".into(), "three".into()]).await.expect("send");
+    let (_embedded, queue) = queue_holding(&["one", "two", "three"]).await;
     let (stop, stopped) = watch::channel(false);
     let (slow, handler) = (Arc::new(SlowDeletes(queue.clone())), Arc::new(StopsTheWorker(stop)));
     tokio::time::timeout(Duration::from_secs(60), worker::run(slow, handler, Duration::from_secs(60), stopped))
@@ -147,10 +151,7 @@ impl MessageHandler for Slow {
 
 #[tokio::test]
 async fn a_message_handled_for_longer_than_its_visibility_timeout_is_not_received_again_meanwhile() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = textbridge_embedded::open(dir.path()).await.expect("embedded");
-    let queue = embedded.backend().queue;
-    queue.send_batch(&["one".into(), "two".into()]).await.expect("send");
+    let (_embedded, queue) = queue_holding(&["one", "two"]).await;
     let (stop, stopped) = watch::channel(false);
     let handler = Arc::new(Slow::default());
     // Four visibility timeouts per message, with another poller free to receive it.
