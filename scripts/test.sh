@@ -35,7 +35,10 @@ setsid bash -c '
 ' venv "$venv" >"$logs/venv" 2>&1 &
 venv_pid=$!
 beside=
-trap 'kill -- "-$venv_pid" 2>/dev/null || true; [ -z "$beside" ] || kill -- "-$beside" 2>/dev/null || true; rm -rf "$logs"' EXIT
+fuzz_build=
+trap 'kill -- "-$venv_pid" 2>/dev/null || true
+      for group in $beside $fuzz_build; do kill -- "-$group" 2>/dev/null || true; done
+      rm -rf "$logs"' EXIT
 export PATH="$venv/bin:$PATH"
 export MOTO_SERVER="$venv/bin/moto_server"
 
@@ -70,7 +73,18 @@ wait "$venv_pid" || venv_status=$?
 check_beside "$venv_status" "$logs/venv" "the install"
 echo "ready: $("$venv/bin/pip" freeze --disable-pip-version-check | wc -l) packages"
 
-step "cargo lambda build --release"
+step "cargo lambda build --release (and the fuzz targets' build beside it, at the lowest priority)"
+# The seven links of the release build run two at a time, each on one core: the last
+# leaves a core idle for about a minute and a half. The fuzz targets' build (its own
+# target dir) takes that time at the lowest priority (`nice -n 19`), and what it has not
+# done by then it finishes beside the tests, still at the lowest priority. A process
+# group of its own, for the trap.
+set -m
+( status=0
+  CARGO_BUILD_JOBS="$jobs" nice -n 19 scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 || status=$?
+  echo "$status" >"$logs/fuzz-build.status" ) &
+fuzz_build=$!
+set +m
 # Built before the tests: shared/testkit/tests/{runtime_api,deployed}.rs run these
 # bootstraps (under CI=true a missing one fails those tests instead of skipping).
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
@@ -82,18 +96,14 @@ TEXTBRIDGE_BOOTSTRAP_DIR="$(cd "${CARGO_TARGET_DIR:-target}/lambda" && pwd)"
 export TEXTBRIDGE_BOOTSTRAP_DIR
 # The AWS backend's end-to-end tests (`aws::` of shared/lambda/tests/it) spend most of
 # their time waiting on moto's one Python process: they run beside all the others (the
-# two filters are complements, so every test runs exactly once), and the fuzz targets'
-# build follows them there, into the others' last minute, whose test binaries mostly
-# wait on servers one after another. The others run four at a time in each binary:
+# two filters are complements, so every test runs exactly once). The others run four
+# at a time in each binary:
 # most wait on servers of their own (the local server, schemathesis, Chromium) more
 # than they compute. What runs beside is a process group of its own, for the trap.
 set -m
 ( status=0
   "${lint[@]}" cargo test --workspace --locked -j "$jobs" -- aws:: >"$logs/aws" 2>&1 || status=$?
-  echo "$status" >"$logs/aws.status"
-  status=0
-  CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 || status=$?
-  echo "$status" >"$logs/fuzz-build.status" ) &
+  echo "$status" >"$logs/aws.status" ) &
 beside=$!
 set +m
 status=0
@@ -109,12 +119,26 @@ else
 fi
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
 
-step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each)"
-check_beside "$(status_of "$logs/fuzz-build.status")" "$logs/fuzz-build" "the fuzz targets' build (run beside the tests)"
-echo "built beside the tests: $(tail -n 1 "$logs/fuzz-build")"
+step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each) and the SAM template lint beside it"
+fuzz_build_status=0
+wait "$fuzz_build" || fuzz_build_status=$?
+fuzz_build=
+[ "$fuzz_build_status" != 0 ] || fuzz_build_status="$(status_of "$logs/fuzz-build.status")"
+check_beside "$fuzz_build_status" "$logs/fuzz-build" "the fuzz targets' build (run beside the release build and the tests)"
+echo "built beside the release build and the tests: $(tail -n 1 "$logs/fuzz-build")"
+# The lint (two Python tools, about 10 s of one core) takes the core the fuzz run's
+# last target leaves idle.
+set -m
+( status=0
+  VENV_BIN="$venv/bin" scripts/lint-infra.sh >"$logs/lint" 2>&1 || status=$?
+  echo "$status" >"$logs/lint.status" ) &
+beside=$!
+set +m
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
-
-step "SAM template lint"
-VENV_BIN="$venv/bin" scripts/lint-infra.sh
+wait "$beside" || true
+beside=
+echo "--- the SAM template lint, run beside the fuzz run:"
+cat "$logs/lint"
+check_beside "$(status_of "$logs/lint.status")" /dev/null "the SAM template lint"
 
 step "all checks passed"
