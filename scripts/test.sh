@@ -126,11 +126,11 @@ fuzz_build=
 [ "$fuzz_build_status" != 0 ] || fuzz_build_status="$(status_of "$logs/fuzz-build.status")"
 check_beside "$fuzz_build_status" "$logs/fuzz-build" "the fuzz targets' build (run beside the release build and the tests)"
 echo "built beside the release build and the tests: $(tail -n 1 "$logs/fuzz-build")"
-# The lint (two Python tools, about 10 s of one core) takes the core the fuzz run's
-# last target leaves idle.
+# The lint (two Python tools, about 10 s of one core) runs at the lowest priority: it
+# takes the core the fuzz run's last target leaves idle, not fuzzing time from the others.
 set -m
 ( status=0
-  VENV_BIN="$venv/bin" scripts/lint-infra.sh >"$logs/lint" 2>&1 || status=$?
+  VENV_BIN="$venv/bin" nice -n 19 scripts/lint-infra.sh >"$logs/lint" 2>&1 || status=$?
   echo "$status" >"$logs/lint.status" ) &
 beside=$!
 set +m
