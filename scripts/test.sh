@@ -25,6 +25,17 @@ logs="$(mktemp -d)"
 check_beside() { [ "$1" = 0 ] || { cat "$2"; echo "$3 failed (status: $1)"; exit 1; }; }
 # The status a step run beside the others wrote to the file $1, or "never finished".
 status_of() { cat "$1" 2>/dev/null || echo "never finished"; }
+# Starts the command "$2"... beside what follows, in a process group of its own (for the
+# trap; $! names it): its output goes to $logs/$1, its status to $logs/$1.status.
+run_beside() {
+    local name="$1"
+    shift
+    set -m
+    ( status=0
+      "$@" >"$logs/$name" 2>&1 || status=$?
+      echo "$status" >"$logs/$name.status" ) &
+    set +m
+}
 
 step "python tools ($venv): installing in the background"
 # In a process group of its own (setsid), so that an early exit stops the whole of it;
@@ -77,14 +88,9 @@ step "cargo lambda build --release (and the fuzz targets' build beside it, at th
 # The seven links of the release build run two at a time, each on one core: the last
 # leaves a core idle for about a minute and a half. The fuzz targets' build (its own
 # target dir) takes that time at the lowest priority (`nice -n 19`), and what it has not
-# done by then it finishes beside the tests, still at the lowest priority. A process
-# group of its own, for the trap.
-set -m
-( status=0
-  CARGO_BUILD_JOBS="$jobs" nice -n 19 scripts/fuzz.sh --build-only >"$logs/fuzz-build" 2>&1 || status=$?
-  echo "$status" >"$logs/fuzz-build.status" ) &
+# done by then it finishes beside the tests, still at the lowest priority.
+run_beside fuzz-build env CARGO_BUILD_JOBS="$jobs" nice -n 19 scripts/fuzz.sh --build-only
 fuzz_build=$!
-set +m
 # Built before the tests: shared/testkit/tests/{runtime_api,deployed}.rs run these
 # bootstraps (under CI=true a missing one fails those tests instead of skipping).
 cargo lambda build --release --locked --compiler cargo -j "$jobs" \
@@ -99,13 +105,9 @@ export TEXTBRIDGE_BOOTSTRAP_DIR
 # two filters are complements, so every test runs exactly once). The others run four
 # at a time in each binary:
 # most wait on servers of their own (the local server, schemathesis, Chromium) more
-# than they compute. What runs beside is a process group of its own, for the trap.
-set -m
-( status=0
-  "${lint[@]}" cargo test --workspace --locked -j "$jobs" -- aws:: >"$logs/aws" 2>&1 || status=$?
-  echo "$status" >"$logs/aws.status" ) &
+# than they compute.
+run_beside aws "${lint[@]}" cargo test --workspace --locked -j "$jobs" -- aws::
 beside=$!
-set +m
 status=0
 "${lint[@]}" cargo test --workspace --locked -j "$jobs" -- --skip aws:: --test-threads 4 || status=$?
 wait "$beside" || true
@@ -120,20 +122,15 @@ fi
 if [ "$status" != 0 ] || [ "$aws_status" != 0 ]; then exit 1; fi
 
 step "fuzz smoke run (every fuzz target, ${FUZZ_SECONDS:-20} s each) and the SAM template lint beside it"
-fuzz_build_status=0
-wait "$fuzz_build" || fuzz_build_status=$?
+wait "$fuzz_build" || true
 fuzz_build=
-[ "$fuzz_build_status" != 0 ] || fuzz_build_status="$(status_of "$logs/fuzz-build.status")"
-check_beside "$fuzz_build_status" "$logs/fuzz-build" "the fuzz targets' build (run beside the release build and the tests)"
+check_beside "$(status_of "$logs/fuzz-build.status")" "$logs/fuzz-build" \
+    "the fuzz targets' build (run beside the release build and the tests)"
 echo "built beside the release build and the tests: $(tail -n 1 "$logs/fuzz-build")"
 # The lint (two Python tools, about 10 s of one core) runs at the lowest priority: it
 # takes the core the fuzz run's last target leaves idle, not fuzzing time from the others.
-set -m
-( status=0
-  VENV_BIN="$venv/bin" nice -n 19 scripts/lint-infra.sh >"$logs/lint" 2>&1 || status=$?
-  echo "$status" >"$logs/lint.status" ) &
+run_beside lint env VENV_BIN="$venv/bin" nice -n 19 scripts/lint-infra.sh
 beside=$!
-set +m
 CARGO_BUILD_JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 wait "$beside" || true
 beside=
