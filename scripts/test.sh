@@ -18,7 +18,31 @@ cd "$(dirname "$0")/.."
 venv="${TEXTBRIDGE_VENV:-$PWD/.venv}"
 jobs="${CARGO_BUILD_JOBS:-2}"
 
-step() { printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
+# The machine's busy CPU time so far, in clock ticks (every core: user, nice, system,
+# interrupts, steal; not idle or waiting on the disk), or 0 where /proc/stat is missing.
+cpu_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9; found = 1 } END { if (!found) print 0 }' /proc/stat 2>/dev/null || echo 0; }
+ticks_per_sec="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+step_name=
+step_start=0
+step_ticks="$(cpu_ticks)"
+start_ticks="$step_ticks"
+step_report=
+# "wall m:ss, CPU m:ss" from $1 seconds and $2 clock ticks.
+wall_and_cpu() {
+    local cpu=$(($2 / ticks_per_sec))
+    printf 'wall %d:%02d, CPU %d:%02d' $(($1 / 60)) $(($1 % 60)) $((cpu / 60)) $((cpu % 60))
+}
+# Ends the step before (its wall and the machine's CPU time, kept for the summary) and
+# announces the next.
+step() {
+    local now_ticks
+    now_ticks="$(cpu_ticks)"
+    if [ -n "$step_name" ]; then
+        step_report+="$(printf '%-44.44s %s' "$step_name" "$(wall_and_cpu $((SECONDS - step_start)) $((now_ticks - step_ticks)))")"$'\n'
+    fi
+    step_name="$*" step_start=$SECONDS step_ticks="$now_ticks"
+    printf '\n==> %s [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60))
+}
 
 logs="$(mktemp -d)"
 # Stops with the log $2 of a step run beside the others when its status $1 is not 0.
@@ -139,3 +163,6 @@ cat "$logs/lint"
 check_beside "$(status_of "$logs/lint.status")" /dev/null "the SAM template lint"
 
 step "all checks passed"
+echo "each step's wall time and the machine's busy CPU time over it (both cores):"
+printf '%s' "$step_report"
+printf '%-44s %s\n' "in all" "$(wall_and_cpu "$SECONDS" $(($(cpu_ticks) - start_ticks)))"
