@@ -4,7 +4,9 @@
 //! 1. signed TextUs webhooks (HMAC check + durable enqueue) vs. a no-op route on the
 //!    same server: accepted requests/s and latency percentiles;
 //! 2. the archiver draining the queue: messages/s;
-//! 3. store operations per webhook and per archived message, counted through the port.
+//! 3. store operations per webhook and per archived message, counted through the port;
+//! 4. the same signed webhooks with the enqueue discarded (not durable, not archived):
+//!    what everything but the durable enqueue allows on this machine.
 //!
 //! Both twice: with every look-up read again (`CACHE_TTL_SECS=0`, caching off) and
 //! with the default cache (`CACHE_TTL_SECS=30`, locally and as deployed: registration,
@@ -22,12 +24,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use async_trait::async_trait;
 use axum::{Router, http::StatusCode, routing::post};
 use textbridge::{DevKey, worker};
 use textbridge_app::{
     App, Backend, Config,
     archive::Archiver,
-    ports::{Ats, SecretName},
+    ports::{Ats, DeadLetter, PortError, PortResult, Queue, QueueDepth, Received, SecretName},
 };
 use textbridge_domain::{RecordKind, TenantId};
 use textbridge_testkit::{
@@ -38,6 +41,38 @@ use textbridge_testkit::{
 use tokio::sync::watch;
 
 const SECRET: &str = "whsec-bench-0001";
+
+/// A queue that accepts every message and keeps none: the reference for what a
+/// webhook costs besides its durable enqueue.
+struct Discard;
+
+#[async_trait]
+impl Queue for Discard {
+    async fn send(&self, _: &str) -> PortResult<String> {
+        Ok(String::new())
+    }
+    async fn send_batch(&self, bodies: &[String]) -> PortResult<Vec<String>> {
+        Ok(vec![String::new(); bodies.len()])
+    }
+    async fn receive(&self, _: u32, _: Duration) -> PortResult<Vec<Received>> {
+        Err(PortError::Invalid("the discarding queue keeps nothing".into()))
+    }
+    async fn delete(&self, _: &str) -> PortResult<()> {
+        Err(PortError::Invalid("the discarding queue keeps nothing".into()))
+    }
+    async fn hide(&self, _: &str, _: Duration) -> PortResult<()> {
+        Err(PortError::Invalid("the discarding queue keeps nothing".into()))
+    }
+    async fn dead_letters(&self, _: u32) -> PortResult<Vec<DeadLetter>> {
+        Ok(Vec::new())
+    }
+    async fn replay(&self, _: Option<&[String]>) -> PortResult<u32> {
+        Ok(0)
+    }
+    async fn depth(&self) -> PortResult<QueueDepth> {
+        Ok(QueueDepth::default())
+    }
+}
 
 fn payload(i: usize) -> String {
     // A new message id for every request of the run (the rounds use distinct ranges).
@@ -200,6 +235,13 @@ async fn main() {
     let base = serve(uncached.clone()).await;
     let (lat, wall) = load(&format!("{base}/noop"), 0, requests, concurrency, false).await;
     let noop = report("no-op route", lat, wall);
+    let discarding = App::on(Backend { queue: Arc::new(Discard), ..backend.clone() }, Config::default())
+        .with_providers(providers.clone())
+        .shared();
+    let discard_base = serve(discarding).await;
+    let url = format!("{discard_base}/webhooks/textus/{token}");
+    let (lat, wall) = load(&url, 3 * requests, requests, concurrency, true).await;
+    let discarded = report("signed webhook, discarded", lat, wall);
     println!("caching off, every look-up read again (CACHE_TTL_SECS=0):");
     let cold = round(&uncached, &counting, &token, 0, requests, concurrency).await;
     println!("the default cache, locally and as deployed (CACHE_TTL_SECS=30):");
@@ -209,6 +251,12 @@ async fn main() {
     assert_eq!(ats_stand_in.writes().await.len(), requests, "every text written back once");
     bench::record("intake", "signed TextUs webhooks, the default cache", &warm.intake, &format!("no-op route {noop}"));
     bench::record("intake", "signed TextUs webhooks, every look-up read", &cold.intake, &format!("no-op route {noop}"));
+    bench::record(
+        "intake",
+        "signed TextUs webhooks, the enqueue discarded (not durable)",
+        &discarded,
+        &format!("durable {}", warm.intake),
+    );
     bench::record(
         "archiver",
         "archived texts, the default cache",
