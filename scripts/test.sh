@@ -20,7 +20,9 @@ jobs="${CARGO_BUILD_JOBS:-2}"
 
 # The machine's busy CPU time so far, in clock ticks (every core: user, nice, system,
 # interrupts, steal; not idle or waiting on the disk), or 0 where /proc/stat is missing.
-cpu_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9; found = 1 } END { if (!found) print 0 }' /proc/stat 2>/dev/null || echo 0; }
+cpu_ticks() {
+    if [ -r /proc/stat ]; then awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; else echo 0; fi
+}
 ticks_per_sec="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 step_name=
 step_start=0
